@@ -1,0 +1,40 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+
+from . import services
+from .models import RefreshFamily, User
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    list_display = ("username", "email", "is_active", "is_staff", "date_joined")
+    search_fields = ("username", "email", "first_name", "last_name")
+    ordering = ("username",)
+    add_fieldsets = ((None, {"classes": ("wide",), "fields": ("username", "email", "password1", "password2")}),)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and "is_active" in form.changed_data and not obj.is_active:
+            # Deactivation signs the user out everywhere (a password change already does: a
+            # family's password fingerprint stops matching).
+            services.set_active(user=obj, active=False)
+
+
+@admin.register(RefreshFamily)
+class RefreshFamilyAdmin(admin.ModelAdmin):
+    """Logins, for support: who is signed in where. No token is stored, so none is shown."""
+
+    list_display = ("user", "created_at", "last_refreshed_at", "expires_at", "revoked_at", "revoke_reason")
+    list_filter = ("revoke_reason",)
+    search_fields = ("user__username", "user__email")
+    readonly_fields = [f.name for f in RefreshFamily._meta.fields if f.name != "current_jti"]
+    exclude = ("current_jti",)
+    actions = ["revoke"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Revoke (sign out) selected logins")
+    def revoke(self, request, queryset):
+        count = services.revoke_families(queryset.values("pk"), reason=RefreshFamily.RevokeReason.ADMIN)
+        self.message_user(request, f"Revoked {count} login(s).")

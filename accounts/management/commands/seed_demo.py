@@ -1,0 +1,60 @@
+"""Idempotent demo data: a demo user in two teams, printed with a ready-to-paste curl line."""
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from accounts.models import User
+from apikeys.scopes import Role
+from teams.models import Membership, Team
+
+DEMO_PASSWORD = "ghostflow-demo-pass"
+
+
+class Command(BaseCommand):
+    help = "Create (or refresh) the demo user, two teams and their memberships. Safe to run again."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--password", default=DEMO_PASSWORD, help="Password for the demo users.")
+
+    def _user(self, username: str, email: str, password: str) -> User:
+        user = User.objects.filter(username=username).first() or User(username=username, email=email)
+        user.email = email
+        user.is_active = True
+        if not user.check_password(password):
+            # Only when it differs: a new hash would sign the demo user out everywhere.
+            user.set_password(password)
+        user.save()
+        return user
+
+    def _team(self, name: str, members: list[tuple[User, str]]) -> Team:
+        team = Team.objects.filter(name=name).order_by("created_at").first() or Team.objects.create(name=name)
+        for user, role in members:
+            Membership.objects.update_or_create(team=team, user=user, defaults={"role": role})
+        return team
+
+    @transaction.atomic
+    def handle(self, *args, password: str, **options):
+        demo = self._user("demo", "demo@example.com", password)
+        alice = self._user("alice", "alice@example.com", password)
+        acme = self._team("Acme Ads", [(demo, Role.OWNER), (alice, Role.MEMBER)])
+        globex = self._team("Globex Media", [(alice, Role.OWNER), (demo, Role.ADMIN)])
+
+        base = settings.SITE_URL
+        self.stdout.write(self.style.SUCCESS("Demo data ready."))
+        self.stdout.write(f"  user:     demo / {password}   (also: alice / {password})")
+        self.stdout.write(f"  team 1:   {acme.name}  {acme.pk}  (demo is owner)")
+        self.stdout.write(f"  team 2:   {globex.name}  {globex.pk}  (demo is admin)")
+        self.stdout.write("\nLog in, then call a team-scoped endpoint:\n")
+        self.stdout.write(
+            f"  TOKEN=$(curl -s {base}/api/v1/auth/login -H 'Content-Type: application/json' "
+            f'-d \'{{"username": "demo", "password": "{password}"}}\' '
+            "| python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')"
+        )
+        self.stdout.write(
+            f'  curl {base}/api/v1/team/members -H "Authorization: Bearer $TOKEN" -H "X-Team-Id: {acme.pk}"'
+        )
+        self.stdout.write(
+            f"\nMake an API key (shown once):\n  python manage.py create_api_key --user demo --team {acme.pk} "
+            "--name 'Demo key' --permissions read write:campaigns"
+        )

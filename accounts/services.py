@@ -1,0 +1,223 @@
+"""Account writes: login, refresh rotation, logout, password and activation changes."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
+from django.db import transaction
+from django.db.models import Case, IntegerField, Q, Value, When
+from django.utils import timezone
+from rest_framework_simplejwt.exceptions import TokenError
+
+from audit.services import Action, record_event
+from config.errors import Unauthorized
+
+from .models import RefreshFamily, User
+from .tokens import FAMILY_CLAIM, AccessToken, RefreshToken, password_fingerprint
+
+INVALID_CREDENTIALS = "Invalid username or password."
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    family_id: uuid.UUID
+
+    def as_response(self) -> dict:
+        return {
+            "access_token": self.access_token,
+            "refresh_token": self.refresh_token,
+            "token_type": "bearer",
+            "expires_in": self.expires_in,
+        }
+
+
+def _find_login_user(identifier: str) -> User | None:
+    # A username match wins over an e-mail match, so nobody can shadow a username with an e-mail.
+    return (
+        User.objects.filter(Q(username=identifier) | Q(email__iexact=identifier))
+        .annotate(
+            by_username=Case(When(username=identifier, then=Value(0)), default=Value(1), output_field=IntegerField())
+        )
+        .order_by("by_username")
+        .first()
+    )
+
+
+def authenticate_credentials(*, identifier: str, password: str) -> User | None:
+    """The user for these credentials, or None. Every failure costs one password hash, so the
+    unknown-user path takes as long as a wrong password."""
+    user = _find_login_user(identifier)
+    if user is None:
+        make_password(password)
+        return None
+    if not user.check_password(password) or not user.is_active:
+        return None
+    return user
+
+
+def _access_token_for(user: User) -> AccessToken:
+    return AccessToken.for_user(user)
+
+
+def start_session(*, user: User) -> TokenPair:
+    """A new login family and its first token pair."""
+    now = timezone.now()
+    jti = uuid.uuid4().hex
+    family = RefreshFamily.objects.create(
+        user=user,
+        current_jti=jti,
+        expires_at=now + timedelta(seconds=settings.JWT_SESSION_MAX_AGE),
+        password_fingerprint=password_fingerprint(user.password),
+    )
+    return _pair(user=user, family=family, jti=jti)
+
+
+def _pair(*, user: User, family: RefreshFamily, jti: str) -> TokenPair:
+    refresh = RefreshToken()
+    refresh["jti"] = jti
+    refresh["user_id"] = str(user.pk)
+    refresh[FAMILY_CLAIM] = str(family.pk)
+    # Rotation never extends a family past its absolute cap.
+    if refresh["exp"] > int(family.expires_at.timestamp()):
+        refresh["exp"] = int(family.expires_at.timestamp())
+    access = _access_token_for(user)
+    return TokenPair(
+        access_token=str(access),
+        refresh_token=str(refresh),
+        expires_in=int(AccessToken.lifetime.total_seconds()),
+        family_id=family.pk,
+    )
+
+
+def login(*, identifier: str, password: str, request=None) -> TokenPair:
+    with transaction.atomic():
+        user = authenticate_credentials(identifier=identifier, password=password)
+        if user is None:
+            record_event(action=Action.LOGIN_FAILED, request=request, status_code=401)
+        else:
+            pair = start_session(user=user)
+            record_event(
+                action=Action.LOGIN_SUCCEEDED,
+                request=request,
+                actor_id=user.pk,
+                status_code=200,
+                data={"method": "password"},
+            )
+    if user is None:
+        raise Unauthorized(INVALID_CREDENTIALS, code="invalid_credentials")
+    return pair
+
+
+def _decode_refresh(raw: str) -> RefreshToken:
+    try:
+        token = RefreshToken(raw)
+    except TokenError as exc:
+        raise Unauthorized("The refresh token is invalid or expired.", code="token_invalid") from exc
+    if FAMILY_CLAIM not in token.payload:
+        raise Unauthorized("The refresh token is invalid or expired.", code="token_invalid")
+    return token
+
+
+def revoke_families(family_ids, *, reason: str) -> int:
+    return RefreshFamily.objects.filter(pk__in=family_ids, revoked_at__isnull=True).update(
+        revoked_at=timezone.now(), revoke_reason=reason
+    )
+
+
+def rotate_refresh_token(*, raw: str, request=None) -> TokenPair:
+    """Exchange a refresh token for a new pair, atomically.
+
+    The swap is one conditional UPDATE on the family row: only the caller that still holds the
+    current jti changes it, so of N concurrent exchanges exactly one gets a row. Anything else
+    that verifies but no longer matches is a replay, which revokes the whole family (and is
+    committed even though the request fails).
+    """
+    token = _decode_refresh(raw)
+    family_id, jti = token[FAMILY_CLAIM], token["jti"]
+    now = timezone.now()
+    new_jti = uuid.uuid4().hex
+    try:
+        family_uuid = uuid.UUID(str(family_id))
+    except ValueError as exc:
+        raise Unauthorized("The refresh token is invalid or expired.", code="token_invalid") from exc
+
+    with transaction.atomic():
+        swapped = RefreshFamily.objects.filter(
+            pk=family_uuid, current_jti=jti, revoked_at__isnull=True, expires_at__gt=now
+        ).update(current_jti=new_jti, last_refreshed_at=now)
+        family = RefreshFamily.objects.select_related("user").filter(pk=family_uuid).first()
+        failure = None
+        if family is None:
+            failure = ("The refresh token is invalid or expired.", "token_invalid")
+        elif not swapped:
+            if family.revoked_at is not None:
+                failure = ("This session has been signed out.", "token_revoked")
+            elif family.expires_at <= now:
+                failure = ("This session has reached its maximum age; log in again.", "session_expired")
+            else:
+                revoke_families([family.pk], reason=RefreshFamily.RevokeReason.REUSE)
+                record_event(
+                    action=Action.REFRESH_REUSE,
+                    request=request,
+                    actor_id=family.user_id,
+                    status_code=401,
+                    data={"family": str(family.pk)},
+                )
+                failure = ("This refresh token was already used; the session has been revoked.", "token_reused")
+        elif not family.user.is_active:
+            revoke_families([family.pk], reason=RefreshFamily.RevokeReason.DEACTIVATED)
+            failure = ("The refresh token is invalid or expired.", "token_invalid")
+        elif family.password_fingerprint != password_fingerprint(family.user.password):
+            revoke_families([family.pk], reason=RefreshFamily.RevokeReason.PASSWORD_CHANGED)
+            failure = ("The password was changed; log in again.", "token_revoked")
+    if failure is not None:
+        raise Unauthorized(failure[0], code=failure[1])
+    return _pair(user=family.user, family=family, jti=new_jti)
+
+
+def logout(*, raw: str, request=None) -> None:
+    """Revoke the family of this refresh token. Idempotent; an already revoked family is fine."""
+    token = _decode_refresh(raw)
+    with transaction.atomic():
+        family = RefreshFamily.objects.filter(pk=token[FAMILY_CLAIM]).first()
+        if family is None:
+            raise Unauthorized("The refresh token is invalid or expired.", code="token_invalid")
+        revoke_families([family.pk], reason=RefreshFamily.RevokeReason.LOGOUT)
+        record_event(action=Action.LOGOUT, request=request, actor_id=family.user_id, status_code=204)
+
+
+def revoke_all_sessions(*, user: User, reason: str, except_family_id=None) -> int:
+    families = RefreshFamily.objects.active().filter(user=user)
+    if except_family_id is not None:
+        families = families.exclude(pk=except_family_id)
+    return revoke_families(families.values("pk"), reason=reason)
+
+
+def set_password(*, user: User, password: str, request=None, keep_family_id=None) -> None:
+    """Change a password and sign out every other session of the user."""
+    with transaction.atomic():
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        revoke_all_sessions(
+            user=user, reason=RefreshFamily.RevokeReason.PASSWORD_CHANGED, except_family_id=keep_family_id
+        )
+        if keep_family_id is not None:
+            RefreshFamily.objects.filter(pk=keep_family_id).update(
+                password_fingerprint=password_fingerprint(user.password)
+            )
+        record_event(action=Action.PASSWORD_CHANGED, request=request, actor_id=user.pk)
+
+
+def set_active(*, user: User, active: bool) -> None:
+    with transaction.atomic():
+        user.is_active = active
+        user.save(update_fields=["is_active"])
+        if not active:
+            revoke_all_sessions(user=user, reason=RefreshFamily.RevokeReason.DEACTIVATED)

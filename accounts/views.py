@@ -1,0 +1,77 @@
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apikeys.models import APIKey
+from apikeys.scopes import sorted_scopes
+
+from . import services
+from .serializers import LoginSerializer, MeSerializer, RefreshSerializer, TokenPairSerializer, UserSerializer
+
+
+class PublicAuthView(APIView):
+    """An unauthenticated auth endpoint whose failures are still 401 with WWW-Authenticate."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    def get_authenticate_header(self, request):
+        return 'Bearer realm="api"'
+
+
+class LoginView(PublicAuthView):
+    """Exchange a username (or e-mail) and password for a JWT pair. Logging in never creates a key."""
+
+    @extend_schema(request=LoginSerializer, responses={200: TokenPairSerializer}, auth=[])
+    def post(self, request):
+        serializer = LoginSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        pair = services.login(
+            identifier=serializer.validated_data["username"],
+            password=serializer.validated_data["password"],
+            request=request,
+        )
+        return Response(pair.as_response())
+
+
+class RefreshView(PublicAuthView):
+    """Rotate a refresh token: the old one is spent; replaying it revokes the whole login."""
+
+    @extend_schema(request=RefreshSerializer, responses={200: TokenPairSerializer}, auth=[])
+    def post(self, request):
+        serializer = RefreshSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        pair = services.rotate_refresh_token(raw=serializer.validated_data["refresh_token"], request=request)
+        return Response(pair.as_response())
+
+
+class LogoutView(PublicAuthView):
+    """Sign out: revoke the refresh token's whole family. Access tokens expire on their own."""
+
+    @extend_schema(request=RefreshSerializer, responses={204: None}, auth=[])
+    def post(self, request):
+        serializer = RefreshSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.logout(raw=serializer.validated_data["refresh_token"], request=request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeView(APIView):
+    """The caller's identity; with an API key, also the key's id, name, team and effective scopes."""
+
+    @extend_schema(responses={200: MeSerializer})
+    def get(self, request):
+        body = {"user": UserSerializer(request.user).data, "auth": "jwt"}
+        key = request.auth
+        if isinstance(key, APIKey):
+            body["auth"] = "api_key"
+            body["api_key"] = {
+                "id": str(key.pk),
+                "name": key.name,
+                "team": str(key.team_id),
+                "prefix": key.masked,
+                "scopes": sorted_scopes(key.effective_scopes()),
+            }
+        return Response(body)

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class APIKeysConfig(AppConfig):
+    name = "apikeys"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,73 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class Action(models.TextChoices):
+    API_REQUEST = "api_request", "API request with a key"
+    KEY_CREATED = "key.created"
+    KEY_REVOKED = "key.revoked"
+    KEY_REGENERATED = "key.regenerated"
+    KEY_DELETED = "key.deleted"
+    LOGIN_SUCCEEDED = "login.succeeded"
+    LOGIN_FAILED = "login.failed"
+    LOGOUT = "logout"
+    REFRESH_REUSE = "refresh.reuse_detected"
+    PASSWORD_CHANGED = "password.changed"
+    PASSWORD_RESET_REQUESTED = "password.reset_requested"
+    PASSWORD_RESET = "password.reset"
+    USER_REGISTERED = "user.registered"
+    EMAIL_VERIFIED = "email.verified"
+    EMAIL_VERIFICATION_FAILED = "email.verification_failed"
+    GOOGLE_LINKED = "google.linked"
+    GOOGLE_UNLINKED = "google.unlinked"
+    MEMBER_ADDED = "member.added"
+    MEMBER_REMOVED = "member.removed"
+    MEMBER_ROLE_CHANGED = "member.role_changed"
+    INVITATION_CREATED = "invitation.created"
+    INVITATION_REVOKED = "invitation.revoked"
+    INVITATION_ACCEPTED = "invitation.accepted"
+    TEAM_CREATED = "team.created"
+    TEAM_UPDATED = "team.updated"
+    TEAM_DELETED = "team.deleted"
+    RATE_LIMITED = "rate_limited"
+
+
+class AuditEvent(models.Model):
+    """One thing that happened: a request made with an API key, or a security event.
+
+    Append-only. The key is a SET_NULL foreign key plus a snapshot of its prefix and name, so the
+    history outlives the key. Never holds a raw key, password, code or token: `data` carries only
+    identifiers and small facts, and `path` never carries the query string.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    team = models.ForeignKey("teams.Team", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    api_key = models.ForeignKey(
+        "apikeys.APIKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_events"
+    )
+    key_prefix = models.CharField(max_length=16, blank=True)
+    key_name = models.CharField(max_length=100, blank=True)
+    action = models.CharField(max_length=40, choices=Action.choices)
+    method = models.CharField(max_length=10, blank=True)
+    path = models.CharField(max_length=255, blank=True)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=255, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["api_key", "-created_at"], name="audit_key_created_idx"),
+            models.Index(fields=["team", "-created_at"], name="audit_team_created_idx"),
+            models.Index(fields=["created_at"], name="audit_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.action} {self.status_code or ''}".strip()

@@ -1,0 +1,175 @@
+"""One error shape for every error: RFC 9457 problem details with a stable machine-readable `code`.
+
+    {"type": "about:blank", "title": "Forbidden", "status": 403,
+     "detail": "You are not a member of this team.", "code": "team_forbidden"}
+
+Validation errors add `errors` (field -> list of messages); some errors add their own members
+(`required_scope`, `valid_scopes`, ...). DRF exceptions, Django's 400/403/404/500 handlers and
+the team-context step all build their answer here.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+
+logger = logging.getLogger("ghostflow.errors")
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+
+
+class APIError(exceptions.APIException):
+    """An API error with an explicit status, code and optional extra members."""
+
+    def __init__(self, detail: str, *, code: str, status_code: int, **extra: Any) -> None:
+        super().__init__(detail=detail, code=code)
+        self.status_code = status_code
+        self.code = code
+        self.extra = extra
+
+
+class Conflict(APIError):
+    def __init__(self, detail: str, *, code: str = "conflict", **extra: Any) -> None:
+        super().__init__(detail, code=code, status_code=status.HTTP_409_CONFLICT, **extra)
+
+
+class Forbidden(APIError):
+    def __init__(self, detail: str, *, code: str = "permission_denied", **extra: Any) -> None:
+        super().__init__(detail, code=code, status_code=status.HTTP_403_FORBIDDEN, **extra)
+
+
+class BadRequest(APIError):
+    def __init__(self, detail: str, *, code: str = "invalid", **extra: Any) -> None:
+        super().__init__(detail, code=code, status_code=status.HTTP_400_BAD_REQUEST, **extra)
+
+
+class Unauthorized(exceptions.AuthenticationFailed):
+    """401 with a specific code; DRF adds WWW-Authenticate from the authenticator."""
+
+    def __init__(self, detail: str, *, code: str) -> None:
+        super().__init__(detail=detail, code=code)
+        self.code = code
+
+
+def problem(status_code: int, code: str, detail: str, **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": HTTPStatus(status_code).phrase,
+        "status": status_code,
+        "detail": detail,
+        "code": code,
+    }
+    body.update(extra)
+    return body
+
+
+def problem_response(status_code: int, code: str, detail: str, **extra: Any) -> JsonResponse:
+    """A plain Django response in the problem shape (for code that runs outside DRF)."""
+    return JsonResponse(
+        problem(status_code, code, detail, **extra), status=status_code, content_type=PROBLEM_CONTENT_TYPE
+    )
+
+
+# DRF's default codes, renamed where ours are clearer.
+_CODE_BY_CLASS: dict[type, str] = {
+    exceptions.NotAuthenticated: "not_authenticated",
+    exceptions.AuthenticationFailed: "authentication_failed",
+    exceptions.PermissionDenied: "permission_denied",
+    exceptions.NotFound: "not_found",
+    exceptions.MethodNotAllowed: "method_not_allowed",
+    exceptions.NotAcceptable: "not_acceptable",
+    exceptions.UnsupportedMediaType: "unsupported_media_type",
+    exceptions.Throttled: "rate_limited",
+    exceptions.ParseError: "malformed_request",
+    exceptions.ValidationError: "validation_error",
+}
+
+
+def _flatten(detail: Any) -> Any:
+    if isinstance(detail, dict):
+        return {key: _flatten(value) for key, value in detail.items()}
+    if isinstance(detail, list):
+        return [_flatten(item) for item in detail]
+    return str(detail)
+
+
+def _api_exception_body(exc: exceptions.APIException) -> dict[str, Any]:
+    status_code = exc.status_code
+    if isinstance(exc, exceptions.ValidationError):
+        errors = _flatten(exc.detail)
+        if isinstance(errors, list):
+            errors = {"non_field_errors": errors}
+        return problem(status_code, "validation_error", "The request body or query is invalid.", errors=errors)
+    code = getattr(exc, "code", None) or _CODE_BY_CLASS.get(type(exc))
+    if code is None:
+        default = exc.get_codes()
+        code = default if isinstance(default, str) else exc.default_code
+    if code == "token_not_valid":
+        code = "token_invalid"
+    detail = exc.detail
+    if isinstance(detail, dict):
+        # simplejwt puts {"detail", "code", "messages"} in detail; keep only the message.
+        detail = detail.get("detail", "")
+    extra = getattr(exc, "extra", {}) or {}
+    return problem(status_code, str(code), str(detail), **extra)
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+    """DRF exception handler: every exception, known or not, becomes a problem response.
+
+    Unknown exceptions are logged with their traceback and answered 500 without any detail, so a
+    view that fails still has a final status code to audit and no stack trace leaves the server.
+    """
+    headers: dict[str, str] = {}
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    elif isinstance(exc, RequestDataTooBig):
+        exc = APIError("The request body is too large.", code="payload_too_large", status_code=413)
+    elif isinstance(exc, SuspiciousOperation):
+        exc = APIError("The request was refused.", code="bad_request", status_code=400)
+
+    if isinstance(exc, exceptions.APIException):
+        body = _api_exception_body(exc)
+        if getattr(exc, "auth_header", None):
+            headers["WWW-Authenticate"] = exc.auth_header
+        if getattr(exc, "wait", None) is not None:
+            headers["Retry-After"] = str(int(exc.wait) + (0 if float(exc.wait).is_integer() else 1))
+        response = Response(body, status=exc.status_code, headers=headers, content_type=PROBLEM_CONTENT_TYPE)
+        return response
+
+    request = context.get("request")
+    logger.exception(
+        "Unhandled error on %s %s", getattr(request, "method", "?"), getattr(request, "path", "?"), exc_info=exc
+    )
+    return Response(
+        problem(500, "server_error", "The server failed to process the request."),
+        status=500,
+        content_type=PROBLEM_CONTENT_TYPE,
+    )
+
+
+# Django-level handlers (URLs that DRF never sees, and failures outside views).
+def bad_request(request, exception=None):
+    if isinstance(exception, RequestDataTooBig):
+        return problem_response(413, "payload_too_large", "The request body is too large.")
+    return problem_response(400, "bad_request", "The request was refused.")
+
+
+def permission_denied(request, exception=None):
+    return problem_response(403, "permission_denied", "You do not have permission to perform this action.")
+
+
+def page_not_found(request, exception=None):
+    return problem_response(404, "not_found", "Not found.")
+
+
+def server_error(request):
+    return problem_response(500, "server_error", "The server failed to process the request.")

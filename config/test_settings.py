@@ -1,0 +1,25 @@
+"""Settings for the test suite: the production settings with DEBUG off and test-only secrets."""
+
+import os
+
+os.environ.setdefault("DEBUG", "0")
+os.environ.setdefault("SECRET_KEY", "test-secret-key-" + "t" * 50)
+os.environ.setdefault("JWT_SIGNING_KEY", "test-jwt-signing-key-" + "j" * 32)
+os.environ.setdefault("API_KEY_PEPPER", "test-api-key-pepper-" + "p" * 32)
+os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
+os.environ.setdefault("DATABASE_CONN_MAX_AGE", "0")
+
+from config.settings import *  # noqa: F403
+
+# Hashing passwords at full cost would dominate the suite; the timing test asserts the *shape*
+# (an unknown user costs a hash too), which holds for any hasher.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file, not shared-cache memory: threads in the concurrency tests then wait on SQLite's
+    # lock (busy timeout) instead of failing with "database table is locked".
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}  # noqa: F405
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
+LOGGING["root"]["level"] = "WARNING"  # noqa: F405

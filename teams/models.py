@@ -1,0 +1,61 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from apikeys.scopes import Role
+
+
+class Team(models.Model):
+    """A tenant. Every tenant-owned row carries `team_id` and every tenant query filters on it."""
+
+    class Plan(models.TextChoices):
+        FREE = "free"
+        PRO = "pro"
+        ENTERPRISE = "enterprise"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=100)
+    plan = models.CharField(max_length=20, choices=Plan.choices, default=Plan.FREE)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    """A user's role in a team. Every team keeps at least one owner (teams.services enforces it)."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["team", "user"], name="teams_membership_team_user_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.team} ({self.role})"
+
+
+class TeamOwnedQuerySet(models.QuerySet):
+    def for_team(self, team):
+        """The one way tenant-owned rows are read in a request: always filtered by team first."""
+        return self.filter(team=team)
+
+
+class TeamOwned(models.Model):
+    """Base of every tenant-owned model."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TeamOwnedQuerySet.as_manager()
+
+    class Meta:
+        abstract = True

@@ -1,0 +1,47 @@
+from rest_framework import serializers
+
+from apikeys.scopes import Role
+
+from .models import Membership, Team
+
+
+class TeamSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Team
+        fields = ["id", "name", "plan", "created_at"]
+        read_only_fields = ["id", "plan", "created_at"]
+
+
+class TeamWithRoleSerializer(serializers.Serializer):
+    """A team as one member sees it."""
+
+    id = serializers.UUIDField(source="team.id")
+    name = serializers.CharField(source="team.name")
+    plan = serializers.CharField(source="team.plan")
+    created_at = serializers.DateTimeField(source="team.created_at")
+    role = serializers.ChoiceField(choices=Role.choices)
+
+
+class TeamNameSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+
+    def validate_name(self, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise serializers.ValidationError("The name cannot be blank.")
+        return value
+
+
+class MemberSerializer(serializers.ModelSerializer):
+    user_id = serializers.UUIDField(source="user.id", read_only=True)
+    username = serializers.CharField(source="user.username", read_only=True)
+    email = serializers.EmailField(source="user.email", read_only=True)
+    joined_at = serializers.DateTimeField(source="created_at", read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["user_id", "username", "email", "role", "joined_at"]
+
+
+class RoleSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=Role.choices)

@@ -1,0 +1,118 @@
+"""Team writes. Every team keeps at least one owner; nobody grants a role above their own."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from apikeys.scopes import ROLE_RANK, Role
+from audit.services import Action, record_event
+from config.errors import Conflict, Forbidden
+
+from .models import Membership, Team
+
+
+def create_team(*, user, name: str, request=None) -> Membership:
+    with transaction.atomic():
+        team = Team.objects.create(name=name)
+        membership = Membership.objects.create(team=team, user=user, role=Role.OWNER)
+        record_event(
+            action=Action.TEAM_CREATED, request=request, team_id=team.pk, actor_id=user.pk, data={"name": name}
+        )
+    return membership
+
+
+def update_team(*, team: Team, name: str, actor, request=None) -> Team:
+    with transaction.atomic():
+        old = team.name
+        team.name = name
+        team.save(update_fields=["name"])
+        record_event(
+            action=Action.TEAM_UPDATED,
+            request=request,
+            team_id=team.pk,
+            actor_id=actor.pk,
+            data={"name": {"from": old, "to": name}},
+        )
+    return team
+
+
+def delete_team(*, team: Team, actor_membership: Membership, request=None) -> None:
+    if actor_membership.role != Role.OWNER:
+        raise Forbidden("Only an owner can delete the team.", code="owner_required")
+    with transaction.atomic():
+        # The team's own events go with it (tenant data); this one outlives it, outside the team.
+        record_event(
+            action=Action.TEAM_DELETED,
+            request=request,
+            actor_id=actor_membership.user_id,
+            data={"team_id": str(team.pk), "name": team.name},
+        )
+        team.delete()
+
+
+def add_member(*, team: Team, user, role: str, actor=None, request=None) -> Membership:
+    with transaction.atomic():
+        membership = Membership.objects.create(team=team, user=user, role=role)
+        record_event(
+            action=Action.MEMBER_ADDED,
+            request=request,
+            team_id=team.pk,
+            actor_id=getattr(actor, "pk", None),
+            data={"user_id": str(user.pk), "role": role},
+        )
+    return membership
+
+
+def _lock_team(team_id) -> None:
+    # Serialises membership changes of one team, so two owners cannot demote each other at once
+    # and leave the team ownerless (a no-op on SQLite, which serialises writers anyway).
+    Team.objects.select_for_update().filter(pk=team_id).values_list("pk", flat=True).first()
+
+
+def _other_owners_exist(membership: Membership) -> bool:
+    return Membership.objects.filter(team_id=membership.team_id, role=Role.OWNER).exclude(pk=membership.pk).exists()
+
+
+def _check_can_manage(actor: Membership, target: Membership) -> None:
+    if ROLE_RANK[target.role] > ROLE_RANK[actor.role]:
+        raise Forbidden("You cannot manage a member whose role is above yours.", code="role_above_own")
+
+
+def change_role(*, actor_membership: Membership, target: Membership, role: str, request=None) -> Membership:
+    if ROLE_RANK[role] > ROLE_RANK[actor_membership.role]:
+        raise Forbidden("You cannot grant a role above your own.", code="role_above_own")
+    _check_can_manage(actor_membership, target)
+    with transaction.atomic():
+        _lock_team(target.team_id)
+        target = Membership.objects.get(pk=target.pk)
+        old = target.role
+        if old == Role.OWNER and role != Role.OWNER and not _other_owners_exist(target):
+            raise Conflict("The team must keep at least one owner; promote another owner first.", code="last_owner")
+        target.role = role
+        target.save(update_fields=["role"])
+        record_event(
+            action=Action.MEMBER_ROLE_CHANGED,
+            request=request,
+            team_id=target.team_id,
+            actor_id=actor_membership.user_id,
+            data={"user_id": str(target.user_id), "from": old, "to": role},
+        )
+    return target
+
+
+def remove_member(*, actor_membership: Membership, target: Membership, request=None) -> None:
+    if target.pk != actor_membership.pk:
+        _check_can_manage(actor_membership, target)
+    with transaction.atomic():
+        _lock_team(target.team_id)
+        target = Membership.objects.get(pk=target.pk)
+        if target.role == Role.OWNER and not _other_owners_exist(target):
+            raise Conflict("The team must keep at least one owner; promote another owner first.", code="last_owner")
+        target.delete()
+        record_event(
+            action=Action.MEMBER_REMOVED,
+            request=request,
+            team_id=target.team_id,
+            actor_id=actor_membership.user_id,
+            data={"user_id": str(target.user_id), "role": target.role},
+        )

@@ -1,0 +1,114 @@
+from django.http import Http404
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, status
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apikeys import scopes
+from apikeys.permissions import HasScope, InteractiveLoginOnly
+
+from . import selectors, services
+from .api import TeamScopedMixin
+from .serializers import (
+    MemberSerializer,
+    RoleSerializer,
+    TeamNameSerializer,
+    TeamSerializer,
+    TeamWithRoleSerializer,
+)
+
+
+class TeamListView(generics.ListAPIView):
+    """The caller's teams with the caller's role in each (not team-scoped; X-Team-Id is ignored)."""
+
+    permission_classes = [IsAuthenticated, InteractiveLoginOnly]
+    serializer_class = TeamWithRoleSerializer
+
+    def get_queryset(self):
+        return selectors.memberships_of(self.request.user)
+
+    @extend_schema(request=TeamNameSerializer, responses={201: TeamWithRoleSerializer})
+    def post(self, request):
+        """Create a team; the caller becomes its owner."""
+        serializer = TeamNameSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        membership = services.create_team(user=request.user, name=serializer.validated_data["name"], request=request)
+        return Response(TeamWithRoleSerializer(membership).data, status=status.HTTP_201_CREATED)
+
+
+class CurrentTeamView(TeamScopedMixin, APIView):
+    """The team named by X-Team-Id. Any member reads it; PATCH needs `admin`; DELETE needs the
+    owner role and an interactive login."""
+
+    def get_permissions(self):
+        permissions = super().get_permissions()
+        if self.request.method == "DELETE":
+            permissions.append(InteractiveLoginOnly())
+        return permissions
+
+    def get_required_scope(self, request):
+        return scopes.ADMIN if request.method in ("PATCH", "DELETE") else None
+
+    @extend_schema(responses={200: TeamSerializer})
+    def get(self, request):
+        return Response(TeamSerializer(request.team).data)
+
+    @extend_schema(request=TeamNameSerializer, responses={200: TeamSerializer})
+    def patch(self, request):
+        serializer = TeamNameSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        team = services.update_team(
+            team=request.team, name=serializer.validated_data["name"], actor=request.user, request=request
+        )
+        return Response(TeamSerializer(team).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request):
+        services.delete_team(team=request.team, actor_membership=request.membership, request=request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MemberListView(TeamScopedMixin, generics.ListAPIView):
+    """Members of the current team (any member may list them)."""
+
+    serializer_class = MemberSerializer
+
+    def get_queryset(self):
+        return selectors.members_of(self.request.team)
+
+
+class MemberDetailView(TeamScopedMixin, APIView):
+    """Change a member's role (`admin`), or remove a member (`admin`; anyone may remove themselves)."""
+
+    permission_classes = [IsAuthenticated, HasScope]
+
+    def get_required_scope(self, request):
+        if request.method == "DELETE" and str(request.user.pk) == str(self.kwargs["user_id"]):
+            return None
+        return scopes.ADMIN
+
+    def _target(self, request, user_id):
+        target = selectors.member(request.team, user_id)
+        if target is None:
+            raise Http404
+        return target
+
+    @extend_schema(request=RoleSerializer, responses={200: MemberSerializer})
+    def patch(self, request, user_id):
+        serializer = RoleSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        membership = services.change_role(
+            actor_membership=request.membership,
+            target=self._target(request, user_id),
+            role=serializer.validated_data["role"],
+            request=request,
+        )
+        return Response(MemberSerializer(membership).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, user_id):
+        services.remove_member(
+            actor_membership=request.membership, target=self._target(request, user_id), request=request
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)

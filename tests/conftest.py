@@ -1,0 +1,76 @@
+import pytest
+from rest_framework.test import APIClient
+
+from accounts.services import start_session
+from apikeys.scopes import Role
+
+from .factories import PASSWORD, MembershipFactory, TeamFactory, UserFactory
+
+
+@pytest.fixture
+def client():
+    return APIClient()
+
+
+@pytest.fixture
+def team(db):
+    return TeamFactory(name="Acme")
+
+
+@pytest.fixture
+def other_team(db):
+    return TeamFactory(name="Globex")
+
+
+def _member(team, role, username):
+    return MembershipFactory(team=team, role=role, user=UserFactory(username=username)).user
+
+
+@pytest.fixture
+def owner(team):
+    return _member(team, Role.OWNER, "owner")
+
+
+@pytest.fixture
+def admin(team):
+    return _member(team, Role.ADMIN, "admin")
+
+
+@pytest.fixture
+def member(team):
+    return _member(team, Role.MEMBER, "member")
+
+
+@pytest.fixture
+def viewer(team):
+    return _member(team, Role.VIEWER, "viewer")
+
+
+@pytest.fixture
+def outsider(other_team):
+    """A user who belongs to another team only."""
+    return _member(other_team, Role.OWNER, "outsider")
+
+
+@pytest.fixture
+def password():
+    return PASSWORD
+
+
+def access_token(user) -> str:
+    return start_session(user=user).access_token
+
+
+@pytest.fixture
+def as_user(client):
+    """as_user(user, team=None) -> an APIClient with the user's JWT (and X-Team-Id when given)."""
+
+    def make(user, team=None):
+        c = APIClient()
+        headers = {"HTTP_AUTHORIZATION": f"Bearer {access_token(user)}"}
+        if team is not None:
+            headers["HTTP_X_TEAM_ID"] = str(team.pk)
+        c.credentials(**headers)
+        return c
+
+    return make

@@ -1,0 +1,78 @@
+import pytest
+from django.test import Client
+
+from apikeys.scopes import Role
+from teams.models import Membership
+
+from .factories import MembershipFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def operator():
+    user = UserFactory(username="operator", is_staff=True, is_superuser=True)
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_team_list_shows_member_counts_and_searches(operator, team, owner, member, other_team):
+    response = operator.get("/admin/teams/team/", {"q": "Acme"})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Acme" in html and "Globex" not in html
+    assert response.context["cl"].result_list[0]._member_count == 2
+
+
+def test_team_page_has_memberships_inline(operator, team, owner):
+    response = operator.get(f"/admin/teams/team/{team.pk}/change/")
+    assert response.status_code == 200
+    assert b"memberships-TOTAL_FORMS" in response.content
+
+
+def test_the_inline_refuses_to_remove_the_last_owner(operator, team, owner):
+    membership = Membership.objects.get(team=team, user=owner)
+    data = {
+        "name": team.name,
+        "plan": team.plan,
+        "memberships-TOTAL_FORMS": "1",
+        "memberships-INITIAL_FORMS": "1",
+        "memberships-0-id": str(membership.pk),
+        "memberships-0-team": str(team.pk),
+        "memberships-0-user": str(owner.pk),
+        "memberships-0-role": Role.MEMBER,
+    }
+    response = operator.post(f"/admin/teams/team/{team.pk}/change/", data)
+    assert response.status_code == 200  # form redisplayed with the error
+    assert b"at least one owner" in response.content
+    membership.refresh_from_db()
+    assert membership.role == Role.OWNER
+
+
+def test_user_admin_works_with_the_custom_model(operator):
+    UserFactory(username="someone")
+    assert operator.get("/admin/accounts/user/", {"q": "someone"}).status_code == 200
+    assert operator.get("/admin/accounts/user/add/").status_code == 200
+
+
+def test_deactivating_in_admin_signs_the_user_out(operator):
+    from accounts.models import RefreshFamily
+    from accounts.services import start_session
+
+    user = MembershipFactory().user
+    start_session(user=user)
+    response = operator.post(
+        f"/admin/accounts/user/{user.pk}/change/",
+        {
+            "username": user.username,
+            "email": user.email,
+            "is_active": "",
+            "date_joined_0": "2026-01-01",
+            "date_joined_1": "00:00:00",
+            "initial-date_joined_0": "2026-01-01",
+            "initial-date_joined_1": "00:00:00",
+        },
+    )
+    assert response.status_code == 302, response.content[:2000]
+    assert not RefreshFamily.objects.active().filter(user=user).exists()

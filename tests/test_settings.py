@@ -1,0 +1,54 @@
+"""Start-up refuses insecure defaults with DEBUG off; a production-like environment passes the
+deploy check with no warnings. Run in subprocesses: settings are read once per process."""
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PRODUCTION = {
+    "DEBUG": "0",
+    "SECRET_KEY": secrets.token_urlsafe(50),
+    "JWT_SIGNING_KEY": "j" * 48,
+    "API_KEY_PEPPER": "p" * 48,
+    "ALLOWED_HOSTS": "api.example.com",
+}
+
+
+def manage(*args, **env):
+    base = {"PATH": os.environ["PATH"], "DJANGO_SETTINGS_MODULE": "config.settings"}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env={**base, **env}, capture_output=True, text=True, timeout=60
+    )
+
+
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "JWT_SIGNING_KEY", "API_KEY_PEPPER"])
+def test_a_missing_secret_stops_start_up_with_debug_off(missing):
+    env = {k: v for k, v in PRODUCTION.items() if k != missing}
+    result = manage("check", **env)
+    assert result.returncode != 0
+    assert f"{missing} is not set" in result.stderr
+
+
+def test_a_short_secret_key_is_refused():
+    result = manage("check", **{**PRODUCTION, "SECRET_KEY": "short"})
+    assert result.returncode != 0
+    assert "SECRET_KEY must be at least" in result.stderr
+
+
+def test_debug_needs_no_secrets():
+    assert manage("check", DEBUG="1").returncode == 0
+
+
+def test_production_settings_pass_the_deploy_check_without_warnings():
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_debug_settings_would_fail_the_deploy_check():
+    # The deploy check is meaningful: the same command fails on a DEBUG configuration.
+    assert manage("check", "--deploy", "--fail-level", "WARNING", DEBUG="1").returncode != 0
