@@ -4,7 +4,9 @@ and left out of the schema)."""
 from django.urls import path
 
 from accounts import views as accounts
+from apikeys import views as apikeys
 from teams import views as teams
+from tracking import views as tracking
 
 
 def route(pattern: str, view, name: str):
@@ -17,8 +19,24 @@ urlpatterns = [
     *route("auth/refresh", accounts.RefreshView, "refresh"),
     *route("auth/logout", accounts.LogoutView, "logout"),
     *route("auth/me", accounts.MeView, "me"),
+    *route("auth/api-keys", apikeys.APIKeyListView, "api-keys"),
+    *route("auth/api-keys/<uuid:key_id>", apikeys.APIKeyDetailView, "api-key"),
+    *route("auth/api-keys/<uuid:key_id>/revoke", apikeys.APIKeyRevokeView, "api-key-revoke"),
+    *route("auth/api-keys/<uuid:key_id>/regenerate", apikeys.APIKeyRegenerateView, "api-key-regenerate"),
     *route("teams", teams.TeamListView, "teams"),
     *route("team", teams.CurrentTeamView, "team"),
     *route("team/members", teams.MemberListView, "team-members"),
     *route("team/members/<uuid:user_id>", teams.MemberDetailView, "team-member"),
+    *route("campaigns", tracking.CampaignList, "campaigns"),
+    *route("campaigns/<uuid:object_id>", tracking.CampaignDetail, "campaign"),
+    *route("domains", tracking.DomainList, "domains"),
+    *route("domains/<uuid:object_id>", tracking.DomainDetail, "domain"),
+    *route("offers", tracking.OfferList, "offers"),
+    *route("offers/<uuid:object_id>", tracking.OfferDetail, "offer"),
+    *route("sources", tracking.SourceList, "sources"),
+    *route("sources/<uuid:object_id>", tracking.SourceDetail, "source"),
+    *route("networks", tracking.NetworkList, "networks"),
+    *route("networks/<uuid:object_id>", tracking.NetworkDetail, "network"),
+    *route("stats", tracking.StatsView, "stats"),
+    *route("billing", tracking.BillingView, "billing"),
 ]

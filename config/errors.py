@@ -15,6 +15,7 @@ from http import HTTPStatus
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -135,6 +136,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         exc = APIError("The request body is too large.", code="payload_too_large", status_code=413)
     elif isinstance(exc, SuspiciousOperation):
         exc = APIError("The request was refused.", code="bad_request", status_code=400)
+    elif isinstance(exc, DjangoValidationError):
+        # A model-level validation error that escaped a serializer: still the client's input.
+        exc = exceptions.ValidationError(exc.messages)
 
     if isinstance(exc, exceptions.APIException):
         body = _api_exception_body(exc)

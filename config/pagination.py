@@ -1,7 +1,9 @@
 """Cursor pagination for every list: stable while rows arrive, no COUNT(*), bounded page size."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from rest_framework import pagination
+from rest_framework.exceptions import NotFound
 
 
 class CursorPagination(pagination.CursorPagination):
@@ -13,3 +15,10 @@ class CursorPagination(pagination.CursorPagination):
     ordering = ("-created_at", "-id")
     page_size_query_param = "page_size"
     max_page_size = settings.API_MAX_PAGE_SIZE
+
+    def paginate_queryset(self, queryset, request, view=None):
+        try:
+            return super().paginate_queryset(queryset, request, view)
+        except ValidationError as exc:
+            # A hand-made cursor whose position is not a valid timestamp.
+            raise NotFound(self.invalid_cursor_message) from exc

@@ -220,6 +220,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "APIKeyStatusEnum": "apikeys.models.APIKey.Status",
+        "CampaignStatusEnum": "tracking.models.Campaign.Status",
+        "RoleEnum": "apikeys.scopes.Role",
+    },
     "PREPROCESSING_HOOKS": ["config.schema.drop_trailing_slash_aliases"],
     "DISABLE_ERRORS_AND_WARNINGS": False,
 }

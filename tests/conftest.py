@@ -74,3 +74,35 @@ def as_user(client):
         return c
 
     return make
+
+
+def make_key(user, team, permissions=("admin",), **kwargs):
+    """Create a key through the service (as the API would) and return (key, raw)."""
+    from apikeys.services import create_key
+    from teams.models import Membership
+
+    membership = Membership.objects.get(user=user, team=team)
+    result = create_key(
+        membership=membership, name=kwargs.pop("name", "test key"), permissions=list(permissions), **kwargs
+    )
+    return result.key, result.raw
+
+
+@pytest.fixture
+def key_for():
+    return make_key
+
+
+@pytest.fixture
+def as_key():
+    """as_key(raw, team=None, header="bearer") -> an APIClient sending the key (and X-Team-Id)."""
+
+    def make(raw, team=None, header="bearer"):
+        c = APIClient()
+        headers = {"HTTP_AUTHORIZATION": f"Bearer {raw}"} if header == "bearer" else {"HTTP_X_API_KEY": raw}
+        if team is not None:
+            headers["HTTP_X_TEAM_ID"] = str(team.pk)
+        c.credentials(**headers)
+        return c
+
+    return make

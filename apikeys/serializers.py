@@ -1,0 +1,99 @@
+from django.conf import settings
+from rest_framework import serializers
+
+from . import scopes
+from .models import APIKey
+
+
+class OwnerSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    username = serializers.CharField()
+
+
+class APIKeySerializer(serializers.ModelSerializer):
+    """A key as listed: masked, never the secret or its digest."""
+
+    key = serializers.CharField(source="masked", read_only=True, help_text="gf_ + the first 8 characters, masked.")
+    scopes = serializers.SerializerMethodField(help_text="The permissions with legacy values expanded.")
+    owner = OwnerSerializer(source="user", read_only=True)
+    status = serializers.ChoiceField(choices=APIKey.Status.choices, read_only=True)
+
+    class Meta:
+        model = APIKey
+        fields = [
+            "id",
+            "name",
+            "key",
+            "permissions",
+            "scopes",
+            "owner",
+            "team",
+            "status",
+            "created_at",
+            "expires_at",
+            "last_used_at",
+            "last_rotated_at",
+            "revoked_at",
+        ]
+        read_only_fields = fields
+
+    def get_scopes(self, key: APIKey) -> list[str]:
+        return scopes.sorted_scopes(key.granted_scopes())
+
+
+class IssuedAPIKeySerializer(APIKeySerializer):
+    """The one response that carries the raw key."""
+
+    key = serializers.CharField(source="raw_key", help_text="The full gf_ key. Shown once; store it now.")
+
+    class Meta(APIKeySerializer.Meta):
+        fields = [*APIKeySerializer.Meta.fields, "prefix"]
+        read_only_fields = fields
+
+
+class CreateAPIKeySerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    permissions = serializers.ListField(
+        child=serializers.CharField(max_length=40),
+        max_length=len(scopes.VALID_PERMISSIONS),
+        help_text="Scopes (`read:campaigns`, ...) or legacy `read`/`write`/`admin`.",
+    )
+    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+
+    def validate_name(self, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise serializers.ValidationError("The name cannot be blank.")
+        return value
+
+
+class UpdateAPIKeySerializer(serializers.Serializer):
+    """Only the name of an existing key can change; its team, owner, secret and scopes cannot."""
+
+    IMMUTABLE = ("team", "user", "owner", "digest", "key", "prefix", "permissions", "scopes", "expires_at", "id")
+
+    name = serializers.CharField(max_length=100)
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            refused = sorted(set(data) & set(self.IMMUTABLE))
+            if refused:
+                raise serializers.ValidationError(
+                    {field: ["This field cannot be changed on an existing key."] for field in refused}
+                )
+        return super().to_internal_value(data)
+
+    def validate_name(self, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise serializers.ValidationError("The name cannot be blank.")
+        return value
+
+
+class RegenerateSerializer(serializers.Serializer):
+    grace_seconds = serializers.IntegerField(
+        min_value=0,
+        max_value=settings.API_KEY_MAX_GRACE_SECONDS,
+        default=0,
+        help_text="Keep the old secret working this long (at most 86400 s). 0: it stops now.",
+    )

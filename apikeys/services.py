@@ -1,0 +1,157 @@
+"""API-key writes. The raw key exists only in the return value of create/regenerate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from audit.services import Action, record_event
+from config.errors import APIError, BadRequest, Conflict, Forbidden
+from teams.models import Membership
+
+from . import keys, scopes
+from .models import APIKey
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    key: APIKey
+    raw: str
+
+
+def check_permissions(*, permissions: list[str], role: str) -> None:
+    """400 for anything outside the catalog (listing the valid values); 403 naming every scope
+    the caller's role does not allow."""
+    if not permissions:
+        raise BadRequest(
+            "Give the key at least one permission.", code="permissions_required", valid_scopes=scopes.VALID_PERMISSIONS
+        )
+    bad = scopes.unknown(permissions)
+    if bad:
+        raise BadRequest(
+            f"Unknown permission(s): {', '.join(bad)}.",
+            code="unknown_scope",
+            unknown_scopes=bad,
+            valid_scopes=list(scopes.VALID_PERMISSIONS),
+        )
+    excess = scopes.expand(permissions) - scopes.role_scopes(role)
+    if excess:
+        raise Forbidden(
+            f"Your role ({role}) does not allow: {', '.join(scopes.sorted_scopes(excess))}.",
+            code="scope_exceeds_role",
+            excess_scopes=scopes.sorted_scopes(excess),
+        )
+
+
+def create_key(
+    *,
+    membership: Membership,
+    name: str,
+    permissions: list[str],
+    expires_at: datetime | None = None,
+    request=None,
+) -> IssuedKey:
+    check_permissions(permissions=permissions, role=membership.role)
+    if expires_at is not None and expires_at <= timezone.now():
+        raise BadRequest("expires_at must be in the future.", code="expires_in_past")
+    permissions = list(dict.fromkeys(permissions))  # de-duplicated, order kept
+    with transaction.atomic():
+        # Lock the owner's membership row so two concurrent creations cannot both pass the cap.
+        Membership.objects.select_for_update().filter(pk=membership.pk).values_list("pk", flat=True).first()
+        active = APIKey.objects.active().filter(team_id=membership.team_id, user_id=membership.user_id).count()
+        limit = settings.API_KEY_MAX_ACTIVE_PER_USER
+        if active >= limit:
+            raise APIError(
+                f"You already have {active} active keys in this team (the limit is {limit}); "
+                "revoke or delete one first.",
+                code="key_limit_reached",
+                status_code=409,
+                limit=limit,
+            )
+        issued = keys.generate()
+        key = APIKey.objects.create(
+            team_id=membership.team_id,
+            user_id=membership.user_id,
+            name=name,
+            permissions=permissions,
+            prefix=issued.display_prefix,
+            digest=issued.digest,
+            expires_at=expires_at,
+        )
+        record_event(
+            action=Action.KEY_CREATED,
+            request=request,
+            team_id=key.team_id,
+            actor_id=membership.user_id,
+            api_key=key,
+            data={"permissions": permissions, "expires_at": expires_at.isoformat() if expires_at else None},
+        )
+    return IssuedKey(key=key, raw=issued.raw)
+
+
+def revoke_key(*, key: APIKey, actor, request=None) -> APIKey:
+    """Instant and final. Revoking a revoked key changes nothing and records nothing."""
+    with transaction.atomic():
+        now = timezone.now()
+        updated = APIKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(
+            revoked_at=now, previous_digest=None, previous_digest_expires_at=None
+        )
+        if updated:
+            record_event(
+                action=Action.KEY_REVOKED, request=request, team_id=key.team_id, actor_id=actor.pk, api_key=key
+            )
+    key.refresh_from_db()
+    return key
+
+
+def delete_key(*, key: APIKey, actor, request=None) -> None:
+    """Gone for good; its audit events stay (their key link is nulled, the snapshot remains)."""
+    with transaction.atomic():
+        record_event(action=Action.KEY_DELETED, request=request, team_id=key.team_id, actor_id=actor.pk, api_key=key)
+        key.delete()
+
+
+def regenerate_key(*, key: APIKey, actor, grace_seconds: int = 0, request=None) -> IssuedKey:
+    """A new secret for the same key (id, name, scopes). The old secret stops now, or after
+    `grace_seconds` (at most a day) so a deployment can roll over without downtime."""
+    if not 0 <= grace_seconds <= settings.API_KEY_MAX_GRACE_SECONDS:
+        raise BadRequest(
+            f"grace_seconds must be between 0 and {settings.API_KEY_MAX_GRACE_SECONDS}.", code="invalid_grace"
+        )
+    with transaction.atomic():
+        key = APIKey.objects.select_for_update().get(pk=key.pk)
+        if key.status == APIKey.Status.REVOKED:
+            raise Conflict("A revoked key cannot be regenerated.", code="key_revoked")
+        if key.status == APIKey.Status.EXPIRED:
+            raise Conflict("An expired key cannot be regenerated; create a new one.", code="key_expired")
+        now = timezone.now()
+        issued = keys.generate()
+        if grace_seconds:
+            key.previous_digest = key.digest
+            key.previous_digest_expires_at = now + timedelta(seconds=grace_seconds)
+        else:
+            key.previous_digest = None
+            key.previous_digest_expires_at = None
+        key.digest = issued.digest
+        key.prefix = issued.display_prefix
+        key.last_rotated_at = now
+        key.save(update_fields=["digest", "prefix", "previous_digest", "previous_digest_expires_at", "last_rotated_at"])
+        record_event(
+            action=Action.KEY_REGENERATED,
+            request=request,
+            team_id=key.team_id,
+            actor_id=actor.pk,
+            api_key=key,
+            data={"grace_seconds": grace_seconds},
+        )
+    return IssuedKey(key=key, raw=issued.raw)
+
+
+def rename_key(*, key: APIKey, name: str) -> APIKey:
+    key.name = name
+    key.save(update_fields=["name"])
+    return key

@@ -1,0 +1,110 @@
+from django.http import Http404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, status
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.errors import BadRequest
+from teams.api import TeamScopedMixin
+
+from . import selectors, services
+from .models import APIKey
+from .permissions import HasScope, InteractiveLoginOnly
+from .serializers import (
+    APIKeySerializer,
+    CreateAPIKeySerializer,
+    IssuedAPIKeySerializer,
+    RegenerateSerializer,
+    UpdateAPIKeySerializer,
+)
+
+
+class KeyManagementMixin(TeamScopedMixin):
+    """Key endpoints: an interactive login only (a key never mints, widens or renews keys).
+    Members act on their own keys, admins on every key of the team; any other key is a 404."""
+
+    permission_classes = [IsAuthenticated, InteractiveLoginOnly, HasScope]
+
+    def get_key(self) -> APIKey:
+        key = selectors.keys_visible_to(self.request).filter(pk=self.kwargs["key_id"]).first()
+        if key is None:
+            raise Http404
+        return key
+
+
+def issued(result) -> dict:
+    result.key.raw_key = result.raw
+    return IssuedAPIKeySerializer(result.key).data
+
+
+STATUS_FILTER = OpenApiParameter("status", enum=[s.value for s in APIKey.Status], required=False)
+
+
+class APIKeyListView(KeyManagementMixin, generics.ListAPIView):
+    serializer_class = APIKeySerializer
+
+    @extend_schema(parameters=[STATUS_FILTER])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        queryset = selectors.keys_visible_to(self.request)
+        wanted = self.request.query_params.get("status")
+        if wanted is None:
+            return queryset
+        if wanted == APIKey.Status.ACTIVE:
+            return queryset.active()
+        if wanted == APIKey.Status.REVOKED:
+            return queryset.filter(revoked_at__isnull=False)
+        if wanted == APIKey.Status.EXPIRED:
+            return queryset.filter(revoked_at__isnull=True).exclude(pk__in=APIKey.objects.active().values("pk"))
+        raise BadRequest("status must be active, revoked or expired.", code="invalid_filter")
+
+    @extend_schema(request=CreateAPIKeySerializer, responses={201: IssuedAPIKeySerializer})
+    def post(self, request):
+        """Create a key. The response carries the raw key once; it is never shown again."""
+        serializer = CreateAPIKeySerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        result = services.create_key(membership=request.membership, request=request, **serializer.validated_data)
+        return Response(issued(result), status=status.HTTP_201_CREATED)
+
+
+class APIKeyDetailView(KeyManagementMixin, APIView):
+    @extend_schema(responses={200: APIKeySerializer})
+    def get(self, request, key_id):
+        return Response(APIKeySerializer(self.get_key()).data)
+
+    @extend_schema(request=UpdateAPIKeySerializer, responses={200: APIKeySerializer})
+    def patch(self, request, key_id):
+        """Rename a key. Team, owner, secret and scopes of an existing key never change."""
+        key = self.get_key()
+        serializer = UpdateAPIKeySerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return Response(APIKeySerializer(services.rename_key(key=key, name=serializer.validated_data["name"])).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, key_id):
+        services.delete_key(key=self.get_key(), actor=request.user, request=request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class APIKeyRevokeView(KeyManagementMixin, APIView):
+    @extend_schema(request=None, responses={200: APIKeySerializer})
+    def put(self, request, key_id):
+        """Revoke: instant and final. Revoking again is harmless."""
+        key = services.revoke_key(key=self.get_key(), actor=request.user, request=request)
+        return Response(APIKeySerializer(key).data)
+
+
+class APIKeyRegenerateView(KeyManagementMixin, APIView):
+    @extend_schema(request=RegenerateSerializer, responses={200: IssuedAPIKeySerializer})
+    def post(self, request, key_id):
+        """A new secret for the same key; the old one stops now or after `grace_seconds`."""
+        key = self.get_key()
+        serializer = RegenerateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        result = services.regenerate_key(
+            key=key, actor=request.user, grace_seconds=serializer.validated_data["grace_seconds"], request=request
+        )
+        return Response(issued(result))
