@@ -1,5 +1,6 @@
 """Records every request made with an API key: exactly one event, with its final status code."""
 
+from django.conf import settings
 from django.db import transaction
 
 from .models import Action
@@ -40,7 +41,7 @@ class APIKeyAuditMiddleware:
     @staticmethod
     def _record(request, response) -> None:
         key = getattr(request, "api_key", None)
-        if key is None:
+        if key is None or not settings.AUDIT_API_KEY_REQUESTS:
             return
         data = {}
         body = getattr(response, "data", None)

@@ -5,6 +5,7 @@ from django.urls import path
 
 from accounts import views as accounts
 from apikeys import views as apikeys
+from audit import views as audit
 from teams import views as teams
 from tracking import views as tracking
 
@@ -23,6 +24,8 @@ urlpatterns = [
     *route("auth/api-keys/<uuid:key_id>", apikeys.APIKeyDetailView, "api-key"),
     *route("auth/api-keys/<uuid:key_id>/revoke", apikeys.APIKeyRevokeView, "api-key-revoke"),
     *route("auth/api-keys/<uuid:key_id>/regenerate", apikeys.APIKeyRegenerateView, "api-key-regenerate"),
+    *route("auth/api-keys/<uuid:key_id>/audit-log", audit.KeyAuditLogView, "api-key-audit-log"),
+    *route("audit-log", audit.TeamAuditLogView, "audit-log"),
     *route("teams", teams.TeamListView, "teams"),
     *route("team", teams.CurrentTeamView, "team"),
     *route("team/members", teams.MemberListView, "team-members"),

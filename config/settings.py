@@ -204,6 +204,8 @@ API_KEY_MAX_GRACE_SECONDS = 24 * 3600
 
 # --- Audit ---
 AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=90)
+# Recording of every API-key request. Exists so bench/ can measure its cost; leave it on.
+AUDIT_API_KEY_REQUESTS = env.bool("AUDIT_API_KEY_REQUESTS", default=True)
 
 # --- OpenAPI ---
 SPECTACULAR_SETTINGS = {

@@ -40,12 +40,13 @@ def delete_team(*, team: Team, actor_membership: Membership, request=None) -> No
     if actor_membership.role != Role.OWNER:
         raise Forbidden("Only an owner can delete the team.", code="owner_required")
     with transaction.atomic():
-        # The team's own events go with it (tenant data); this one outlives it, outside the team.
+        # Audit events keep their team_id after the team is gone (no cascade on that column).
         record_event(
             action=Action.TEAM_DELETED,
             request=request,
+            team_id=team.pk,
             actor_id=actor_membership.user_id,
-            data={"team_id": str(team.pk), "name": team.name},
+            data={"name": team.name},
         )
         team.delete()
 

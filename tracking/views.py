@@ -1,8 +1,6 @@
 """CRUD for the GhostFlow resources. Each view declares its resource; the scope check, the team
 context and the team filter come from the shared mixins."""
 
-import uuid
-
 from django.db.models import Count
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -12,18 +10,12 @@ from rest_framework.views import APIView
 
 from apikeys.models import APIKey
 from config.errors import BadRequest
+from config.params import uuid_param
 from teams.api import TeamOwnedViewMixin, TeamScopedMixin
 from teams.models import Membership
 
 from . import serializers
 from .models import Campaign, Domain, Network, Offer, Source
-
-
-def _uuid(value: str, name: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(value)
-    except ValueError as exc:
-        raise BadRequest(f"{name} must be a UUID.", code="invalid_filter") from exc
 
 
 class ResourceViewMixin(TeamOwnedViewMixin):
@@ -42,7 +34,7 @@ class ResourceViewMixin(TeamOwnedViewMixin):
             if value is None:
                 continue
             if kind == "uuid":
-                value = _uuid(value, param)
+                value = uuid_param(value, param)
             elif kind != "text" and value not in kind.values:
                 raise BadRequest(f"{param} must be one of: {', '.join(kind.values)}.", code="invalid_filter")
             queryset = queryset.filter(**{lookup: value})

@@ -1,0 +1,47 @@
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics
+
+from apikeys import scopes
+from apikeys.views import KeyManagementMixin
+from teams.api import TeamScopedMixin
+
+from . import selectors
+from .models import Action
+from .serializers import AuditEventSerializer
+
+FILTERS = [
+    OpenApiParameter("action", str, enum=Action.values, required=False),
+    OpenApiParameter("key", OpenApiTypes.UUID, required=False),
+    OpenApiParameter("actor", OpenApiTypes.UUID, required=False),
+    OpenApiParameter("status", str, enum=list(selectors.STATUS_CLASSES), required=False),
+    OpenApiParameter("since", OpenApiTypes.DATETIME, required=False),
+    OpenApiParameter("until", OpenApiTypes.DATETIME, required=False),
+]
+
+
+class TeamAuditLogView(TeamScopedMixin, generics.ListAPIView):
+    """The team's whole audit log, newest first (`admin`)."""
+
+    scope = scopes.ADMIN
+    serializer_class = AuditEventSerializer
+
+    @extend_schema(parameters=FILTERS)
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        return selectors.apply_filters(selectors.events_of_team(self.request.team), self.request.query_params)
+
+
+class KeyAuditLogView(KeyManagementMixin, generics.ListAPIView):
+    """One key's events, newest first: for the key's owner or a team admin."""
+
+    serializer_class = AuditEventSerializer
+
+    @extend_schema(parameters=FILTERS)
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        return selectors.apply_filters(selectors.events_of_key(self.get_key()), self.request.query_params)
