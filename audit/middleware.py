@@ -17,7 +17,8 @@ class APIKeyAuditMiddleware:
     view's changes and the event share one transaction: if the event cannot be written, the
     change is rolled back and the client gets a 5xx. A 5xx answer rolls the view's changes back
     and is then recorded on its own. Reads need no transaction: the INSERT is the only write,
-    and a failing INSERT still fails the request.
+    and a failing INSERT still fails the request (on PostgreSQL it
+    goes through a connection without synchronous commit: see AUDIT_READS_ASYNC_COMMIT).
     """
 
     def __init__(self, get_response):
@@ -26,7 +27,7 @@ class APIKeyAuditMiddleware:
     def __call__(self, request):
         if request.method not in UNSAFE_METHODS:
             response = self.get_response(request)
-            self._record(request, response)
+            self._record(request, response, using=settings.AUDIT_READS_DATABASE)
             return response
         with transaction.atomic():
             response = self.get_response(request)
@@ -39,7 +40,7 @@ class APIKeyAuditMiddleware:
         return response
 
     @staticmethod
-    def _record(request, response) -> None:
+    def _record(request, response, using: str = "default") -> None:
         key = getattr(request, "api_key", None)
         if key is None or not settings.AUDIT_API_KEY_REQUESTS:
             return
@@ -57,4 +58,5 @@ class APIKeyAuditMiddleware:
             api_key=key,
             status_code=response.status_code,
             data=data,
+            using=using,
         )

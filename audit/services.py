@@ -20,6 +20,7 @@ def record_event(
     api_key=None,
     status_code: int | None = None,
     data: dict[str, Any] | None = None,
+    using: str = "default",
 ) -> AuditEvent:
     """Insert one event. Callers pass ids, not objects, so recording never triggers a lookup.
 
@@ -43,7 +44,7 @@ def record_event(
         event.ip = client_ip(request)
         event.user_agent = request.META.get("HTTP_USER_AGENT", "")[:USER_AGENT_MAX]
         event.request_id = getattr(request, "request_id", "")[:64]
-    event.save(force_insert=True)
+    event.save(force_insert=True, using=using)
     return event
 
 

@@ -206,6 +206,17 @@ API_KEY_MAX_GRACE_SECONDS = 24 * 3600
 AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=90)
 # Recording of every API-key request. Exists so bench/ can measure its cost; leave it on.
 AUDIT_API_KEY_REQUESTS = env.bool("AUDIT_API_KEY_REQUESTS", default=True)
+# The event of a *read* (GET/HEAD/OPTIONS) is the request's only write; waiting for its WAL flush
+# was a third of the throughput in bench/. On PostgreSQL those events go through a second
+# connection with synchronous_commit=off: the INSERT still succeeds or fails the request, but a
+# database crash may lose the last fraction of a second of read events. Writes and their events
+# always commit together, synchronously, on the default connection.
+AUDIT_READS_ASYNC_COMMIT = env.bool("AUDIT_READS_ASYNC_COMMIT", default=True)
+AUDIT_READS_DATABASE = "default"
+if AUDIT_READS_ASYNC_COMMIT and DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql"):
+    _audit_options = {**DATABASES["default"].get("OPTIONS", {}), "options": "-c synchronous_commit=off"}
+    DATABASES["audit_reads"] = {**DATABASES["default"], "OPTIONS": _audit_options, "TEST": {"MIRROR": "default"}}
+    AUDIT_READS_DATABASE = "audit_reads"
 
 # --- OpenAPI ---
 SPECTACULAR_SETTINGS = {
@@ -242,6 +253,6 @@ LOGGING = {
     "loggers": {
         # 4xx are answered with a problem document; Django's own "Bad Request" lines are noise.
         "django.request": {"level": "ERROR"},
-        "django.security.DisallowedHost": {"level": "ERROR"},
+        "django.security.DisallowedHost": {"level": "CRITICAL"},
     },
 }

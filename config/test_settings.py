@@ -23,3 +23,8 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
+
+# Tests run every query on one connection so that transactions roll back per test and query
+# budgets count everything; tests/test_settings.py checks the production alias separately.
+DATABASES.pop("audit_reads", None)  # noqa: F405
+AUDIT_READS_DATABASE = "default"

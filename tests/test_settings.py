@@ -52,3 +52,25 @@ def test_production_settings_pass_the_deploy_check_without_warnings():
 def test_debug_settings_would_fail_the_deploy_check():
     # The deploy check is meaningful: the same command fails on a DEBUG configuration.
     assert manage("check", "--deploy", "--fail-level", "WARNING", DEBUG="1").returncode != 0
+
+
+def test_read_audit_events_use_an_async_commit_connection_on_postgresql():
+    code = (
+        "from django.conf import settings as s; "
+        "print(s.AUDIT_READS_DATABASE, s.DATABASES[s.AUDIT_READS_DATABASE].get('OPTIONS', {}).get('options'))"
+    )
+    pg = manage("shell", "-v", "0", "-c", code, **PRODUCTION, DATABASE_URL="postgres://u@127.0.0.1:5432/x")
+    assert pg.stdout.split() == ["audit_reads", "-c", "synchronous_commit=off"]
+    off = manage(
+        "shell",
+        "-v",
+        "0",
+        "-c",
+        code,
+        **PRODUCTION,
+        DATABASE_URL="postgres://u@127.0.0.1:5432/x",
+        AUDIT_READS_ASYNC_COMMIT="0",
+    )
+    assert off.stdout.split() == ["default", "None"]
+    sqlite = manage("shell", "-v", "0", "-c", code, **PRODUCTION, DATABASE_URL="sqlite:///tmp/x.sqlite3")
+    assert sqlite.stdout.split() == ["default", "None"]
