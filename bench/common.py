@@ -67,14 +67,17 @@ from apikeys.services import create_key
 from teams.models import Membership, Team
 from tracking.models import Campaign
 
-user = User.objects.filter(username="bench").first() or User.objects.create_user("bench", "bench@example.com", "bench-pass-123")
+user = User.objects.filter(username="bench").first()
+if user is None:
+    user = User.objects.create_user("bench", "bench@example.com", "bench-pass-123")
 team = Team.objects.filter(name="Bench").first() or Team.objects.create(name="Bench")
 membership, _ = Membership.objects.get_or_create(team=team, user=user, defaults={"role": Role.OWNER})
 if Campaign.objects.filter(team=team).count() < CAMPAIGNS:
     Campaign.objects.bulk_create([Campaign(team=team, name=f"campaign {i}") for i in range(CAMPAIGNS)])
 APIKey.objects.filter(team=team, name="bench").delete()
 raw = create_key(membership=membership, name="bench", permissions=["read"]).raw
-print(json.dumps({"team": str(team.pk), "key": raw, "jwt": start_session(user=user).access_token, "user": str(user.pk)}))
+jwt = start_session(user=user).access_token
+print(json.dumps({"team": str(team.pk), "key": raw, "jwt": jwt, "user": str(user.pk)}))
 """
 
 
