@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.utils import timezone
 
 from . import services
 from .models import RefreshFamily, User
@@ -7,12 +8,23 @@ from .models import RefreshFamily, User
 
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
-    list_display = ("username", "email", "is_active", "is_staff", "date_joined")
     search_fields = ("username", "email", "first_name", "last_name")
     ordering = ("username",)
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("username", "email", "password1", "password2")}),)
 
+    list_display = ("username", "email", "email_verified_at", "is_active", "is_staff", "date_joined")
+    readonly_fields = ("email_verified_at", "google_sub")
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None:
+            return fieldsets
+        return (*fieldsets, ("Sign-in", {"fields": ("email_verified_at", "google_sub")}))
+
     def save_model(self, request, obj, form, change):
+        if not change:
+            # An operator who creates an account vouches for its address.
+            obj.email_verified_at = timezone.now()
         super().save_model(request, obj, form, change)
         if change and "is_active" in form.changed_data and not obj.is_active:
             # Deactivation signs the user out everywhere (a password change already does: a

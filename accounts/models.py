@@ -3,15 +3,29 @@ import uuid
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils import timezone
+
+
+class AccountManager(UserManager):
+    def create_superuser(self, username, email=None, password=None, **extra_fields):
+        # An operator created on the command line vouches for their own address.
+        extra_fields.setdefault("email_verified_at", timezone.now())
+        return super().create_superuser(username, email, password, **extra_fields)
 
 
 class User(AbstractUser):
-    """A person who logs in. E-mail is unique regardless of case; login accepts username or e-mail."""
+    """A person who logs in. E-mail is unique regardless of case; login accepts username or e-mail.
+
+    A self-registered account cannot log in until `email_verified_at` is set. A Google account is
+    linked by Google's stable `sub`, never by e-mail alone.
+    """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     email = models.EmailField("email address")
+    email_verified_at = models.DateTimeField(null=True, blank=True)
+    google_sub = models.CharField(max_length=255, unique=True, null=True, blank=True, editable=False)
 
-    objects = UserManager()
+    objects = AccountManager()
 
     REQUIRED_FIELDS = ["email"]
 
@@ -22,6 +36,22 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.username
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
+
+    @property
+    def google_linked(self) -> bool:
+        return bool(self.google_sub)
+
+    def sign_in_methods(self) -> list[str]:
+        methods = []
+        if self.has_usable_password():
+            methods.append("password")
+        if self.google_linked:
+            methods.append("google")
+        return methods
 
 
 class RefreshFamilyQuerySet(models.QuerySet):
@@ -66,3 +96,34 @@ class RefreshFamily(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class OneTimeCode(models.Model):
+    """A six-digit code (and, for password resets, a long link token) mailed to a user.
+
+    Only keyed hashes are stored. Single use; expires; the short code dies after
+    `MAX_ATTEMPTS` wrong guesses. The link token cannot be guessed, so guessing the code can never
+    lock the real owner out of recovery: the link in the same mail keeps working.
+    """
+
+    MAX_ATTEMPTS = 5
+
+    class Purpose(models.TextChoices):
+        VERIFY_EMAIL = "verify_email"
+        RESET_PASSWORD = "reset_password"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="one_time_codes")
+    purpose = models.CharField(max_length=20, choices=Purpose.choices)
+    code_hash = models.CharField(max_length=64)
+    token_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "purpose", "-created_at"], name="accounts_code_user_purpose")]
+
+    def __str__(self) -> str:
+        return f"{self.purpose} for {self.user_id}"

@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.contrib.auth.validators import UnicodeUsernameValidator
 from rest_framework import serializers
 
 
@@ -31,3 +32,67 @@ class MeSerializer(serializers.Serializer):
     user = UserSerializer()
     auth = serializers.ChoiceField(choices=["jwt", "api_key"], help_text="Which credential made this call.")
     api_key = serializers.DictField(required=False, help_text="With an API key: id, name, team and scopes.")
+
+
+PASSWORD = {"max_length": settings.PASSWORD_MAX_LENGTH, "trim_whitespace": False}
+
+
+class RegisterSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150, validators=[UnicodeUsernameValidator()])
+    email = serializers.EmailField(max_length=254)
+    password = serializers.CharField(**PASSWORD)
+
+
+class EmailSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+
+
+class VerifyEmailSerializer(EmailSerializer):
+    code = serializers.RegexField(r"^\d{6}$", max_length=6, error_messages={"invalid": "Enter the 6-digit code."})
+
+
+class ResetPasswordSerializer(EmailSerializer):
+    code = serializers.RegexField(r"^\d{6}$", max_length=6, required=False)
+    token = serializers.CharField(max_length=200, required=False)
+    new_password = serializers.CharField(**PASSWORD)
+
+    def validate(self, attrs):
+        if ("code" in attrs) == ("token" in attrs):
+            raise serializers.ValidationError("Send either the code or the token from the e-mail.")
+        return attrs
+
+
+class ChangePasswordSerializer(serializers.Serializer):
+    current_password = serializers.CharField(**PASSWORD)
+    new_password = serializers.CharField(**PASSWORD)
+
+
+class GoogleSerializer(serializers.Serializer):
+    credential = serializers.CharField(max_length=8192, help_text="The ID token from Google Identity Services.")
+
+
+class DetailSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+class AccessTokenSerializer(serializers.Serializer):
+    access_token = serializers.CharField()
+    token_type = serializers.ChoiceField(choices=["bearer"])
+    expires_in = serializers.IntegerField()
+
+
+class AccountSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    email = serializers.EmailField()
+    email_verified = serializers.BooleanField()
+    google_linked = serializers.BooleanField()
+    has_password = serializers.BooleanField(source="has_usable_password")
+    can_unlink_google = serializers.SerializerMethodField()
+    available_sign_in_methods = serializers.ListField(child=serializers.CharField(), source="sign_in_methods")
+    teams = serializers.SerializerMethodField(help_text="Number of teams the account belongs to.")
+
+    def get_can_unlink_google(self, user) -> bool:
+        return user.google_linked and user.has_usable_password()
+
+    def get_teams(self, user) -> int:
+        return user.memberships.count()

@@ -14,7 +14,7 @@ from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
 
 from audit.services import Action, record_event
-from config.errors import Unauthorized
+from config.errors import Forbidden, Unauthorized
 
 from .models import RefreshFamily, User
 from .tokens import FAMILY_CLAIM, AccessToken, RefreshToken, password_fingerprint
@@ -62,10 +62,6 @@ def authenticate_credentials(*, identifier: str, password: str) -> User | None:
     return user
 
 
-def _access_token_for(user: User) -> AccessToken:
-    return AccessToken.for_user(user)
-
-
 def start_session(*, user: User) -> TokenPair:
     """A new login family and its first token pair."""
     now = timezone.now()
@@ -87,9 +83,8 @@ def _pair(*, user: User, family: RefreshFamily, jti: str) -> TokenPair:
     # Rotation never extends a family past its absolute cap.
     if refresh["exp"] > int(family.expires_at.timestamp()):
         refresh["exp"] = int(family.expires_at.timestamp())
-    access = _access_token_for(user)
     return TokenPair(
-        access_token=str(access),
+        access_token=_access_token(user, family.pk),
         refresh_token=str(refresh),
         expires_in=int(AccessToken.lifetime.total_seconds()),
         family_id=family.pk,
@@ -101,6 +96,14 @@ def login(*, identifier: str, password: str, request=None) -> TokenPair:
         user = authenticate_credentials(identifier=identifier, password=password)
         if user is None:
             record_event(action=Action.LOGIN_FAILED, request=request, status_code=401)
+        elif not user.email_verified:
+            record_event(
+                action=Action.LOGIN_FAILED,
+                request=request,
+                actor_id=user.pk,
+                status_code=403,
+                data={"reason": "email_unverified"},
+            )
         else:
             pair = start_session(user=user)
             record_event(
@@ -112,6 +115,9 @@ def login(*, identifier: str, password: str, request=None) -> TokenPair:
             )
     if user is None:
         raise Unauthorized(INVALID_CREDENTIALS, code="invalid_credentials")
+    if not user.email_verified:
+        # Only after a correct password: this says nothing to someone guessing.
+        raise Forbidden("Verify your e-mail address first; we sent you a code.", code="email_unverified")
     return pair
 
 
@@ -213,6 +219,21 @@ def set_password(*, user: User, password: str, request=None, keep_family_id=None
                 password_fingerprint=password_fingerprint(user.password)
             )
         record_event(action=Action.PASSWORD_CHANGED, request=request, actor_id=user.pk)
+
+
+def _access_token(user: User, family_id) -> str:
+    # The family id lets the holder's own session survive its password change.
+    access = AccessToken.for_user(user)
+    access[FAMILY_CLAIM] = str(family_id)
+    return str(access)
+
+
+def fresh_access_token(*, user: User, family_id) -> dict:
+    return {
+        "access_token": _access_token(user, family_id),
+        "token_type": "bearer",
+        "expires_in": int(AccessToken.lifetime.total_seconds()),
+    }
 
 
 def set_active(*, user: User, active: bool) -> None:

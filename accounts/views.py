@@ -6,6 +6,8 @@ from rest_framework.views import APIView
 
 from apikeys.models import APIKey
 from apikeys.scopes import sorted_scopes
+from config import ratelimit
+from config.errors import Unauthorized
 
 from . import services
 from .serializers import LoginSerializer, MeSerializer, RefreshSerializer, TokenPairSerializer, UserSerializer
@@ -28,11 +30,18 @@ class LoginView(PublicAuthView):
     def post(self, request):
         serializer = LoginSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        pair = services.login(
-            identifier=serializer.validated_data["username"],
-            password=serializer.validated_data["password"],
-            request=request,
-        )
+        identifier = serializer.validated_data["username"]
+        ratelimit.check(request, "login")
+        # Failed attempts lock the account's *password login* for a while; recovery
+        # (forgot/reset-password) has its own limits, so the owner can still get back in.
+        ratelimit.check_failures(request, "login", account=identifier)
+        try:
+            pair = services.login(
+                identifier=identifier, password=serializer.validated_data["password"], request=request
+            )
+        except Unauthorized:
+            ratelimit.count_failure("login", account=identifier)
+            raise
         return Response(pair.as_response())
 
 
@@ -41,6 +50,7 @@ class RefreshView(PublicAuthView):
 
     @extend_schema(request=RefreshSerializer, responses={200: TokenPairSerializer}, auth=[])
     def post(self, request):
+        ratelimit.check(request, "refresh")
         serializer = RefreshSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         pair = services.rotate_refresh_token(raw=serializer.validated_data["refresh_token"], request=request)

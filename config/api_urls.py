@@ -3,6 +3,7 @@ and left out of the schema)."""
 
 from django.urls import path
 
+from accounts import lifecycle_views as lifecycle
 from accounts import views as accounts
 from apikeys import views as apikeys
 from audit import views as audit
@@ -20,6 +21,15 @@ urlpatterns = [
     *route("auth/refresh", accounts.RefreshView, "refresh"),
     *route("auth/logout", accounts.LogoutView, "logout"),
     *route("auth/me", accounts.MeView, "me"),
+    *route("auth/register", lifecycle.RegisterView, "register"),
+    *route("auth/verify-email", lifecycle.VerifyEmailView, "verify-email"),
+    *route("auth/resend-verification", lifecycle.ResendVerificationView, "resend-verification"),
+    *route("auth/forgot-password", lifecycle.ForgotPasswordView, "forgot-password"),
+    *route("auth/reset-password", lifecycle.ResetPasswordView, "reset-password"),
+    *route("auth/change-password", lifecycle.ChangePasswordView, "change-password"),
+    *route("auth/google", lifecycle.GoogleSignInView, "google"),
+    *route("me/account", lifecycle.AccountView, "account"),
+    *route("me/google/unlink", lifecycle.GoogleUnlinkView, "google-unlink"),
     *route("auth/api-keys", apikeys.APIKeyListView, "api-keys"),
     *route("auth/api-keys/<uuid:key_id>", apikeys.APIKeyDetailView, "api-key"),
     *route("auth/api-keys/<uuid:key_id>/revoke", apikeys.APIKeyRevokeView, "api-key-revoke"),
@@ -30,6 +40,9 @@ urlpatterns = [
     *route("team", teams.CurrentTeamView, "team"),
     *route("team/members", teams.MemberListView, "team-members"),
     *route("team/members/<uuid:user_id>", teams.MemberDetailView, "team-member"),
+    *route("team/invitations", teams.InvitationListView, "team-invitations"),
+    *route("team/invitations/<uuid:invitation_id>", teams.InvitationDetailView, "team-invitation"),
+    *route("invitations/accept", teams.AcceptInvitationView, "accept-invitation"),
     *route("campaigns", tracking.CampaignList, "campaigns"),
     *route("campaigns/<uuid:object_id>", tracking.CampaignDetail, "campaign"),
     *route("domains", tracking.DomainList, "domains"),

@@ -106,7 +106,9 @@ CACHES = {"default": env.cache_url_config(_cache_url)}
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="GhostFlow <no-reply@localhost>")
+# Links in e-mails are built from this, never from the request's Host header.
 SITE_URL = env.str("SITE_URL", default="http://localhost:8000").rstrip("/")
+EMAIL_SEND_INLINE = env.bool("EMAIL_SEND_INLINE", default=False)
 
 AUTH_USER_MODEL = "accounts.User"
 AUTH_PASSWORD_VALIDATORS = [
@@ -197,6 +199,34 @@ SIMPLE_JWT = {
     "CHECK_REVOKE_TOKEN": True,
     "CHECK_USER_IS_ACTIVE": True,
 }
+
+# --- Account lifecycle ---
+# When false, only a staff user or a team admin may register accounts.
+REGISTRATION_OPEN = env.bool("REGISTRATION_OPEN", default=True)
+EMAIL_CODE_LIFETIME = env.int("EMAIL_CODE_LIFETIME", default=600)
+PASSWORD_RESET_LIFETIME = env.int("PASSWORD_RESET_LIFETIME", default=900)
+INVITATION_LIFETIME_DAYS = env.int("INVITATION_LIFETIME_DAYS", default=7)
+GOOGLE_CLIENT_ID = env.str("GOOGLE_CLIENT_ID", default="")
+GOOGLE_JWKS_URL = env.str("GOOGLE_JWKS_URL", default="https://www.googleapis.com/oauth2/v3/certs")
+GOOGLE_JWKS_CACHE_SECONDS = env.int("GOOGLE_JWKS_CACHE_SECONDS", default=3600)
+
+# --- Rate limits (config/ratelimit.py): per IP and per account, shared through the cache. ---
+RATE_LIMITS_ENABLED = env.bool("RATE_LIMITS_ENABLED", default=True)
+RATE_LIMITS = {
+    "login": {"ip": "30/5m", "account": "10/15m"},  # account: failed attempts only
+    "refresh": {"ip": "120/5m"},
+    "register": {"ip": "10/h"},
+    "verify_email": {"ip": "30/15m", "account": "10/15m"},
+    "resend_verification": {"ip": "10/h", "account": "3/h"},
+    # Recovery is never refused per account (that would let anyone lock the owner out): the
+    # account budget only caps how many mails are sent, and the answer stays the same.
+    "forgot_password": {"ip": "10/h", "account": "5/h"},
+    "reset_password": {"ip": "20/15m"},
+    "change_password": {"ip": "20/15m", "account": "10/15m"},
+    "google": {"ip": "30/5m"},
+    "accept_invitation": {"ip": "30/15m"},
+}
+RATE_LIMITS.update(env.json("RATE_LIMITS", default={}))
 
 # --- API keys ---
 API_KEY_MAX_ACTIVE_PER_USER = env.int("API_KEY_MAX_ACTIVE_PER_USER", default=25)

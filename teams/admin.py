@@ -5,7 +5,7 @@ from django.forms.models import BaseInlineFormSet
 
 from apikeys.scopes import Role
 
-from .models import Membership, Team
+from .models import Invitation, Membership, Team
 
 
 class MembershipFormSet(BaseInlineFormSet):
@@ -46,3 +46,15 @@ class TeamAdmin(admin.ModelAdmin):
     @admin.display(description="members", ordering="_member_count")
     def member_count(self, obj):
         return obj._member_count
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    list_display = ("email", "team", "role", "status", "invited_by", "created_at", "expires_at", "accepted_at")
+    list_filter = ("role",)
+    search_fields = ("email", "team__name")
+    readonly_fields = ("team", "email", "role", "invited_by", "created_at", "expires_at", "accepted_at", "accepted_by")
+    exclude = ("token_hash",)
+
+    def has_add_permission(self, request):
+        return False

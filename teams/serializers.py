@@ -2,7 +2,7 @@ from rest_framework import serializers
 
 from apikeys.scopes import Role
 
-from .models import Membership, Team
+from .models import Invitation, Membership, Team
 
 
 class TeamSerializer(serializers.ModelSerializer):
@@ -45,3 +45,22 @@ class MemberSerializer(serializers.ModelSerializer):
 
 class RoleSerializer(serializers.Serializer):
     role = serializers.ChoiceField(choices=Role.choices)
+
+
+class InvitationSerializer(serializers.ModelSerializer):
+    invited_by = serializers.CharField(source="invited_by.username", read_only=True, allow_null=True)
+    status = serializers.ChoiceField(choices=["pending", "accepted", "expired"], read_only=True)
+
+    class Meta:
+        model = Invitation
+        fields = ["id", "email", "role", "status", "invited_by", "created_at", "expires_at", "accepted_at"]
+        read_only_fields = fields
+
+
+class CreateInvitationSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    role = serializers.ChoiceField(choices=Role.choices, default=Role.MEMBER)
+
+
+class AcceptInvitationSerializer(serializers.Serializer):
+    token = serializers.CharField(max_length=200)

@@ -7,10 +7,15 @@ from rest_framework.views import APIView
 
 from apikeys import scopes
 from apikeys.permissions import HasScope, InteractiveLoginOnly
+from config import ratelimit
 
-from . import selectors, services
+from . import invitations, selectors, services
 from .api import TeamScopedMixin
+from .models import Invitation
 from .serializers import (
+    AcceptInvitationSerializer,
+    CreateInvitationSerializer,
+    InvitationSerializer,
     MemberSerializer,
     RoleSerializer,
     TeamNameSerializer,
@@ -112,3 +117,51 @@ class MemberDetailView(TeamScopedMixin, APIView):
             actor_membership=request.membership, target=self._target(request, user_id), request=request
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class InvitationListView(TeamScopedMixin, generics.ListAPIView):
+    """Invitations of the current team (`admin`, interactive login). POST mails a single-use
+    token; the role is never above the inviter's."""
+
+    scope = scopes.ADMIN
+    permission_classes = [IsAuthenticated, InteractiveLoginOnly, HasScope]
+    serializer_class = InvitationSerializer
+
+    def get_queryset(self):
+        return Invitation.objects.for_team(self.request.team).select_related("invited_by")
+
+    @extend_schema(request=CreateInvitationSerializer, responses={201: InvitationSerializer})
+    def post(self, request):
+        serializer = CreateInvitationSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        invitation = invitations.invite(
+            actor_membership=request.membership, request=request, **serializer.validated_data
+        )
+        return Response(InvitationSerializer(invitation).data, status=status.HTTP_201_CREATED)
+
+
+class InvitationDetailView(TeamScopedMixin, APIView):
+    scope = scopes.ADMIN
+    permission_classes = [IsAuthenticated, InteractiveLoginOnly, HasScope]
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, invitation_id):
+        invitation = Invitation.objects.for_team(request.team).filter(pk=invitation_id).first()
+        if invitation is None:
+            raise Http404
+        invitations.revoke(invitation=invitation, actor=request.user, request=request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AcceptInvitationView(APIView):
+    """Accept an invitation as the logged-in owner of the invited, verified e-mail address."""
+
+    permission_classes = [IsAuthenticated, InteractiveLoginOnly]
+
+    @extend_schema(request=AcceptInvitationSerializer, responses={201: TeamWithRoleSerializer})
+    def post(self, request):
+        ratelimit.check(request, "accept_invitation")
+        serializer = AcceptInvitationSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        membership = invitations.accept(user=request.user, token=serializer.validated_data["token"], request=request)
+        return Response(TeamWithRoleSerializer(membership).data, status=status.HTTP_201_CREATED)

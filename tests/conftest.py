@@ -106,3 +106,16 @@ def as_key():
         return c
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache():
+    """Every test counts rate limits (and caches JWKS) in its own namespace of the cache."""
+    import uuid
+
+    from django.core.cache import cache
+
+    previous = cache.key_prefix
+    cache.key_prefix = uuid.uuid4().hex
+    yield
+    cache.key_prefix = previous

@@ -1,0 +1,156 @@
+"""Sign in with Google: verify an ID token against Google's published keys, then link by `sub`.
+
+The token must be RS256, signed by a key from GOOGLE_JWKS_URL (cached in the Django cache),
+with `aud` = GOOGLE_CLIENT_ID, `iss` one of Google's two issuers, and not expired. An account is
+found by Google's stable `sub`; an existing account with the same e-mail is linked automatically
+only when Google says the address is verified and the account is not linked to another `sub`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import urllib.request
+
+import jwt
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+
+from audit.services import Action, record_event
+from config.errors import APIError, Conflict, Forbidden, Unauthorized
+
+from .lifecycle import _personal_team, user_by_email
+from .models import User
+from .services import TokenPair, start_session
+
+ISSUERS = ("accounts.google.com", "https://accounts.google.com")
+_CACHE_KEY = "google:jwks:"
+
+
+def _invalid(detail: str = "The Google credential is not valid.") -> Unauthorized:
+    return Unauthorized(detail, code="google_token_invalid")
+
+
+def _fetch_jwks(force: bool = False) -> dict:
+    key = _CACHE_KEY + settings.GOOGLE_JWKS_URL
+    keys = None if force else cache.get(key)
+    if keys is None:
+        try:
+            with urllib.request.urlopen(settings.GOOGLE_JWKS_URL, timeout=5) as response:  # noqa: S310
+                keys = {k["kid"]: k for k in json.load(response)["keys"] if "kid" in k}
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise APIError(
+                "Google's signing keys could not be fetched; try again later.",
+                code="google_unavailable",
+                status_code=503,
+            ) from exc
+        cache.set(key, keys, settings.GOOGLE_JWKS_CACHE_SECONDS)
+    return keys
+
+
+def _signing_key(kid: str):
+    keys = _fetch_jwks()
+    if kid not in keys:
+        keys = _fetch_jwks(force=True)  # Google rotated its keys since we cached them
+    if kid not in keys:
+        raise _invalid()
+    return jwt.PyJWK(keys[kid], algorithm="RS256").key
+
+
+def verify_credential(credential: str) -> dict:
+    if not settings.GOOGLE_CLIENT_ID:
+        raise APIError("Google sign-in is not configured on this server.", code="google_disabled", status_code=404)
+    try:
+        header = jwt.get_unverified_header(credential)
+    except jwt.PyJWTError as exc:
+        raise _invalid() from exc
+    if header.get("alg") != "RS256" or not isinstance(header.get("kid"), str):
+        raise _invalid()
+    try:
+        claims = jwt.decode(
+            credential,
+            _signing_key(header["kid"]),
+            algorithms=["RS256"],
+            audience=settings.GOOGLE_CLIENT_ID,
+            options={"require": ["exp", "iat", "iss", "sub", "aud"]},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise Unauthorized("The Google credential has expired.", code="google_token_expired") from exc
+    except (jwt.PyJWTError, ValueError) as exc:
+        raise _invalid() from exc
+    if claims.get("iss") not in ISSUERS or not isinstance(claims.get("sub"), str) or not claims["sub"]:
+        raise _invalid()
+    return claims
+
+
+def _username_for(email: str) -> str:
+    base = re.sub(r"[^\w.@+-]", "", email.split("@")[0])[:100] or "user"
+    candidate = base
+    while User.objects.filter(username__iexact=candidate).exists():
+        candidate = f"{base}-{secrets.token_hex(3)}"
+    return candidate
+
+
+def sign_in(*, claims: dict, request=None) -> TokenPair:
+    sub = claims["sub"]
+    email = claims.get("email") or ""
+    email_verified = claims.get("email_verified") in (True, "true")
+    with transaction.atomic():
+        user = User.objects.filter(google_sub=sub).first()
+        if user is None:
+            user = _link_or_create(sub=sub, email=email, email_verified=email_verified, request=request)
+        if not user.is_active:
+            raise _invalid("This account is disabled.")
+        pair = start_session(user=user)
+        record_event(
+            action=Action.LOGIN_SUCCEEDED, request=request, actor_id=user.pk, status_code=200, data={"method": "google"}
+        )
+    return pair
+
+
+def _link_or_create(*, sub: str, email: str, email_verified: bool, request) -> User:
+    existing = user_by_email(email) if email else None
+    if existing is not None:
+        if existing.google_sub:
+            raise Conflict(
+                "An account with this e-mail is linked to another Google account.", code="google_account_conflict"
+            )
+        if not email_verified:
+            raise Conflict(
+                "An account with this e-mail exists; Google has not verified the address, so it cannot be "
+                "linked automatically. Log in with your password.",
+                code="google_email_unverified",
+            )
+        existing.google_sub = sub
+        fields = ["google_sub"]
+        if existing.email_verified_at is None:
+            existing.email_verified_at = timezone.now()
+            fields.append("email_verified_at")
+        existing.save(update_fields=fields)
+        record_event(action=Action.GOOGLE_LINKED, request=request, actor_id=existing.pk)
+        return existing
+    if not email or not email_verified:
+        raise Forbidden("Google has not verified this e-mail address.", code="google_email_unverified")
+    if not settings.REGISTRATION_OPEN:
+        raise Forbidden("Registration is closed on this server.", code="registration_closed")
+    user = User(username=_username_for(email), email=email, google_sub=sub, email_verified_at=timezone.now())
+    user.set_unusable_password()
+    user.save()
+    _personal_team(user, request)
+    record_event(action=Action.USER_REGISTERED, request=request, actor_id=user.pk, data={"method": "google"})
+    return user
+
+
+def unlink(*, user: User, request=None) -> None:
+    if not user.google_linked:
+        raise Conflict("No Google account is linked.", code="google_not_linked")
+    if not user.has_usable_password():
+        raise Conflict(
+            "Set a password first (forgot-password), or you would have no way to sign in.", code="password_required"
+        )
+    with transaction.atomic():
+        User.objects.filter(pk=user.pk).update(google_sub=None)
+        record_event(action=Action.GOOGLE_UNLINKED, request=request, actor_id=user.pk)

@@ -1,0 +1,139 @@
+"""Account lifecycle writes: registration, e-mail verification, password recovery and change.
+
+Answers that could reveal whether an address has an account (register, resend, forgot) are the
+same either way, and both paths cost the same password hash where one is involved.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from django.utils import timezone
+from rest_framework import serializers
+
+from apikeys.scopes import Role
+from audit.services import Action, record_event
+from config.errors import BadRequest
+from teams import services as team_services
+from teams.models import Membership
+
+from . import codes, emails
+from .models import OneTimeCode, User
+from .services import set_password
+
+CODE_INVALID = "The code is invalid or has expired."
+
+
+def check_password_rules(password: str, *, user: User | None = None, field: str = "password") -> None:
+    """Django's validators (length ≥ 8, common passwords, similarity, numeric). Never truncated:
+    anything over PASSWORD_MAX_LENGTH is refused by the serializers before it gets here."""
+    try:
+        validate_password(password, user=user)
+    except DjangoValidationError as exc:
+        raise serializers.ValidationError({field: list(exc.messages)}) from exc
+
+
+def user_by_email(email: str) -> User | None:
+    return User.objects.filter(email__iexact=email.strip()).first()
+
+
+def _personal_team(user: User, request=None) -> Membership:
+    return team_services.create_team(user=user, name=f"{user.username}'s team", request=request)
+
+
+def _send_verification(user: User) -> None:
+    issued = codes.issue(user=user, purpose=OneTimeCode.Purpose.VERIFY_EMAIL)
+    emails.send("verify_email", user.email, username=user.username, code=issued.code)
+
+
+def register(*, username: str, email: str, password: str, request=None, team_membership=None) -> None:
+    """Create an unverified account with a personal team, or, when the address is taken, mail
+    its owner instead. The caller cannot tell which happened.
+
+    `team_membership`: when a team admin registers someone (closed registration), the new
+    account also joins that team as a member.
+    """
+    email = email.strip()
+    if User.objects.filter(username__iexact=username).exists():
+        raise BadRequest("This username is taken.", code="username_taken", errors={"username": ["Taken."]})
+    check_password_rules(password, user=User(username=username, email=email))
+    existing = user_by_email(email)
+    if existing is not None:
+        make_password(password)  # the same cost as creating the account
+        emails.send("account_exists", existing.email)
+        return
+    with transaction.atomic():
+        user = User.objects.create_user(username=username, email=email, password=password)
+        _personal_team(user, request)
+        if team_membership is not None:
+            team_services.add_member(
+                team=team_membership.team, user=user, role=Role.MEMBER, actor=team_membership.user, request=request
+            )
+        record_event(action=Action.USER_REGISTERED, request=request, actor_id=user.pk, data={"method": "password"})
+        _send_verification(user)
+
+
+def verify_email(*, email: str, code: str, request=None) -> None:
+    user = user_by_email(email)
+    with transaction.atomic():
+        ok = codes.consume(user=user, purpose=OneTimeCode.Purpose.VERIFY_EMAIL, code=code)
+        if ok:
+            User.objects.filter(pk=user.pk, email_verified_at__isnull=True).update(email_verified_at=timezone.now())
+            record_event(action=Action.EMAIL_VERIFIED, request=request, actor_id=user.pk)
+        elif user is not None:
+            record_event(action=Action.EMAIL_VERIFICATION_FAILED, request=request, actor_id=user.pk, status_code=400)
+    if not ok:
+        raise BadRequest(CODE_INVALID, code="code_invalid")
+
+
+def resend_verification(*, email: str) -> None:
+    user = user_by_email(email)
+    if user is not None and user.is_active and not user.email_verified:
+        _send_verification(user)
+
+
+def forgot_password(*, email: str, request=None, send_mail: bool = True) -> None:
+    user = user_by_email(email)
+    if user is None or not user.is_active:
+        secrets.token_urlsafe(32)  # the same work as issuing, so the answer takes as long
+        return
+    with transaction.atomic():
+        record_event(
+            action=Action.PASSWORD_RESET_REQUESTED,
+            request=request,
+            actor_id=user.pk,
+            status_code=202,
+            data={"mailed": send_mail},
+        )
+        if send_mail:
+            issued = codes.issue(user=user, purpose=OneTimeCode.Purpose.RESET_PASSWORD, with_token=True)
+            emails.send(
+                "password_reset",
+                user.email,
+                username=user.username,
+                email=user.email,
+                code=issued.code,
+                token=issued.token,
+                minutes=settings.PASSWORD_RESET_LIFETIME // 60,
+            )
+
+
+def reset_password(*, email: str, new_password: str, code: str | None, token: str | None, request=None) -> None:
+    """Single use. Success revokes every refresh family of the user; it does not log in."""
+    user = user_by_email(email)
+    if user is not None and not user.is_active:
+        user = None
+    check_password_rules(new_password, user=user, field="new_password")
+    with transaction.atomic():
+        ok = codes.consume(user=user, purpose=OneTimeCode.Purpose.RESET_PASSWORD, code=code, token=token)
+        if ok:
+            set_password(user=user, password=new_password, request=request)
+            User.objects.filter(pk=user.pk, email_verified_at__isnull=True).update(email_verified_at=timezone.now())
+            record_event(action=Action.PASSWORD_RESET, request=request, actor_id=user.pk)
+    if not ok:
+        raise BadRequest(CODE_INVALID, code="code_invalid")

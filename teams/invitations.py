@@ -1,0 +1,109 @@
+"""Team invitations: an admin invites an address; the owner of that verified address accepts."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts import emails
+from apikeys.scopes import ROLE_RANK
+from audit.services import Action, record_event
+from config.errors import BadRequest, Conflict, Forbidden
+
+from .models import Invitation, Membership
+from .services import add_member
+
+
+def _hash(token: str) -> str:
+    return hmac.new(settings.SECRET_KEY.encode(), f"invitation:{token}".encode(), hashlib.sha256).hexdigest()
+
+
+def invite(*, actor_membership: Membership, email: str, role: str, request=None) -> Invitation:
+    if ROLE_RANK[role] > ROLE_RANK[actor_membership.role]:
+        raise Forbidden("You cannot invite someone to a role above your own.", code="role_above_own")
+    team = actor_membership.team
+    email = email.strip()
+    if Membership.objects.filter(team=team, user__email__iexact=email).exists():
+        raise Conflict("This address already belongs to a member of the team.", code="already_member")
+    token = secrets.token_urlsafe(32)
+    with transaction.atomic():
+        # Re-inviting replaces the earlier pending invitation (its token stops working).
+        Invitation.objects.filter(team=team, email__iexact=email, accepted_at__isnull=True).delete()
+        invitation = Invitation.objects.create(
+            team=team,
+            email=email,
+            role=role,
+            token_hash=_hash(token),
+            invited_by_id=actor_membership.user_id,
+            expires_at=timezone.now() + timedelta(days=settings.INVITATION_LIFETIME_DAYS),
+        )
+        record_event(
+            action=Action.INVITATION_CREATED,
+            request=request,
+            team_id=team.pk,
+            actor_id=actor_membership.user_id,
+            data={"invitation_id": str(invitation.pk), "role": role},
+        )
+        emails.send(
+            "invitation",
+            email,
+            inviter=actor_membership.user.username,
+            team=team.name,
+            role=role,
+            token=token,
+            days=settings.INVITATION_LIFETIME_DAYS,
+        )
+    return invitation
+
+
+def revoke(*, invitation: Invitation, actor, request=None) -> None:
+    with transaction.atomic():
+        record_event(
+            action=Action.INVITATION_REVOKED,
+            request=request,
+            team_id=invitation.team_id,
+            actor_id=actor.pk,
+            data={"invitation_id": str(invitation.pk)},
+        )
+        invitation.delete()
+
+
+def accept(*, user, token: str, request=None) -> Membership:
+    invalid = BadRequest("This invitation is invalid or has already been used.", code="invitation_invalid")
+    with transaction.atomic():
+        invitation = (
+            Invitation.objects.select_for_update().select_related("team").filter(token_hash=_hash(token)).first()
+        )
+        if invitation is None or invitation.accepted_at is not None:
+            raise invalid
+        if invitation.expires_at <= timezone.now():
+            raise BadRequest("This invitation has expired; ask for a new one.", code="invitation_expired")
+        if not user.email_verified or user.email.lower() != invitation.email.lower():
+            raise Forbidden(
+                "This invitation was sent to another e-mail address (or yours is not verified yet).",
+                code="invitation_email_mismatch",
+            )
+        if Membership.objects.filter(team=invitation.team, user=user).exists():
+            raise Conflict("You are already a member of this team.", code="already_member")
+        try:
+            with transaction.atomic():
+                membership = add_member(team=invitation.team, user=user, role=invitation.role, request=request)
+        except IntegrityError as exc:
+            raise Conflict("You are already a member of this team.", code="already_member") from exc
+        invitation.accepted_at = timezone.now()
+        invitation.accepted_by = user
+        invitation.save(update_fields=["accepted_at", "accepted_by"])
+        record_event(
+            action=Action.INVITATION_ACCEPTED,
+            request=request,
+            team_id=invitation.team_id,
+            actor_id=user.pk,
+            data={"invitation_id": str(invitation.pk), "role": invitation.role},
+        )
+    return membership

@@ -1,0 +1,133 @@
+import re
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.core import mail
+from django.utils import timezone
+
+from apikeys.scopes import Role
+from audit.models import Action, AuditEvent
+from teams.models import Invitation, Membership
+
+from .factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+INVITE = "/api/v1/team/invitations"
+ACCEPT = "/api/v1/invitations/accept"
+
+
+def token_in(message) -> str:
+    return re.search(r"token=(\S+)", message.body).group(1)
+
+
+@pytest.fixture
+def invitee():
+    return UserFactory(username="newcomer", email="newcomer@example.com")
+
+
+def invite(client, email="newcomer@example.com", role="member"):
+    return client.post(INVITE, {"email": email, "role": role}, format="json")
+
+
+def test_an_admin_invites_and_the_invitee_accepts(as_user, admin, team, invitee):
+    response = invite(as_user(admin, team))
+    assert response.status_code == 201
+    assert response.json()["status"] == "pending"
+    assert mail.outbox[0].to == ["newcomer@example.com"]
+    token = token_in(mail.outbox[0])
+    assert token not in Invitation.objects.get().token_hash
+    accepted = as_user(invitee).post(ACCEPT, {"token": token}, format="json")
+    assert accepted.status_code == 201
+    assert accepted.json()["role"] == "member" and accepted.json()["id"] == str(team.pk)
+    assert Membership.objects.get(team=team, user=invitee).role == Role.MEMBER
+    assert {Action.INVITATION_CREATED, Action.INVITATION_ACCEPTED, Action.MEMBER_ADDED} <= set(
+        AuditEvent.objects.filter(team=team).values_list("action", flat=True)
+    )
+    # single use
+    assert as_user(invitee).post(ACCEPT, {"token": token}, format="json").json()["code"] == "invitation_invalid"
+
+
+def test_the_invitations_are_listed_and_can_be_withdrawn(as_user, admin, team, invitee):
+    client = as_user(admin, team)
+    invite(client)
+    listed = client.get(INVITE).json()["results"]
+    assert [i["email"] for i in listed] == ["newcomer@example.com"]
+    assert client.delete(f"{INVITE}/{listed[0]['id']}").status_code == 204
+    token = token_in(mail.outbox[0])
+    assert as_user(invitee).post(ACCEPT, {"token": token}, format="json").status_code == 400
+
+
+def test_an_invitation_expires_after_seven_days(as_user, admin, team, invitee):
+    invite(as_user(admin, team))
+    token = token_in(mail.outbox[0])
+    with time_machine.travel(timezone.now() + timedelta(days=7, seconds=1)):
+        response = as_user(invitee).post(ACCEPT, {"token": token}, format="json")
+    assert response.status_code == 400
+    assert response.json()["code"] == "invitation_expired"
+    assert not Membership.objects.filter(user=invitee, team=team).exists()
+
+
+def test_nobody_invites_above_their_own_role(as_user, admin, team):
+    response = invite(as_user(admin, team), role="owner")
+    assert response.status_code == 403
+    assert response.json()["code"] == "role_above_own"
+    assert not Invitation.objects.exists()
+
+
+def test_inviting_needs_admin(as_user, member, team):
+    response = invite(as_user(member, team))
+    assert response.status_code == 403
+    assert response.json()["required_scope"] == "admin"
+
+
+def test_re_inviting_an_existing_member_is_409(as_user, admin, member, team):
+    response = invite(as_user(admin, team), email=member.email.upper())
+    assert response.status_code == 409
+    assert response.json()["code"] == "already_member"
+
+
+def test_re_inviting_a_pending_address_replaces_the_old_token(as_user, admin, team, invitee):
+    client = as_user(admin, team)
+    invite(client)
+    invite(client)
+    first, second = token_in(mail.outbox[0]), token_in(mail.outbox[1])
+    assert Invitation.objects.count() == 1
+    assert as_user(invitee).post(ACCEPT, {"token": first}, format="json").status_code == 400
+    assert as_user(invitee).post(ACCEPT, {"token": second}, format="json").status_code == 201
+
+
+def test_the_accepting_users_verified_email_must_match(as_user, admin, team, invitee):
+    invite(as_user(admin, team))
+    token = token_in(mail.outbox[0])
+    stranger = UserFactory(email="stranger@example.com")
+    response = as_user(stranger).post(ACCEPT, {"token": token}, format="json")
+    assert response.status_code == 403
+    assert response.json()["code"] == "invitation_email_mismatch"
+    unverified = UserFactory(email="other@example.com", email_verified_at=None)
+    invite(as_user(admin, team), email="other@example.com")
+    response = as_user(unverified).post(ACCEPT, {"token": token_in(mail.outbox[1])}, format="json")
+    assert response.status_code == 403
+    assert not Membership.objects.filter(team=team, user__in=[stranger, unverified]).exists()
+
+
+def test_another_teams_invitation_cannot_be_withdrawn(as_user, admin, team, outsider, other_team):
+    invite(as_user(outsider, other_team))
+    foreign = Invitation.objects.get()
+    assert as_user(admin, team).delete(f"{INVITE}/{foreign.pk}").status_code == 404
+    assert Invitation.objects.exists()
+
+
+@pytest.mark.parametrize("body", [{}, {"email": "nope"}, {"email": "a@example.com", "role": "god"}])
+def test_bad_invitations_are_400(as_user, admin, team, body):
+    assert as_user(admin, team).post(INVITE, body, format="json").status_code == 400
+
+
+def test_invitations_refuse_api_keys(as_key, key_for, owner, team):
+    _, raw = key_for(owner, team, ["admin"])
+    assert invite(as_key(raw, team)).status_code == 403
+
+
+def test_a_garbage_token_is_400(as_user, invitee):
+    assert as_user(invitee).post(ACCEPT, {"token": "nope"}, format="json").status_code == 400
