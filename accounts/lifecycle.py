@@ -91,10 +91,12 @@ def verify_email(*, email: str, code: str, request=None) -> None:
         raise BadRequest(CODE_INVALID, code="code_invalid")
 
 
-def resend_verification(*, email: str) -> None:
+def resend_verification(*, email: str, request=None) -> None:
     user = user_by_email(email)
     if user is not None and user.is_active and not user.email_verified:
-        _send_verification(user)
+        with transaction.atomic():
+            _send_verification(user)
+            record_event(action=Action.EMAIL_VERIFICATION_SENT, request=request, actor_id=user.pk, status_code=202)
 
 
 def forgot_password(*, email: str, request=None, send_mail: bool = True) -> None:

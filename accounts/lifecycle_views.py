@@ -99,7 +99,7 @@ class ResendVerificationView(PublicAuthView):
     def post(self, request):
         data = _valid(EmailSerializer, request)
         ratelimit.check(request, "resend_verification", account=data["email"])
-        lifecycle.resend_verification(email=data["email"])
+        lifecycle.resend_verification(email=data["email"], request=request)
         return Response({"detail": SENT}, status=status.HTTP_202_ACCEPTED)
 
 

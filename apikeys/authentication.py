@@ -55,16 +55,15 @@ class APIKeyAuthentication(BaseAuthentication):
         parsed = keys.parse(raw)
         if parsed is None:
             raise Unauthorized("The API key is malformed.", code="key_invalid")
-        key = APIKey.objects.for_authentication(parsed.digest).first()
+        digest = parsed.digest
+        key = APIKey.objects.for_authentication(digest).first()
         if key is None:
             raise Unauthorized("The API key is not valid.", code="key_invalid")
         request._request.api_key = key
         now = timezone.now()
         if key.revoked_at is not None:
             raise Unauthorized("The API key has been revoked.", code="key_revoked")
-        if key.digest != parsed.digest and (
-            key.previous_digest_expires_at is None or key.previous_digest_expires_at <= now
-        ):
+        if key.digest != digest and (key.previous_digest_expires_at is None or key.previous_digest_expires_at <= now):
             # An old secret of a regenerated key, after its grace period.
             raise Unauthorized("The API key is not valid.", code="key_invalid")
         if key.expires_at is not None and key.expires_at <= now:

@@ -361,3 +361,12 @@ def test_a_deleted_teams_history_outlives_it(as_user, owner, team):
     assert as_user(owner, team).delete("/api/v1/team").status_code == 204
     actions = set(AuditEvent.objects.filter(team_id=team.pk).values_list("action", flat=True))
     assert actions == {Action.KEY_CREATED, Action.TEAM_DELETED}
+
+
+def test_event_ids_are_time_ordered_uuid7():
+    from audit.models import uuid7
+
+    ids = [uuid7() for _ in range(50)]
+    assert all(u.version == 7 and u.variant == "specified in RFC 4122" for u in ids)
+    assert [u.int >> 80 for u in ids] == sorted(u.int >> 80 for u in ids)
+    assert len(set(ids)) == 50

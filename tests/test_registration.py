@@ -213,6 +213,7 @@ def test_resend_answers_the_same_for_known_and_unknown_addresses(client, pending
     assert known.content == unknown.content
     assert comparable_headers(known) == comparable_headers(unknown)
     assert len(mail.outbox) == 2
+    assert AuditEvent.objects.filter(action=Action.EMAIL_VERIFICATION_SENT).count() == 1
     # The new code replaces the old one.
     assert verify(client, "newbie@example.com", pending).status_code == 400
     assert verify(client, "newbie@example.com", code_in(mail.outbox[1])).status_code == 200
