@@ -46,18 +46,7 @@ class APIKeyAdmin(admin.ModelAdmin):
         "last_rotated_at",
         "revoked_at",
     )
-    readonly_fields = (
-        "id",
-        "masked",
-        "team",
-        "user",
-        "permissions",
-        "created_at",
-        "expires_at",
-        "last_used_at",
-        "last_rotated_at",
-        "revoked_at",
-    )
+    readonly_fields = tuple(field for field in fields if field != "name")
     actions = ["revoke"]
 
     def has_add_permission(self, request):

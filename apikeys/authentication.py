@@ -70,6 +70,9 @@ class APIKeyAuthentication(BaseAuthentication):
             raise Unauthorized("The API key has expired.", code="key_expired")
         if not key.user.is_active:
             raise Unauthorized("The owner of this API key is inactive.", code="key_owner_inactive")
+        if key.owner_membership_id is None:
+            # The owner left (or was removed from) the key's team: the key dies with it, everywhere.
+            raise Unauthorized("The owner of this API key is no longer a member of its team.", code="key_owner_removed")
         self._touch(key, now)
         return key.user, key
 

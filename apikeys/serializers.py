@@ -60,12 +60,6 @@ class CreateAPIKeySerializer(serializers.Serializer):
     )
     expires_at = serializers.DateTimeField(required=False, allow_null=True)
 
-    def validate_name(self, value: str) -> str:
-        value = value.strip()
-        if not value:
-            raise serializers.ValidationError("The name cannot be blank.")
-        return value
-
 
 class UpdateAPIKeySerializer(serializers.Serializer):
     """Only the name of an existing key can change; its team, owner, secret and scopes cannot."""
@@ -82,12 +76,6 @@ class UpdateAPIKeySerializer(serializers.Serializer):
                     {field: ["This field cannot be changed on an existing key."] for field in refused}
                 )
         return super().to_internal_value(data)
-
-    def validate_name(self, value: str) -> str:
-        value = value.strip()
-        if not value:
-            raise serializers.ValidationError("The name cannot be blank.")
-        return value
 
 
 class RegenerateSerializer(serializers.Serializer):

@@ -43,8 +43,6 @@ def resolve(request) -> None:
                 "This API key belongs to another team; send the X-Team-Id of the key's team.",
                 code="key_team_mismatch",
             )
-        if key.owner_membership_id is None:
-            raise Forbidden(TEAM_FORBIDDEN, code="team_forbidden")
         # The key query already brought the team and the owner's membership: no query here.
         membership = Membership(id=key.owner_membership_id, team=key.team, user=key.user, role=key.owner_role)
         scopes = effective_scopes(permissions=key.permissions, role=key.owner_role)

@@ -25,12 +25,6 @@ class TeamWithRoleSerializer(serializers.Serializer):
 class TeamNameSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
 
-    def validate_name(self, value: str) -> str:
-        value = value.strip()
-        if not value:
-            raise serializers.ValidationError("The name cannot be blank.")
-        return value
-
 
 class MemberSerializer(serializers.ModelSerializer):
     user_id = serializers.UUIDField(source="user.id", read_only=True)

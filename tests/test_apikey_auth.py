@@ -102,9 +102,10 @@ def test_an_owner_removed_from_the_team_kills_the_key_at_once(as_key, team, memb
     client = as_key(raw, team)
     assert client.get(CAMPAIGNS).status_code == 200
     Membership.objects.filter(user=member, team=team).delete()
-    response = client.get(CAMPAIGNS)
-    assert response.status_code == 403
-    assert response.json()["code"] == "team_forbidden"
+    for path in (CAMPAIGNS, "/api/v1/auth/me", "/api/v1/me/account"):
+        response = client.get(path)
+        assert response.status_code == 401
+        assert response.json()["code"] == "key_owner_removed"
 
 
 def test_a_key_sent_with_another_team_is_403_saying_so(as_key, key, other_team, owner):
