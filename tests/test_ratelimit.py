@@ -1,6 +1,9 @@
 """Per-IP and per-account limits: 429 with Retry-After, shared through the cache."""
 
+from datetime import UTC, datetime
+
 import pytest
+import time_machine
 from django.core.cache import caches
 from django.test import RequestFactory, override_settings
 
@@ -18,6 +21,9 @@ def post(client, path, body, **extra):
 
 @pytest.fixture
 def tight(settings):
+    # Windows are fixed and aligned to the clock: freeze it mid-window so no test straddles two.
+    traveller = time_machine.travel(datetime(2026, 11, 22, 12, 0, 30, tzinfo=UTC), tick=False)
+    traveller.start()
     settings.RATE_LIMITS = {
         "login": {"ip": "5/m", "account": "3/m"},
         "refresh": {"ip": "3/m"},
@@ -28,6 +34,8 @@ def tight(settings):
         "reset_password": {"ip": "3/m"},
         "change_password": {"ip": "5/m", "account": "2/m"},
     }
+    yield
+    traveller.stop()
 
 
 ENDPOINTS = [
