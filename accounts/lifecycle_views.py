@@ -1,7 +1,7 @@
 """Account lifecycle endpoints. Thin: rate limits, validation, then a service call."""
 
 from django.conf import settings
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
@@ -11,6 +11,7 @@ from apikeys.permissions import InteractiveLoginOnly
 from apikeys.scopes import Role
 from config import ratelimit
 from config.errors import BadRequest, Forbidden
+from config.schema import ProblemSerializer
 from teams.context import TEAM_HEADER, parse_team_header
 from teams.models import Membership
 
@@ -160,7 +161,15 @@ class ChangePasswordView(APIView):
 class GoogleSignInView(PublicAuthView):
     """Sign in (or up) with a Google ID token. Returns the same JWT pair as login."""
 
-    @extend_schema(request=GoogleSerializer, responses={200: TokenPairSerializer}, auth=[])
+    @extend_schema(
+        request=GoogleSerializer,
+        responses={
+            200: TokenPairSerializer,
+            404: OpenApiResponse(ProblemSerializer, description="Google sign-in is not configured."),
+            503: OpenApiResponse(ProblemSerializer, description="Google's keys could not be fetched."),
+        },
+        auth=[],
+    )
     def post(self, request):
         ratelimit.check(request, "google")
         data = _valid(GoogleSerializer, request)

@@ -55,6 +55,7 @@ class CreateAPIKeySerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
     permissions = serializers.ListField(
         child=serializers.CharField(max_length=40),
+        allow_empty=False,
         max_length=len(scopes.VALID_PERMISSIONS),
         help_text="Scopes (`read:campaigns`, ...) or legacy `read`/`write`/`admin`.",
     )

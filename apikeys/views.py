@@ -79,9 +79,11 @@ class APIKeyDetailView(KeyManagementMixin, APIView):
     def patch(self, request, key_id):
         """Rename a key. Team, owner, secret and scopes of an existing key never change."""
         key = self.get_key()
-        serializer = UpdateAPIKeySerializer(data=request.data)
+        serializer = UpdateAPIKeySerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        return Response(APIKeySerializer(services.rename_key(key=key, name=serializer.validated_data["name"])).data)
+        if "name" in serializer.validated_data:  # an empty patch changes nothing
+            key = services.rename_key(key=key, name=serializer.validated_data["name"])
+        return Response(APIKeySerializer(key).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request, key_id):

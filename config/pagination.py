@@ -5,9 +5,12 @@ from django.core.exceptions import ValidationError
 from rest_framework import pagination
 from rest_framework.exceptions import NotFound
 
+from .errors import BadRequest
+
 
 class CursorPagination(pagination.CursorPagination):
-    """Newest first, `?page_size=` up to API_MAX_PAGE_SIZE, `next`/`previous` opaque cursor links.
+    """Newest first, `?page_size=` (larger values are capped at API_MAX_PAGE_SIZE), `next`/`previous`
+    opaque cursor links.
 
     Ordering includes the primary key so that rows sharing a timestamp keep a total order.
     """
@@ -16,9 +19,24 @@ class CursorPagination(pagination.CursorPagination):
     page_size_query_param = "page_size"
     max_page_size = settings.API_MAX_PAGE_SIZE
 
+    def get_page_size(self, request):
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        try:
+            size = int(raw)
+        except ValueError:
+            size = 0
+        if size < 1:
+            raise BadRequest("page_size must be a positive integer.", code="invalid_page_size")
+        return min(size, self.max_page_size)
+
     def paginate_queryset(self, queryset, request, view=None):
+        # A cursor that does not decode, or a hand-made one whose position is not a timestamp, is
+        # the client's mistake: 400, not DRF's 404.
         try:
             return super().paginate_queryset(queryset, request, view)
-        except ValidationError as exc:
-            # A hand-made cursor whose position is not a valid timestamp.
-            raise NotFound(self.invalid_cursor_message) from exc
+        except (NotFound, ValidationError) as exc:
+            raise BadRequest(
+                "The cursor is not valid; start again from the first page.", code="invalid_cursor"
+            ) from exc

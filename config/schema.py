@@ -40,15 +40,24 @@ class AutoSchema(openapi.AutoSchema):
         responses = super()._get_response_bodies(direction)
         error = OpenApiResponse(ProblemSerializer)
         codes = ["400", "429"]
-        if self.get_auth():
+        # Public auth endpoints (login, refresh, ...) answer 401/403 as well: they declare an
+        # authenticate header although they take no credential.
+        if self.get_auth() or self.view.get_authenticate_header(None):
             codes += ["401", "403"]
         if self.path_regex and "{" in self.path:
             codes.append("404")
+        if self.method in ("POST", "PUT", "PATCH", "DELETE"):
+            codes.append("409")
         for code in codes:
             if code not in responses:
                 responses[code] = self._get_response_for_code(
                     error, code, media_types=["application/problem+json"], direction=direction
                 )
+        for code, response in responses.items():
+            # Errors declared by a view are problem documents too.
+            content = response.get("content", {}) if code.isdigit() and int(code) >= 400 else {}
+            if "application/json" in content:
+                content["application/problem+json"] = content.pop("application/json")
         return responses
 
 

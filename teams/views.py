@@ -61,11 +61,13 @@ class CurrentTeamView(TeamScopedMixin, APIView):
 
     @extend_schema(request=TeamNameSerializer, responses={200: TeamSerializer})
     def patch(self, request):
-        serializer = TeamNameSerializer(data=request.data)
+        serializer = TeamNameSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        team = services.update_team(
-            team=request.team, name=serializer.validated_data["name"], actor=request.user, request=request
-        )
+        team = request.team
+        if "name" in serializer.validated_data:  # an empty patch changes nothing
+            team = services.update_team(
+                team=team, name=serializer.validated_data["name"], actor=request.user, request=request
+            )
         return Response(TeamSerializer(team).data)
 
     @extend_schema(responses={204: None})
@@ -101,14 +103,16 @@ class MemberDetailView(TeamScopedMixin, APIView):
 
     @extend_schema(request=RoleSerializer, responses={200: MemberSerializer})
     def patch(self, request, user_id):
-        serializer = RoleSerializer(data=request.data)
+        serializer = RoleSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        membership = services.change_role(
-            actor_membership=request.membership,
-            target=self._target(request, user_id),
-            role=serializer.validated_data["role"],
-            request=request,
-        )
+        membership = self._target(request, user_id)
+        if "role" in serializer.validated_data:  # an empty patch changes nothing
+            membership = services.change_role(
+                actor_membership=request.membership,
+                target=membership,
+                role=serializer.validated_data["role"],
+                request=request,
+            )
         return Response(MemberSerializer(membership).data)
 
     @extend_schema(responses={204: None})

@@ -170,3 +170,10 @@ def test_a_removed_member_loses_access_on_the_next_request(as_user, admin, membe
 def test_a_new_user_has_no_teams(as_user):
     response = as_user(UserFactory()).get("/api/v1/teams")
     assert response.json()["results"] == []
+
+
+def test_an_empty_patch_changes_nothing(as_user, admin, member, team):
+    client = as_user(admin, team)
+    assert client.patch("/api/v1/team", {}, format="json").json()["name"] == "Acme"
+    assert client.patch(f"/api/v1/team/members/{member.pk}", {}, format="json").json()["role"] == "member"
+    assert not AuditEvent.objects.filter(action__in=[Action.TEAM_UPDATED, Action.MEMBER_ROLE_CHANGED]).exists()

@@ -113,14 +113,19 @@ def test_pagination_is_bounded_and_cursor_based(api, team):
     assert len(set(names)) == 120
     assert names[0] == "c119"  # newest first
     assert len(api.get("/api/v1/campaigns").json()["results"]) == 50
-    assert len(api.get("/api/v1/campaigns", {"page_size": "garbage"}).json()["results"]) == 50
+    for bad in ("garbage", "0", "-3", "2.5"):
+        response = api.get("/api/v1/campaigns", {"page_size": bad})
+        assert response.status_code == 400
+        assert response.json()["code"] == "invalid_page_size"
 
 
 @pytest.mark.parametrize("cursor", ["bm90IGEgY3Vyc29y", "%%%", "cD0yMDI2LTEzLTQ1", "o=-5", "cj0x"])
 def test_a_garbage_cursor_is_never_a_500(api, team, cursor):
     Campaign.objects.create(team=team, name="c")
     response = api.get("/api/v1/campaigns", {"cursor": cursor})
-    assert response.status_code in (200, 404)
+    assert response.status_code in (200, 400)
+    if response.status_code == 400:
+        assert response.json()["code"] == "invalid_cursor"
 
 
 def test_filters(api, team):
