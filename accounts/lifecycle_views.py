@@ -7,12 +7,13 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apikeys import scopes
 from apikeys.permissions import InteractiveLoginOnly
-from apikeys.scopes import Role
 from config import ratelimit
 from config.errors import BadRequest, Forbidden
 from config.schema import ProblemSerializer
-from teams.context import TEAM_HEADER, parse_team_header
+from teams import context as team_context
+from teams.context import TEAM_HEADER
 from teams.models import Membership
 
 from . import google, lifecycle, services
@@ -70,13 +71,9 @@ class RegisterView(APIView):
             raise closed
         InteractiveLoginOnly().has_permission(request, self)
         if request.headers.get(TEAM_HEADER):
-            membership = (
-                Membership.objects.select_related("team", "user")
-                .filter(team_id=parse_team_header(request), user=user, role__in=[Role.OWNER, Role.ADMIN])
-                .first()
-            )
-            if membership is not None:
-                return membership
+            team_context.resolve(request)  # 400/403 for a bad header or a team the caller is not in
+            if scopes.ADMIN in request.scopes:
+                return request.membership
         if user.is_staff:
             return None
         raise closed
