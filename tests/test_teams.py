@@ -177,3 +177,56 @@ def test_an_empty_patch_changes_nothing(as_user, admin, member, team):
     assert client.patch("/api/v1/team", {}, format="json").json()["name"] == "Acme"
     assert client.patch(f"/api/v1/team/members/{member.pk}", {}, format="json").json()["role"] == "member"
     assert not AuditEvent.objects.filter(action__in=[Action.TEAM_UPDATED, Action.MEMBER_ROLE_CHANGED]).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_owners_demoting_each_other_at_once_leave_one_owner(monkeypatch):
+    import threading
+    import time
+
+    from django.db import connection
+    from django.test import Client
+
+    from accounts.services import start_session
+    from teams import services
+
+    from .factories import TeamFactory
+
+    real_check = services._other_owners_exist
+
+    def slow_check(membership):
+        # Widen the race: both requests have checked before either writes, unless they are serialised.
+        answer = real_check(membership)
+        time.sleep(0.3)
+        return answer
+
+    monkeypatch.setattr(services, "_other_owners_exist", slow_check)
+
+    team = TeamFactory()
+    first = MembershipFactory(team=team, role=Role.OWNER).user
+    second = MembershipFactory(team=team, role=Role.OWNER).user
+    results, barrier = [], threading.Barrier(2)
+
+    def demote(actor, target):
+        try:
+            token = start_session(user=actor).access_token
+            barrier.wait()
+            response = Client().patch(
+                f"/api/v1/team/members/{target.pk}",
+                {"role": "admin"},
+                content_type="application/json",
+                HTTP_AUTHORIZATION=f"Bearer {token}",
+                HTTP_X_TEAM_ID=str(team.pk),
+            )
+            results.append(response.status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=demote, args=pair) for pair in ((first, second), (second, first))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert Membership.objects.filter(team=team, role=Role.OWNER).count() == 1
+    # The loser was either refused as the last owner or lost its own right to demote an owner.
+    assert sorted(results)[0] == 200 and sorted(results)[1] in (403, 409), results
