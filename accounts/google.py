@@ -22,7 +22,7 @@ from django.utils import timezone
 from audit.services import Action, record_event
 from config.errors import APIError, Conflict, Forbidden, Unauthorized
 
-from .lifecycle import _personal_team, user_by_email
+from .lifecycle import create_personal_team, user_by_email
 from .models import User
 from .services import TokenPair, start_session
 
@@ -139,7 +139,7 @@ def _link_or_create(*, sub: str, email: str, email_verified: bool, request) -> U
     user = User(username=_username_for(email), email=email, google_sub=sub, email_verified_at=timezone.now())
     user.set_unusable_password()
     user.save()
-    _personal_team(user, request)
+    create_personal_team(user, request)
     record_event(action=Action.USER_REGISTERED, request=request, actor_id=user.pk, data={"method": "google"})
     return user
 

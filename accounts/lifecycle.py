@@ -42,7 +42,7 @@ def user_by_email(email: str) -> User | None:
     return User.objects.filter(email__iexact=email.strip()).first()
 
 
-def _personal_team(user: User, request=None) -> Membership:
+def create_personal_team(user: User, request=None) -> Membership:
     return team_services.create_team(user=user, name=f"{user.username}'s team", request=request)
 
 
@@ -69,7 +69,7 @@ def register(*, username: str, email: str, password: str, request=None, team_mem
         return
     with transaction.atomic():
         user = User.objects.create_user(username=username, email=email, password=password)
-        _personal_team(user, request)
+        create_personal_team(user, request)
         if team_membership is not None:
             team_services.add_member(
                 team=team_membership.team, user=user, role=Role.MEMBER, actor=team_membership.user, request=request
