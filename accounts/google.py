@@ -4,6 +4,8 @@ The token must be RS256, signed by a key from GOOGLE_JWKS_URL (cached in the Dja
 with `aud` = GOOGLE_CLIENT_ID, `iss` one of Google's two issuers, and not expired. An account is
 found by Google's stable `sub`; an existing account with the same e-mail is linked automatically
 only when Google says the address is verified and the account is not linked to another `sub`.
+Linking an account whose own address was never verified claims it for the address's owner: its
+password becomes unusable and its sessions, keys and pending codes are revoked (see `_claim`).
 """
 
 from __future__ import annotations
@@ -19,12 +21,13 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
+from apikeys.services import revoke_keys_of
 from audit.services import Action, record_event
 from config.errors import APIError, Conflict, Forbidden, Unauthorized
 
 from .lifecycle import create_personal_team, user_by_email
-from .models import User
-from .services import TokenPair, start_session
+from .models import OneTimeCode, RefreshFamily, User
+from .services import TokenPair, revoke_all_sessions, start_session
 
 ISSUERS = ("accounts.google.com", "https://accounts.google.com")
 _CACHE_KEY = "google:jwks:"
@@ -35,8 +38,15 @@ def _invalid(detail: str = "The Google credential is not valid.") -> Unauthorize
 
 
 def _fetch_jwks(force: bool = False) -> dict:
+    from config.ratelimit import CACHE_ERRORS
+
     key = _CACHE_KEY + settings.GOOGLE_JWKS_URL
-    keys = None if force else cache.get(key)
+    keys = None
+    if not force:
+        try:
+            keys = cache.get(key)
+        except CACHE_ERRORS:  # the cache is down: a miss, Google's keys are fetched below
+            keys = None
     if keys is None:
         try:
             with urllib.request.urlopen(settings.GOOGLE_JWKS_URL, timeout=5) as response:  # noqa: S310
@@ -47,7 +57,10 @@ def _fetch_jwks(force: bool = False) -> dict:
                 code="google_unavailable",
                 status_code=503,
             ) from exc
-        cache.set(key, keys, settings.GOOGLE_JWKS_CACHE_SECONDS)
+        try:
+            cache.set(key, keys, settings.GOOGLE_JWKS_CACHE_SECONDS)
+        except CACHE_ERRORS:
+            pass  # not cached this time; the keys just fetched are still good
     return keys
 
 
@@ -124,13 +137,16 @@ def _link_or_create(*, sub: str, email: str, email_verified: bool, request) -> U
                 "linked automatically. Log in with your password.",
                 code="google_email_unverified",
             )
+        claimed = existing.email_verified_at is None
         existing.google_sub = sub
         fields = ["google_sub"]
-        if existing.email_verified_at is None:
-            existing.email_verified_at = timezone.now()
-            fields.append("email_verified_at")
+        if claimed:
+            _claim(existing, request=request)
+            fields += ["email_verified_at", "password"]
         existing.save(update_fields=fields)
-        record_event(action=Action.GOOGLE_LINKED, request=request, actor_id=existing.pk)
+        record_event(
+            action=Action.GOOGLE_LINKED, request=request, actor_id=existing.pk, data={"account_claimed": claimed}
+        )
         return existing
     if not email or not email_verified:
         raise Forbidden("Google has not verified this e-mail address.", code="google_email_unverified")
@@ -142,6 +158,20 @@ def _link_or_create(*, sub: str, email: str, email_verified: bool, request) -> U
     create_personal_team(user, request)
     record_event(action=Action.USER_REGISTERED, request=request, actor_id=user.pk, data={"method": "google"})
     return user
+
+
+def _claim(user: User, *, request) -> None:
+    """The address's owner proved it (Google verified it) on an account whose address was never
+    verified. Whoever registered that account did not necessarily own the address (account
+    pre-hijacking): everything they could have set up is cut off. The password becomes unusable
+    (the owner sets their own through forgot-password), and every session, key and pending code
+    of the account is revoked. The caller saves the user."""
+    now = timezone.now()
+    user.email_verified_at = now
+    user.set_unusable_password()
+    revoke_all_sessions(user=user, reason=RefreshFamily.RevokeReason.ACCOUNT_CLAIMED)
+    revoke_keys_of(user_id=user.pk, reason="account_claimed", request=request)
+    OneTimeCode.objects.filter(user=user, used_at__isnull=True).update(used_at=now)
 
 
 def unlink(*, user: User, request=None) -> None:

@@ -75,6 +75,7 @@ class RefreshFamily(models.Model):
         PASSWORD_CHANGED = "password_changed"
         DEACTIVATED = "deactivated"
         ADMIN = "admin"
+        ACCOUNT_CLAIMED = "account_claimed"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="refresh_families")

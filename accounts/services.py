@@ -13,6 +13,7 @@ from django.db.models import Case, IntegerField, Q, Value, When
 from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
 
+from apikeys.services import revoke_keys_of
 from audit.services import Action, record_event
 from config.errors import Forbidden, Unauthorized
 
@@ -236,9 +237,12 @@ def fresh_access_token(*, user: User, family_id) -> dict:
     }
 
 
-def set_active(*, user: User, active: bool) -> None:
+def set_active(*, user: User, active: bool, actor_id=None, request=None) -> None:
+    """Deactivation signs the user out everywhere and revokes every key they own, so that a
+    later reactivation starts with no live credential."""
     with transaction.atomic():
         user.is_active = active
         user.save(update_fields=["is_active"])
         if not active:
             revoke_all_sessions(user=user, reason=RefreshFamily.RevokeReason.DEACTIVATED)
+            revoke_keys_of(user_id=user.pk, reason="owner_deactivated", actor_id=actor_id, request=request)

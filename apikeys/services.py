@@ -155,3 +155,30 @@ def rename_key(*, key: APIKey, name: str) -> APIKey:
     key.name = name
     key.save(update_fields=["name"])
     return key
+
+
+def revoke_keys_of(*, user_id, team_id=None, reason: str, actor_id=None, request=None) -> int:
+    """Revoke every live key of a person, in one team or (team_id=None) everywhere, with one
+    `key.revoked` event each. Used when the person leaves a team, is deactivated, or their account
+    is claimed by the owner of its address: a key never outlives its owner's right to it, and
+    re-joining or reactivation never brings it back (revocation is final)."""
+    with transaction.atomic():
+        live = APIKey.objects.select_for_update().filter(user_id=user_id, revoked_at__isnull=True)
+        if team_id is not None:
+            live = live.filter(team_id=team_id)
+        revoked = list(live)
+        if not revoked:
+            return 0
+        APIKey.objects.filter(pk__in=[key.pk for key in revoked]).update(
+            revoked_at=timezone.now(), previous_digest=None, previous_digest_expires_at=None
+        )
+        for key in revoked:
+            record_event(
+                action=Action.KEY_REVOKED,
+                request=request,
+                team_id=key.team_id,
+                actor_id=actor_id,
+                api_key=key,
+                data={"reason": reason},
+            )
+    return len(revoked)

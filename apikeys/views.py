@@ -5,7 +5,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.errors import BadRequest
+from config.errors import BadRequest, Forbidden
 from teams.api import TeamScopedMixin
 
 from . import selectors, services
@@ -22,7 +22,8 @@ from .serializers import (
 
 class KeyManagementMixin(TeamScopedMixin):
     """Key endpoints: an interactive login only (a key never mints, widens or renews keys).
-    Members act on their own keys, admins on every key of the team; any other key is a 404."""
+    Members act on their own keys; admins also see, rename, revoke and delete every key of the
+    team, but only a key's owner regenerates it (and so receives its secret). Any other key is a 404."""
 
     permission_classes = [IsAuthenticated, InteractiveLoginOnly, HasScope]
 
@@ -102,8 +103,15 @@ class APIKeyRevokeView(KeyManagementMixin, APIView):
 class APIKeyRegenerateView(KeyManagementMixin, APIView):
     @extend_schema(request=RegenerateSerializer, responses={200: IssuedAPIKeySerializer})
     def post(self, request, key_id):
-        """A new secret for the same key; the old one stops now or after `grace_seconds`."""
+        """A new secret for the same key; the old one stops now or after `grace_seconds`.
+        Only the key's owner may regenerate it: the answer carries the new secret."""
         key = self.get_key()
+        if key.user_id != request.user.pk:
+            # An admin who received the owner's new secret could act as the owner (and above
+            # their own role) with it. Admins may revoke or delete someone else's key instead.
+            raise Forbidden(
+                "Only the owner of a key can regenerate it; revoke or delete it instead.", code="key_owner_only"
+            )
         serializer = RegenerateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         result = services.regenerate_key(

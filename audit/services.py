@@ -25,7 +25,13 @@ def record_event(
     """Insert one event. Callers pass ids, not objects, so recording never triggers a lookup.
 
     Raises on failure: a caller inside a transaction then rolls its change back with it.
+
+    An event recorded during a request made with an API key names that key (unless the caller
+    names the key the event is about): whoever holds a key acts through it, and the log must say
+    so rather than name only the key's owner.
     """
+    if api_key is None and request is not None:
+        api_key = getattr(request, "api_key", None)
     event = AuditEvent(
         action=action,
         team_id=team_id,

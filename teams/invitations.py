@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts import emails
+from apikeys import scopes
 from apikeys.scopes import ROLE_RANK
 from audit.services import Action, record_event
 from config.errors import BadRequest, Conflict, Forbidden
@@ -74,6 +75,21 @@ def revoke(*, invitation: Invitation, actor, request=None) -> None:
         invitation.delete()
 
 
+def _check_inviter_still_may_grant(invitation: Invitation) -> None:
+    """An invitation grants no more than its inviter may grant *now*: an inviter who has since left
+    the team, lost `admin` or been demoted below the invited role cannot still hand that role out."""
+    inviter = Membership.objects.filter(team_id=invitation.team_id, user_id=invitation.invited_by_id).first()
+    if (
+        inviter is None
+        or scopes.ADMIN not in scopes.role_scopes(inviter.role)
+        or ROLE_RANK[invitation.role] > ROLE_RANK[inviter.role]
+    ):
+        raise Conflict(
+            "The person who invited you can no longer grant this role; ask a team admin for a new invitation.",
+            code="invitation_inviter_changed",
+        )
+
+
 def accept(*, user, token: str, request=None) -> Membership:
     invalid = BadRequest("This invitation is invalid or has already been used.", code="invitation_invalid")
     with transaction.atomic():
@@ -91,6 +107,7 @@ def accept(*, user, token: str, request=None) -> Membership:
             )
         if Membership.objects.filter(team=invitation.team, user=user).exists():
             raise Conflict("You are already a member of this team.", code="already_member")
+        _check_inviter_still_may_grant(invitation)
         try:
             with transaction.atomic():
                 membership = add_member(team=invitation.team, user=user, role=invitation.role, request=request)

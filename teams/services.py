@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from django.db import transaction
+from rest_framework.exceptions import NotFound
 
 from apikeys.scopes import ROLE_RANK, Role
+from apikeys.services import revoke_keys_of
 from audit.services import Action, record_event
 from config.errors import Conflict, Forbidden
 
@@ -70,6 +72,15 @@ def _lock_team(team_id) -> None:
     Team.objects.select_for_update().filter(pk=team_id).values_list("pk", flat=True).first()
 
 
+def _current(target: Membership) -> Membership:
+    """The membership as it is now, under the team lock: a concurrent request may have removed it
+    since the view looked it up (then it is simply not found)."""
+    current = Membership.objects.filter(pk=target.pk).first()
+    if current is None:
+        raise NotFound("This member is no longer in the team.")
+    return current
+
+
 def _other_owners_exist(membership: Membership) -> bool:
     return Membership.objects.filter(team_id=membership.team_id, role=Role.OWNER).exclude(pk=membership.pk).exists()
 
@@ -85,7 +96,7 @@ def change_role(*, actor_membership: Membership, target: Membership, role: str, 
     _check_can_manage(actor_membership, target)
     with transaction.atomic():
         _lock_team(target.team_id)
-        target = Membership.objects.get(pk=target.pk)
+        target = _current(target)
         old = target.role
         if old == Role.OWNER and role != Role.OWNER and not _other_owners_exist(target):
             raise Conflict("The team must keep at least one owner; promote another owner first.", code="last_owner")
@@ -106,7 +117,7 @@ def remove_member(*, actor_membership: Membership, target: Membership, request=N
         _check_can_manage(actor_membership, target)
     with transaction.atomic():
         _lock_team(target.team_id)
-        target = Membership.objects.get(pk=target.pk)
+        target = _current(target)
         if target.role == Role.OWNER and not _other_owners_exist(target):
             raise Conflict("The team must keep at least one owner; promote another owner first.", code="last_owner")
         target.delete()
@@ -116,4 +127,11 @@ def remove_member(*, actor_membership: Membership, target: Membership, request=N
             team_id=target.team_id,
             actor_id=actor_membership.user_id,
             data={"user_id": str(target.user_id), "role": target.role},
+        )
+        revoke_keys_of(
+            user_id=target.user_id,
+            team_id=target.team_id,
+            reason="member_removed",
+            actor_id=actor_membership.user_id,
+            request=request,
         )

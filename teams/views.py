@@ -86,9 +86,13 @@ class MemberListView(TeamScopedMixin, generics.ListAPIView):
 
 
 class MemberDetailView(TeamScopedMixin, APIView):
-    """Change a member's role (`admin`), or remove a member (`admin`; anyone may remove themselves)."""
+    """Change a member's role (`admin`), or remove a member (`admin`; anyone may remove themselves).
 
-    permission_classes = [IsAuthenticated, HasScope]
+    Interactive login only: with a key, the role ceiling would be checked against the key owner's
+    role, so whoever holds someone else's key could act above their own role through it.
+    """
+
+    permission_classes = [IsAuthenticated, InteractiveLoginOnly, HasScope]
 
     def get_required_scope(self, request):
         if request.method == "DELETE" and str(request.user.pk) == str(self.kwargs["user_id"]):

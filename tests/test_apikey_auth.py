@@ -8,11 +8,13 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from accounts.models import User
 from accounts.services import set_active
 from apikeys import keys
 from apikeys.models import APIKey
 from apikeys.scopes import Role
 from apikeys.services import regenerate_key, revoke_key
+from audit.models import Action, AuditEvent
 from teams.models import Membership
 from tracking.models import Campaign
 
@@ -90,8 +92,20 @@ def test_a_deleted_key_is_invalid(as_key, key, team):
     assert as_key(key[1], team).get(CAMPAIGNS).json()["code"] == "key_invalid"
 
 
-def test_an_inactive_owner_kills_the_key_at_once(as_key, key, team, owner):
+def test_deactivating_the_owner_revokes_the_key_for_good(as_key, key, team, owner):
     set_active(user=owner, active=False)
+    response = as_key(key[1], team).get(CAMPAIGNS)
+    assert response.status_code == 401
+    assert response.json()["code"] == "key_revoked"
+    set_active(user=owner, active=True)
+    assert as_key(key[1], team).get(CAMPAIGNS).json()["code"] == "key_revoked"
+    event = AuditEvent.objects.get(action=Action.KEY_REVOKED, api_key_id=key[0].pk)
+    assert event.data == {"reason": "owner_deactivated"}
+
+
+def test_an_owner_deactivated_behind_the_services_back_still_kills_the_key(as_key, key, team, owner):
+    # e.g. an UPDATE in SQL: the key class checks the owner on every request anyway.
+    User.objects.filter(pk=owner.pk).update(is_active=False)
     response = as_key(key[1], team).get(CAMPAIGNS)
     assert response.status_code == 401
     assert response.json()["code"] == "key_owner_inactive"

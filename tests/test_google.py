@@ -4,12 +4,14 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import time
 
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from django.core import mail
 from django.core.cache import cache
 
 from accounts.models import User
@@ -231,3 +233,55 @@ def test_unlink_works_when_a_password_exists(client, as_user):
 def test_unlink_refuses_api_keys(as_key, key_for, owner, team):
     _, raw = key_for(owner, team, ["admin"])
     assert as_key(raw, team).post("/api/v1/me/google/unlink").status_code == 403
+
+
+# --- account pre-hijacking ---------------------------------------------------
+
+
+def test_google_sign_in_claims_an_account_preregistered_by_someone_else(client, as_key, key_for, team):
+    # The attacker registers the victim's address with their own password; it stays unverified.
+    body = {"username": "victim", "email": "ada@example.com", "password": "attackers-secret-9"}
+    assert client.post("/api/v1/auth/register", body, format="json").status_code == 201
+    attacker_account = User.objects.get(email="ada@example.com")
+    assert attacker_account.email_verified_at is None
+    # Whatever the attacker could have set up before the victim arrives: a membership and a key.
+    Membership.objects.create(team=team, user=attacker_account, role="member")
+    _, raw = key_for(attacker_account, team, permissions=["read:campaigns"])
+    # The victim signs in with Google, which has verified the address.
+    response = sign_in(client, credential())
+    assert response.status_code == 200
+    victim = User.objects.get(pk=attacker_account.pk)
+    assert victim.google_sub == "google-sub-1" and victim.email_verified
+    assert not victim.has_usable_password()
+    # The attacker's password no longer logs in, their key is revoked, their code is dead.
+    login = client.post(
+        "/api/v1/auth/login", {"username": "ada@example.com", "password": "attackers-secret-9"}, format="json"
+    )
+    assert login.status_code == 401
+    assert as_key(raw, team).get("/api/v1/campaigns").json()["code"] == "key_revoked"
+    code = re.search(r"\b(\d{6})\b", mail.outbox[-1].body).group(1)
+    verify = {"email": "ada@example.com", "code": code}
+    assert client.post("/api/v1/auth/verify-email", verify, format="json").status_code == 400
+    event = AuditEvent.objects.get(action=Action.GOOGLE_LINKED)
+    assert event.actor_id == victim.pk and event.data == {"account_claimed": True}
+
+
+def test_google_sign_in_ends_the_sessions_of_a_claimed_account(client):
+    from accounts.models import RefreshFamily
+    from accounts.services import start_session
+
+    user = UserFactory(email="ada@example.com", email_verified_at=None)
+    pair = start_session(user=user)  # e.g. a session opened before the rule existed
+    assert sign_in(client, credential()).status_code == 200
+    family = RefreshFamily.objects.get(pk=pair.family_id)
+    assert family.revoke_reason == RefreshFamily.RevokeReason.ACCOUNT_CLAIMED
+    response = client.post("/api/v1/auth/refresh", {"refresh_token": pair.refresh_token}, format="json")
+    assert response.status_code == 401
+
+
+def test_linking_a_verified_account_keeps_its_password(client):
+    user = UserFactory(email="ada@example.com")
+    assert sign_in(client, credential()).status_code == 200
+    user.refresh_from_db()
+    assert user.check_password(PASSWORD)
+    assert AuditEvent.objects.get(action=Action.GOOGLE_LINKED).data == {"account_claimed": False}

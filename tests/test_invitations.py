@@ -131,3 +131,43 @@ def test_invitations_refuse_api_keys(as_key, key_for, owner, team):
 
 def test_a_garbage_token_is_400(as_user, invitee):
     assert as_user(invitee).post(ACCEPT, {"token": "nope"}, format="json").status_code == 400
+
+
+@pytest.mark.parametrize(
+    "inviter_now",
+    ["viewer", "member", None],
+)
+def test_an_invitation_never_grants_more_than_its_inviter_may_grant_now(
+    as_user, owner, admin, team, invitee, inviter_now
+):
+    assert invite(as_user(admin, team), role="admin").status_code == 201
+    token = token_in(mail.outbox[0])
+    if inviter_now is None:
+        Membership.objects.filter(team=team, user=admin).delete()  # the inviter left the team
+    else:
+        Membership.objects.filter(team=team, user=admin).update(role=inviter_now)
+    response = as_user(invitee).post(ACCEPT, {"token": token}, format="json")
+    assert response.status_code == 409
+    assert response.json()["code"] == "invitation_inviter_changed"
+    assert not Membership.objects.filter(team=team, user=invitee).exists()
+    assert Invitation.objects.get().accepted_at is None
+
+
+def test_an_invitation_still_works_when_the_inviter_was_promoted(as_user, admin, team, invitee):
+    invite(as_user(admin, team), role="admin")
+    Membership.objects.filter(team=team, user=admin).update(role=Role.OWNER)
+    response = as_user(invitee).post(ACCEPT, {"token": token_in(mail.outbox[0])}, format="json")
+    assert response.status_code == 201
+    assert response.json()["role"] == "admin"
+
+
+def test_a_removed_member_who_comes_back_does_not_get_their_keys_back(as_user, owner, member, team, key_for, as_key):
+    _, raw = key_for(member, team, permissions=["read:campaigns"])
+    assert as_user(owner, team).delete(f"/api/v1/team/members/{member.pk}").status_code == 204
+    event = AuditEvent.objects.get(action=Action.KEY_REVOKED)
+    assert event.actor_id == owner.pk and event.team_id == team.pk and event.data == {"reason": "member_removed"}
+    invite(as_user(owner, team), email=member.email, role="member")
+    assert as_user(member).post(ACCEPT, {"token": token_in(mail.outbox[-1])}, format="json").status_code == 201
+    response = as_key(raw, team).get("/api/v1/campaigns")
+    assert response.status_code == 401
+    assert response.json()["code"] == "key_revoked"

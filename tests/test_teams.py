@@ -230,3 +230,20 @@ def test_two_owners_demoting_each_other_at_once_leave_one_owner(monkeypatch):
     assert Membership.objects.filter(team=team, role=Role.OWNER).count() == 1
     # The loser was either refused as the last owner or lost its own right to demote an owner.
     assert sorted(results)[0] == 200 and sorted(results)[1] in (403, 409), results
+
+
+@pytest.mark.parametrize("change", ["role", "remove"])
+def test_a_member_removed_by_a_concurrent_request_is_a_404_not_a_500(owner, member, team, change):
+    from rest_framework.exceptions import NotFound
+
+    from teams import services
+
+    actor = Membership.objects.get(user=owner, team=team)
+    target = Membership.objects.get(user=member, team=team)  # what the view looked up...
+    Membership.objects.filter(pk=target.pk).delete()  # ...before another request removed it
+    with pytest.raises(NotFound):
+        if change == "role":
+            services.change_role(actor_membership=actor, target=target, role=Role.VIEWER)
+        else:
+            services.remove_member(actor_membership=actor, target=target)
+    assert not AuditEvent.objects.filter(action__in=[Action.MEMBER_ROLE_CHANGED, Action.MEMBER_REMOVED]).exists()
