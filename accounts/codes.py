@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -14,6 +15,9 @@ from django.db.models import F
 from django.utils import timezone
 
 from .models import OneTimeCode, User
+
+# Stands in for "no account" / "no code" so those paths run the same statements as the others.
+NOBODY = uuid.UUID(int=0)
 
 
 def _hash(kind: str, user_id, purpose: str, value: str) -> str:
@@ -53,33 +57,37 @@ def issue(*, user: User, purpose: str, with_token: bool = False) -> IssuedCode:
 def consume(*, user: User | None, purpose: str, code: str | None = None, token: str | None = None) -> bool:
     """True once for the right, live code or token; every wrong code counts an attempt.
 
-    The unknown-user path does the same hashing, so it answers in comparable time.
+    Every path runs the same statements and the same hashing: one locked SELECT of the current
+    code, the code and token HMACs, one UPDATE. For an unknown account (or one with no live code)
+    the SELECT finds nothing and the UPDATE changes nothing, so neither the answer nor its timing
+    says whether the address has an account.
     """
-    if user is None:
-        _hash("code", "-", purpose, code or token or "")
-        return False
+    user_id = user.pk if user is not None else NOBODY
     now = timezone.now()
     with transaction.atomic():
         current = (
             OneTimeCode.objects.select_for_update()
-            .filter(user=user, purpose=purpose, used_at__isnull=True, expires_at__gt=now)
+            .filter(user_id=user_id, purpose=purpose, used_at__isnull=True, expires_at__gt=now)
             .order_by("-created_at")
             .first()
         )
-        if current is None:
-            _hash("code", user.pk, purpose, code or token or "")
-            return False
+        code_matches = hmac.compare_digest(
+            current.code_hash if current else "", _hash("code", user_id, purpose, code or "")
+        )
+        token_matches = hmac.compare_digest(
+            (current.token_hash or "-") if current else "-", _hash("token", user_id, purpose, token or "")
+        )
         if token is not None:
-            ok = bool(current.token_hash) and hmac.compare_digest(
-                current.token_hash, _hash("token", user.pk, purpose, token)
-            )
+            ok = current is not None and token_matches
         else:
-            ok = current.attempts < OneTimeCode.MAX_ATTEMPTS and hmac.compare_digest(
-                current.code_hash, _hash("code", user.pk, purpose, code or "")
-            )
+            ok = current is not None and current.attempts < OneTimeCode.MAX_ATTEMPTS and code_matches
+        target = current.pk if current is not None else NOBODY
         if ok:
-            current.used_at = now
-            current.save(update_fields=["used_at"])
-        elif token is None and current.attempts < OneTimeCode.MAX_ATTEMPTS:
-            OneTimeCode.objects.filter(pk=current.pk).update(attempts=F("attempts") + 1)
+            OneTimeCode.objects.filter(pk=target).update(used_at=now)
+        else:
+            # A wrong link token costs nothing (it cannot be guessed); a wrong code counts.
+            counted = target if token is None else NOBODY
+            OneTimeCode.objects.filter(pk=counted, attempts__lt=OneTimeCode.MAX_ATTEMPTS).update(
+                attempts=F("attempts") + 1
+            )
     return ok

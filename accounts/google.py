@@ -25,9 +25,9 @@ from apikeys.services import revoke_keys_of
 from audit.services import Action, record_event
 from config.errors import APIError, Conflict, Forbidden, Unauthorized
 
-from .lifecycle import create_personal_team, user_by_email
+from .lifecycle import create_personal_team
 from .models import OneTimeCode, RefreshFamily, User
-from .services import TokenPair, revoke_all_sessions, start_session
+from .services import TokenPair, revoke_all_sessions, start_session, user_by_email
 
 ISSUERS = ("accounts.google.com", "https://accounts.google.com")
 _CACHE_KEY = "google:jwks:"
@@ -38,15 +38,16 @@ def _invalid(detail: str = "The Google credential is not valid.") -> Unauthorize
 
 
 def _fetch_jwks(force: bool = False) -> dict:
+    from contextlib import suppress
+
     from config.ratelimit import CACHE_ERRORS
 
+    # The cache down is a miss, and a failed set is ignored: the keys come from Google then.
     key = _CACHE_KEY + settings.GOOGLE_JWKS_URL
     keys = None
     if not force:
-        try:
+        with suppress(*CACHE_ERRORS):
             keys = cache.get(key)
-        except CACHE_ERRORS:  # the cache is down: a miss, Google's keys are fetched below
-            keys = None
     if keys is None:
         try:
             with urllib.request.urlopen(settings.GOOGLE_JWKS_URL, timeout=5) as response:  # noqa: S310
@@ -57,10 +58,8 @@ def _fetch_jwks(force: bool = False) -> dict:
                 code="google_unavailable",
                 status_code=503,
             ) from exc
-        try:
+        with suppress(*CACHE_ERRORS):
             cache.set(key, keys, settings.GOOGLE_JWKS_CACHE_SECONDS)
-        except CACHE_ERRORS:
-            pass  # not cached this time; the keys just fetched are still good
     return keys
 
 
@@ -100,7 +99,7 @@ def verify_credential(credential: str) -> dict:
 
 
 def _username_for(email: str) -> str:
-    base = re.sub(r"[^\w.@+-]", "", email.split("@")[0])[:100] or "user"
+    base = re.sub(r"[^\w.+-]", "", email.split("@")[0])[:100] or "user"
     candidate = base
     while User.objects.filter(username__iexact=candidate).exists():
         candidate = f"{base}-{secrets.token_hex(3)}"

@@ -6,8 +6,6 @@ same either way, and both paths cost the same password hash where one is involve
 
 from __future__ import annotations
 
-import secrets
-
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.password_validation import validate_password
@@ -22,9 +20,9 @@ from config.errors import BadRequest
 from teams import services as team_services
 from teams.models import Membership
 
-from . import codes, emails
+from . import codes, deferred, emails
 from .models import OneTimeCode, User
-from .services import set_password
+from .services import set_password, user_by_email
 
 CODE_INVALID = "The code is invalid or has expired."
 
@@ -36,10 +34,6 @@ def check_password_rules(password: str, *, user: User | None = None, field: str 
         validate_password(password, user=user)
     except DjangoValidationError as exc:
         raise serializers.ValidationError({field: list(exc.messages)}) from exc
-
-
-def user_by_email(email: str) -> User | None:
-    return User.objects.filter(email__iexact=email.strip()).first()
 
 
 def create_personal_team(user: User, request=None) -> Membership:
@@ -79,19 +73,31 @@ def register(*, username: str, email: str, password: str, request=None, team_mem
 
 
 def verify_email(*, email: str, code: str, request=None) -> None:
+    """The failing paths of an existing and an unknown address run the same statements (the user
+    look-up, codes.consume, one audit INSERT) and the same hashing."""
     user = user_by_email(email)
     with transaction.atomic():
         ok = codes.consume(user=user, purpose=OneTimeCode.Purpose.VERIFY_EMAIL, code=code)
         if ok:
             User.objects.filter(pk=user.pk, email_verified_at__isnull=True).update(email_verified_at=timezone.now())
             record_event(action=Action.EMAIL_VERIFIED, request=request, actor_id=user.pk)
-        elif user is not None:
-            record_event(action=Action.EMAIL_VERIFICATION_FAILED, request=request, actor_id=user.pk, status_code=400)
+        else:
+            record_event(
+                action=Action.EMAIL_VERIFICATION_FAILED,
+                request=request,
+                actor_id=user.pk if user is not None else None,
+                status_code=400,
+            )
     if not ok:
         raise BadRequest(CODE_INVALID, code="code_invalid")
 
 
 def resend_verification(*, email: str, request=None) -> None:
+    """Queue a fresh code: the answer is the same, and as fast, whether or not the account exists."""
+    deferred.run_later(_resend_verification, email=email, request=request)
+
+
+def _resend_verification(*, email: str, request) -> None:
     user = user_by_email(email)
     if user is not None and user.is_active and not user.email_verified:
         with transaction.atomic():
@@ -100,9 +106,14 @@ def resend_verification(*, email: str, request=None) -> None:
 
 
 def forgot_password(*, email: str, request=None, send_mail: bool = True) -> None:
+    """Queue the recovery mail: the answer is the same, and as fast, whether or not the account
+    exists (the look-up, the code and the audit row happen after it)."""
+    deferred.run_later(_forgot_password, email=email, request=request, send_mail=send_mail)
+
+
+def _forgot_password(*, email: str, request, send_mail: bool) -> None:
     user = user_by_email(email)
     if user is None or not user.is_active:
-        secrets.token_urlsafe(32)  # the same work as issuing, so the answer takes as long
         return
     with transaction.atomic():
         record_event(
@@ -126,16 +137,32 @@ def forgot_password(*, email: str, request=None, send_mail: bool = True) -> None
 
 
 def reset_password(*, email: str, new_password: str, code: str | None, token: str | None, request=None) -> None:
-    """Single use. Success revokes every refresh family of the user; it does not log in."""
+    """Single use. Success revokes every refresh family of the user; it does not log in.
+
+    Before the code is checked, the password rules run against the typed address only, the same
+    for an existing and an unknown account; the rules that need the account (similarity to its
+    username) run once the code proved the caller owns it, and a refusal then leaves the code
+    unused (the transaction rolls back).
+    """
     user = user_by_email(email)
     if user is not None and not user.is_active:
         user = None
-    check_password_rules(new_password, user=user, field="new_password")
+    check_password_rules(new_password, user=User(username="", email=email.strip()), field="new_password")
     with transaction.atomic():
         ok = codes.consume(user=user, purpose=OneTimeCode.Purpose.RESET_PASSWORD, code=code, token=token)
         if ok:
+            check_password_rules(new_password, user=user, field="new_password")
             set_password(user=user, password=new_password, request=request)
             User.objects.filter(pk=user.pk, email_verified_at__isnull=True).update(email_verified_at=timezone.now())
             record_event(action=Action.PASSWORD_RESET, request=request, actor_id=user.pk)
+        else:
+            # Recorded for an unknown address too: both failing paths then write (and wait for
+            # the commit to reach the disk) alike.
+            record_event(
+                action=Action.PASSWORD_RESET_FAILED,
+                request=request,
+                actor_id=user.pk if user is not None else None,
+                status_code=400,
+            )
     if not ok:
         raise BadRequest(CODE_INVALID, code="code_invalid")

@@ -1,9 +1,11 @@
 import uuid
 
 from django.contrib.auth.models import AbstractUser, UserManager
+from django.core import validators
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.deconstruct import deconstructible
 
 
 class AccountManager(UserManager):
@@ -11,6 +13,16 @@ class AccountManager(UserManager):
         # An operator created on the command line vouches for their own address.
         extra_fields.setdefault("email_verified_at", timezone.now())
         return super().create_superuser(username, email, password, **extra_fields)
+
+
+@deconstructible
+class UsernameValidator(validators.RegexValidator):
+    """Letters, digits and . + - _ : never `@`, so a username can never look like somebody's
+    e-mail address (login takes either, and must not have to guess which one was meant)."""
+
+    regex = r"^[\w.+-]+\Z"
+    message = "Enter a valid username: letters, digits and . + - _ only (no @)."
+    flags = 0
 
 
 class User(AbstractUser):
@@ -21,6 +33,14 @@ class User(AbstractUser):
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    username = models.CharField(
+        "username",
+        max_length=150,
+        unique=True,
+        validators=[UsernameValidator()],
+        help_text="150 characters or fewer: letters, digits and . + - _ (no @).",
+        error_messages={"unique": "A user with that username already exists."},
+    )
     email = models.EmailField("email address")
     email_verified_at = models.DateTimeField(null=True, blank=True)
     google_sub = models.CharField(max_length=255, unique=True, null=True, blank=True, editable=False)

@@ -1,6 +1,7 @@
 from django.conf import settings
-from django.contrib.auth.validators import UnicodeUsernameValidator
 from rest_framework import serializers
+
+from .models import UsernameValidator
 
 
 class LoginSerializer(serializers.Serializer):
@@ -38,7 +39,7 @@ PASSWORD = {"max_length": settings.PASSWORD_MAX_LENGTH, "trim_whitespace": False
 
 
 class RegisterSerializer(serializers.Serializer):
-    username = serializers.CharField(max_length=150, validators=[UnicodeUsernameValidator()])
+    username = serializers.CharField(max_length=150, validators=[UsernameValidator()])
     email = serializers.EmailField(max_length=254)
     password = serializers.CharField(**PASSWORD)
 

@@ -9,7 +9,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
-from django.db.models import Case, IntegerField, Q, Value, When
+from django.db.models import Case, IntegerField, Value, When
 from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
 
@@ -39,22 +39,38 @@ class TokenPair:
         }
 
 
-def _find_login_user(identifier: str) -> User | None:
-    # A username match wins over an e-mail match, so nobody can shadow a username with an e-mail.
+def user_by_email(email: str) -> User | None:
+    """The account of this address. Case-insensitive, but an exact match wins: PostgreSQL's
+    UPPER() also folds look-alikes (a dotless `ı` matches `i`), so two accounts can match."""
+    email = email.strip()
     return (
-        User.objects.filter(Q(username=identifier) | Q(email__iexact=identifier))
-        .annotate(
-            by_username=Case(When(username=identifier, then=Value(0)), default=Value(1), output_field=IntegerField())
-        )
-        .order_by("by_username")
+        User.objects.filter(email__iexact=email)
+        .annotate(inexact=Case(When(email=email, then=Value(0)), default=Value(1), output_field=IntegerField()))
+        .order_by("inexact", "date_joined")
         .first()
     )
 
 
-def authenticate_credentials(*, identifier: str, password: str) -> User | None:
-    """The user for these credentials, or None. Every failure costs one password hash, so the
-    unknown-user path takes as long as a wrong password."""
-    user = _find_login_user(identifier)
+def find_login_user(identifier: str) -> User | None:
+    """An identifier with `@` is an e-mail address, anything else a username (usernames cannot
+    contain `@`, so nobody can register a username that shadows somebody's e-mail login)."""
+    if "@" in identifier:
+        return user_by_email(identifier)
+    return User.objects.filter(username=identifier).first()
+
+
+def login_account_key(*, user: User | None, identifier: str) -> str:
+    """What the per-account login limit counts against: the account itself when the identifier
+    names one, so its username, its e-mail and any spelling that finds it share one bucket; else
+    what was typed, case-folded."""
+    if user is not None:
+        return f"user:{user.pk}"
+    return "typed:" + identifier.strip().casefold()
+
+
+def authenticate_credentials(*, user: User | None, password: str) -> User | None:
+    """The user if the password is theirs and they are active, or None. Every failure costs one
+    password hash, so the unknown-user path takes as long as a wrong password."""
     if user is None:
         make_password(password)
         return None
@@ -92,9 +108,10 @@ def _pair(*, user: User, family: RefreshFamily, jti: str) -> TokenPair:
     )
 
 
-def login(*, identifier: str, password: str, request=None) -> TokenPair:
+def login(*, user: User | None, password: str, request=None) -> TokenPair:
+    """Log in `user` (found by find_login_user; None when nobody matched) with `password`."""
     with transaction.atomic():
-        user = authenticate_credentials(identifier=identifier, password=password)
+        user = authenticate_credentials(user=user, password=password)
         if user is None:
             record_event(action=Action.LOGIN_FAILED, request=request, status_code=401)
         elif not user.email_verified:

@@ -32,15 +32,15 @@ class LoginView(PublicAuthView):
         serializer.is_valid(raise_exception=True)
         identifier = serializer.validated_data["username"]
         ratelimit.check(request, "login")
-        # Failed attempts lock the account's *password login* for a while; recovery
-        # (forgot/reset-password) has its own limits, so the owner can still get back in.
-        ratelimit.check_failures(request, "login", account=identifier)
+        user = services.find_login_user(identifier)
+        # Failed attempts lock the account's *password login* for a while, however it is spelled;
+        # recovery (forgot/reset-password) has its own limits, so the owner can still get back in.
+        account = services.login_account_key(user=user, identifier=identifier)
+        ratelimit.check_failures(request, "login", account=account)
         try:
-            pair = services.login(
-                identifier=identifier, password=serializer.validated_data["password"], request=request
-            )
+            pair = services.login(user=user, password=serializer.validated_data["password"], request=request)
         except Unauthorized:
-            ratelimit.count_failure("login", account=identifier)
+            ratelimit.count_failure("login", account=account)
             raise
         return Response(pair.as_response())
 

@@ -1,4 +1,5 @@
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from . import scopes
@@ -51,11 +52,18 @@ class IssuedAPIKeySerializer(APIKeySerializer):
         read_only_fields = fields
 
 
+@extend_schema_field({"type": "string", "enum": list(scopes.VALID_PERMISSIONS)})
+class PermissionField(serializers.CharField):
+    """A scope or legacy permission. Checked against the catalog by the service (400
+    `unknown_scope` listing the valid values); the schema states the catalog as an enum."""
+
+
 class CreateAPIKeySerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
     permissions = serializers.ListField(
-        child=serializers.CharField(max_length=40),
+        child=PermissionField(max_length=40),
         allow_empty=False,
+        min_length=1,
         max_length=len(scopes.VALID_PERMISSIONS),
         help_text="Scopes (`read:campaigns`, ...) or legacy `read`/`write`/`admin`.",
     )

@@ -1,10 +1,16 @@
 """Records every request made with an API key: exactly one event, with its final status code."""
 
+import logging
+
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connections, transaction
+
+from config.errors import database_unavailable
 
 from .models import Action
 from .services import record_event
+
+logger = logging.getLogger("ghostflow.audit")
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -27,17 +33,39 @@ class APIKeyAuditMiddleware:
     def __call__(self, request):
         if request.method not in UNSAFE_METHODS:
             response = self.get_response(request)
-            self._record(request, response, using=settings.AUDIT_READS_DATABASE)
+            if not self._record_safely(request, response, using=settings.AUDIT_READS_DATABASE):
+                return database_unavailable()  # no answer without its event
             return response
-        with transaction.atomic():
-            response = self.get_response(request)
-            if response.status_code >= 500:
-                transaction.set_rollback(True)
-            else:
-                self._record(request, response)
+        try:
+            with transaction.atomic():
+                response = self.get_response(request)
+                if response.status_code >= 500:
+                    transaction.set_rollback(True)
+                else:
+                    self._record(request, response)
+        except (OperationalError, InterfaceError):
+            # The connection died (killed, failed over) during the view or the event's INSERT: the
+            # transaction is gone with it, so the change and its event are both rolled back. The
+            # client gets a problem document and the 503 is still recorded, on a new connection.
+            logger.exception("Database connection lost during %s %s", request.method, request.path)
+            response = database_unavailable()
         if response.status_code >= 500:
-            self._record(request, response)
+            self._record_safely(request, response)
         return response
+
+    def _record_safely(self, request, response, using: str = "default") -> bool:
+        """Record, reconnecting once if the connection turns out to be dead. False when the event
+        could not be written at all (the database is down)."""
+        try:
+            self._record(request, response, using=using)
+        except (OperationalError, InterfaceError):
+            connections[using].close()
+            try:
+                self._record(request, response, using=using)
+            except DatabaseError:
+                logger.exception("Audit event of %s %s could not be recorded", request.method, request.path)
+                return False
+        return True
 
     @staticmethod
     def _record(request, response, using: str = "default") -> None:

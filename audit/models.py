@@ -19,6 +19,7 @@ class Action(models.TextChoices):
     PASSWORD_CHANGED = "password.changed"
     PASSWORD_RESET_REQUESTED = "password.reset_requested"
     PASSWORD_RESET = "password.reset"
+    PASSWORD_RESET_FAILED = "password.reset_failed"
     USER_REGISTERED = "user.registered"
     EMAIL_VERIFICATION_SENT = "email.verification_sent"
     EMAIL_VERIFIED = "email.verified"

@@ -47,6 +47,7 @@ def environment(database_url: str, **extra: str) -> dict[str, str]:
         "JWT_ACCESS_TOKEN_LIFETIME": "3600",
         "API_KEY_MAX_ACTIVE_PER_USER": "1000",
         "LOG_LEVEL": "WARNING",
+        "EMAIL_URL": "consolemail://",
     }
     env.update(extra)
     return env

@@ -16,6 +16,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -75,6 +76,17 @@ def problem_response(status_code: int, code: str, detail: str, **extra: Any) -> 
     return JsonResponse(
         problem(status_code, code, detail, **extra), status=status_code, content_type=PROBLEM_CONTENT_TYPE
     )
+
+
+DATABASE_RETRY_AFTER = 5
+DATABASE_UNAVAILABLE = "The service is temporarily unavailable; try again shortly."
+
+
+def database_unavailable() -> JsonResponse:
+    """The answer when the database connection is lost: a dependency outage, not a server bug."""
+    response = problem_response(503, "service_unavailable", DATABASE_UNAVAILABLE)
+    response["Retry-After"] = str(DATABASE_RETRY_AFTER)
+    return response
 
 
 # DRF's default codes, renamed where ours are clearer.
@@ -148,6 +160,17 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
             headers["Retry-After"] = str(int(exc.wait) + (0 if float(exc.wait).is_integer() else 1))
         response = Response(body, status=exc.status_code, headers=headers, content_type=PROBLEM_CONTENT_TYPE)
         return response
+
+    if isinstance(exc, OperationalError | InterfaceError):
+        # A lost or refused database connection: 503 (and the request's transaction, if any, is
+        # rolled back by audit.middleware, which records the 503).
+        logger.exception("Database unavailable", exc_info=exc)
+        return Response(
+            problem(503, "service_unavailable", DATABASE_UNAVAILABLE),
+            status=503,
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER)},
+            content_type=PROBLEM_CONTENT_TYPE,
+        )
 
     request = context.get("request")
     logger.exception(

@@ -31,6 +31,13 @@ class CursorPagination(pagination.CursorPagination):
             raise BadRequest("page_size must be a positive integer.", code="invalid_page_size")
         return min(size, self.max_page_size)
 
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"]["minimum"] = 1  # 0 and negatives are a 400 (get_page_size)
+        return parameters
+
     def paginate_queryset(self, queryset, request, view=None):
         # A cursor that does not decode, or a hand-made one whose position is not a timestamp, is
         # the client's mistake: 400, not DRF's 404.

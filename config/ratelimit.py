@@ -4,22 +4,39 @@
 Limits are named in settings.RATE_LIMITS: {scope: {"ip": "20/5m", "account": "10/15m"}}. The
 client IP comes from config.net.client_ip, so a spoofed X-Forwarded-For is ignored unless a
 trusted proxy is configured. Account keys are hashed, so the cache never holds an address.
+
+When the cache is unreachable (Redis down or frozen), no limit turns into a 500: each scope
+fails open or closed as settings.RATE_LIMITS_ON_CACHE_FAILURE says (closed unless listed).
+Closed: 503 `service_unavailable` with Retry-After, nothing is checked or sent. Open: the attempt
+goes through uncounted and a warning is logged (scope and error class only).
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import re
 import time
 
 from django.conf import settings
 from django.core.cache import cache
+from redis.exceptions import RedisError
 from rest_framework.exceptions import Throttled
 
 from audit.services import Action, record_event
 
+from .errors import APIError
 from .net import client_ip
+
+logger = logging.getLogger("ghostflow.ratelimit")
+
+# What a cache outage raises: redis-py's errors (its ConnectionError and TimeoutError included)
+# and socket-level errors (OSError covers the built-in ConnectionError and TimeoutError).
+# Anything else is a bug and stays a 500.
+CACHE_ERRORS: tuple[type[BaseException], ...] = (RedisError, OSError)
+# Seconds a client is told to wait when a fail-closed limit cannot be counted.
+CACHE_OUTAGE_RETRY_AFTER = 5
 
 _RATE = re.compile(r"^(\d+)/(\d*)([smh])$")
 _UNIT = {"s": 1, "m": 60, "h": 3600}
@@ -43,8 +60,40 @@ class RateLimited(Throttled):
         self.extra = {"retry_after": math.ceil(wait)}
 
 
+class CacheUnavailable(APIError):
+    """503 from a fail-closed limit whose counter cannot be reached; `wait` becomes Retry-After."""
+
+    def __init__(self, scope: str):
+        super().__init__(
+            "The service is temporarily unavailable; try again shortly.",
+            code="service_unavailable",
+            status_code=503,
+            retry_after=CACHE_OUTAGE_RETRY_AFTER,
+        )
+        self.wait = CACHE_OUTAGE_RETRY_AFTER
+        self.scope = scope
+
+
+def fails_open(scope: str) -> bool:
+    policy = settings.RATE_LIMITS_ON_CACHE_FAILURE.get(scope, "closed")
+    if policy not in ("open", "closed"):
+        raise ValueError(f"RATE_LIMITS_ON_CACHE_FAILURE[{scope!r}] must be 'open' or 'closed', not {policy!r}")
+    return policy == "open"
+
+
+def _cache_failed(scope: str, exc: BaseException) -> None:
+    """Called inside `except CACHE_ERRORS`: return to let the attempt through (fail open), or
+    raise the 503 (fail closed). The log names the scope and the error class, never a key (keys
+    hold the IP and the hashed account) nor the error text."""
+    if fails_open(scope):
+        logger.warning("Rate limit %r not applied: cache unavailable (%s); failing open", scope, type(exc).__name__)
+        return
+    logger.warning("Rate limit %r cannot be counted: cache unavailable (%s); answering 503", scope, type(exc).__name__)
+    raise CacheUnavailable(scope) from exc
+
+
 def _account_key(account: str) -> str:
-    return hashlib.sha256(account.strip().lower().encode()).hexdigest()[:32]
+    return hashlib.sha256(account.strip().casefold().encode()).hexdigest()[:32]
 
 
 def _bucket(scope: str, kind: str, ident: str, window: int) -> tuple[str, float]:
@@ -77,7 +126,12 @@ def check(request, scope: str, *, account: str | None = None) -> None:
     for kind, (limit, window) in _limits(scope).items():
         if kind in identities:
             key, ttl = _bucket(scope, kind, identities[kind], window)
-            if _hit(key, ttl) > limit:
+            try:
+                count = _hit(key, ttl)
+            except CACHE_ERRORS as exc:
+                _cache_failed(scope, exc)
+                return
+            if count > limit:
                 _refuse(request, scope, kind, ttl)
 
 
@@ -93,21 +147,40 @@ def check_failures(request, scope: str, *, account: str) -> None:
     """429 when the account already has its limit of *failed* attempts (counted by
     count_failure); successes never count, so the owner is not locked out by their own use."""
     bucket = _account_bucket(scope, account)
-    if bucket is not None and cache.get(bucket[1], 0) >= bucket[0]:
+    if bucket is None:
+        return
+    try:
+        failures = cache.get(bucket[1], 0)
+    except CACHE_ERRORS as exc:
+        _cache_failed(scope, exc)
+        return
+    if failures >= bucket[0]:
         _refuse(request, scope, "account", bucket[2])
 
 
 def count_failure(scope: str, *, account: str) -> None:
-    """Count a failed attempt against the account (e.g. a wrong password)."""
+    """Count a failed attempt against the account (e.g. a wrong password). Never raises for a
+    cache outage: the gate (check / check_failures) already answered before the attempt, so only
+    a cache lost in mid-request goes uncounted, and the next attempt meets the gate again."""
     bucket = _account_bucket(scope, account)
     if bucket is not None:
-        _hit(bucket[1], bucket[2])
+        try:
+            _hit(bucket[1], bucket[2])
+        except CACHE_ERRORS as exc:
+            logger.warning("Failure for limit %r not counted: cache unavailable (%s)", scope, type(exc).__name__)
 
 
 def allow(scope: str, *, account: str) -> bool:
-    """A silent per-account budget (e.g. mails sent): True while under it, never a 429."""
+    """A silent per-account budget (e.g. mails sent): True while under it, never a 429. Without
+    the cache: True when the scope fails open, else the 503 (no mail goes out uncounted)."""
     bucket = _account_bucket(scope, account)
-    return bucket is None or _hit(bucket[1], bucket[2]) <= bucket[0]
+    if bucket is None:
+        return True
+    try:
+        return _hit(bucket[1], bucket[2]) <= bucket[0]
+    except CACHE_ERRORS as exc:
+        _cache_failed(scope, exc)
+        return True
 
 
 def _refuse(request, scope: str, kind: str, ttl: float):

@@ -42,7 +42,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "accounts.admin_apps.GhostFlowAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -63,6 +63,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "config.middleware.RequestIdMiddleware",
+    "config.middleware.QueryStringGuardMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -100,10 +101,37 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-_cache_url = env.str("CACHE_URL", default="") or env.str("REDIS_URL", default="") or "locmemcache://"
-CACHES = {"default": env.cache_url_config(_cache_url)}
+# A dead or frozen Redis must fail within CACHE_TIMEOUT_SECONDS (config/ratelimit.py then answers
+# 503 or lets the request through), never hold a worker for the OS timeout. Options in the URL
+# (?socket_timeout=2) win.
+CACHE_TIMEOUT_SECONDS = env.float("CACHE_TIMEOUT_SECONDS", default=0.5)
 
-EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+
+def cache_url_config(url: str) -> dict:
+    config = env.cache_url_config(url)
+    if config["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+        # Django's backend passes OPTIONS on to redis-py's ConnectionPool.from_url.
+        options = config.setdefault("OPTIONS", {})
+        options.setdefault("socket_connect_timeout", CACHE_TIMEOUT_SECONDS)
+        options.setdefault("socket_timeout", CACHE_TIMEOUT_SECONDS)
+    return config
+
+
+_cache_url = env.str("CACHE_URL", default="") or env.str("REDIS_URL", default="") or "locmemcache://"
+CACHES = {"default": cache_url_config(_cache_url)}
+
+# With DEBUG off, mail must be configured on purpose: the console backend would print codes and
+# reset tokens to stdout (and so to the logs). `EMAIL_URL=consolemail://` still allows it, by name.
+_email_url = env.str("EMAIL_URL", default="")
+if not _email_url:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "EMAIL_URL is not set. It is required when DEBUG is off, e.g. "
+            "smtp+tls://user:password@smtp.example.com:587; `consolemail://` prints every mail "
+            "(codes and reset links included) to the console."
+        )
+    _email_url = "consolemail://"
+EMAIL_CONFIG = env.email_url_config(_email_url)
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="GhostFlow <no-reply@localhost>")
 # Links in e-mails are built from this, never from the request's Host header.
@@ -155,7 +183,7 @@ TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 if TRUSTED_PROXY_COUNT > 0:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # Health probes come over plain HTTP from the orchestrator.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 
 # --- REST framework ---
 API_PAGE_SIZE = env.int("API_PAGE_SIZE", default=50)
@@ -168,7 +196,10 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["config.parsers.JSONParser"],
+    # Escape non-ASCII in JSON answers: a lone surrogate that reaches the renderer is written as
+    # `\ud800` instead of failing to encode (a 500).
+    "UNICODE_JSON": False,
     "DEFAULT_PAGINATION_CLASS": "config.pagination.CursorPagination",
     "PAGE_SIZE": API_PAGE_SIZE,
     "EXCEPTION_HANDLER": "config.errors.exception_handler",
@@ -227,6 +258,24 @@ RATE_LIMITS = {
     "accept_invitation": {"ip": "30/15m"},
 }
 RATE_LIMITS.update(env.json("RATE_LIMITS", default={}))
+# What a limit does while the cache is unreachable (config/ratelimit.py); a scope missing here
+# fails closed. "closed": 503 service_unavailable + Retry-After, for limits that guard guessable
+# secrets (passwords, e-mailed codes, invitation tokens) or send mail. "open": the request goes
+# through uncounted, for limits in front of checks that are strong on their own, so signed-in
+# users keep working: a refresh token is a signed JWT checked against the database, a Google
+# credential a signed ID token.
+RATE_LIMITS_ON_CACHE_FAILURE = {
+    "login": "closed",
+    "verify_email": "closed",
+    "reset_password": "closed",
+    "change_password": "closed",
+    "accept_invitation": "closed",
+    "register": "closed",
+    "resend_verification": "closed",
+    "forgot_password": "closed",
+    "refresh": "open",
+    "google": "open",
+}
 
 # --- API keys ---
 API_KEY_MAX_ACTIVE_PER_USER = env.int("API_KEY_MAX_ACTIVE_PER_USER", default=25)

@@ -7,6 +7,7 @@ os.environ.setdefault("SECRET_KEY", "test-secret-key-" + "t" * 50)
 os.environ.setdefault("JWT_SIGNING_KEY", "test-jwt-signing-key-" + "j" * 32)
 os.environ.setdefault("API_KEY_PEPPER", "test-api-key-pepper-" + "p" * 32)
 os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
+os.environ.setdefault("EMAIL_URL", "consolemail://")  # replaced by locmem below
 os.environ.setdefault("DATABASE_CONN_MAX_AGE", "0")
 
 from config.settings import *  # noqa: F403
@@ -22,7 +23,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 EMAIL_SEND_INLINE = True
 # TEST_CACHE_URL=redis://... runs the suite (rate limits included) against Redis, as CI does.
-CACHES = {"default": env.cache_url_config(os.environ.get("TEST_CACHE_URL", "locmemcache://ghostflow-tests"))}  # noqa: F405
+CACHES = {"default": cache_url_config(os.environ.get("TEST_CACHE_URL", "locmemcache://ghostflow-tests"))}  # noqa: F405
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
 

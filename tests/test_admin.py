@@ -4,7 +4,7 @@ from django.test import Client
 from apikeys.scopes import Role
 from teams.models import Membership
 
-from .factories import MembershipFactory, UserFactory
+from .factories import PASSWORD, MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -76,3 +76,58 @@ def test_deactivating_in_admin_signs_the_user_out(operator):
     )
     assert response.status_code == 302, response.content[:2000]
     assert not RefreshFamily.objects.active().filter(user=user).exists()
+
+
+# --- the admin login: limited and audited like the API's --------------------
+
+ADMIN_LOGIN = "/admin/login/"
+
+
+def admin_login(client, username, password):
+    return client.post(ADMIN_LOGIN, {"username": username, "password": password, "next": "/admin/"})
+
+
+def test_the_admin_login_is_audited():
+    from audit.models import Action, AuditEvent
+
+    operator = UserFactory(username="root", is_staff=True, is_superuser=True)
+    client = Client()
+    assert admin_login(client, "root", "wrong-password-1").status_code == 200
+    assert admin_login(client, "root", PASSWORD).status_code == 302
+    failed = AuditEvent.objects.get(action=Action.LOGIN_FAILED)
+    succeeded = AuditEvent.objects.get(action=Action.LOGIN_SUCCEEDED)
+    assert failed.data == {"method": "admin"} and failed.actor_id is None and failed.path == ADMIN_LOGIN
+    assert succeeded.data == {"method": "admin"} and succeeded.actor_id == operator.pk
+    assert "wrong-password-1" not in str(failed.data)
+
+
+def test_admin_login_failures_lock_the_account_even_with_the_right_password():
+    UserFactory(username="root", is_staff=True, is_superuser=True)
+    client = Client()
+    for _ in range(10):
+        assert admin_login(client, "root", "wrong-password-1").status_code == 200
+    response = admin_login(client, "root", PASSWORD)
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) > 0
+    assert "_auth_user_id" not in client.session
+
+
+def test_admin_and_api_login_failures_share_one_bucket(client):
+    UserFactory(username="root", email="root@example.com", is_staff=True, is_superuser=True)
+    browser = Client()
+    for attempt in range(10):
+        if attempt % 2:
+            admin_login(browser, "root", "wrong-password-1")
+        else:
+            client.post("/api/v1/auth/login", {"username": "root@example.com", "password": "x"}, format="json")
+    assert admin_login(browser, "root", PASSWORD).status_code == 429
+    api = client.post("/api/v1/auth/login", {"username": "root", "password": PASSWORD}, format="json")
+    assert api.status_code == 429
+
+
+def test_the_admin_login_is_limited_per_ip(settings):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "login": {"ip": "5/5m", "account": "10/15m"}}
+    browser = Client()
+    for n in range(5):
+        assert admin_login(browser, f"nobody{n}", "wrong-password-1").status_code == 200
+    assert admin_login(browser, "nobody-else", "wrong-password-1").status_code == 429

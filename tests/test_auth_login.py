@@ -39,11 +39,53 @@ def test_it_logs_in_with_email_in_any_case(client):
     assert login(client, "hershel@EXAMPLE.com", PASSWORD).status_code == 200
 
 
-def test_username_match_wins_over_email_match(client):
+def test_an_identifier_with_an_at_sign_is_always_an_email(client):
+    # A username like this can no longer be registered (see test_usernames_cannot_contain_an_at_sign);
+    # one that predates the rule must still not shadow the real owner's e-mail login.
     UserFactory(username="a@example.com", email="first@example.com")
-    UserFactory(username="second", email="a@example.com")
-    assert login(client, "a@example.com", PASSWORD).status_code == 200
-    assert login(client, "a@example.com", "wrong-password-1").status_code == 401
+    owner = UserFactory(username="second", email="a@example.com")
+    response = login(client, "a@example.com", PASSWORD)
+    assert response.status_code == 200
+    assert AuditEvent.objects.get(action=Action.LOGIN_SUCCEEDED).actor_id == owner.pk
+
+
+def test_an_exact_email_match_wins_over_a_look_alike(client):
+    # PostgreSQL's UPPER() folds the dotless ı into I, so `iexact` matches both addresses there,
+    # while the unique index (on LOWER) lets both exist.
+    look_alike = UserFactory(username="lookalike", email="al\u0131@example.com")
+    real = UserFactory(username="real", email="ali@example.com")
+    assert login(client, "ali@example.com", PASSWORD).status_code == 200
+    assert login(client, "al\u0131@example.com", PASSWORD).status_code == 200
+    actors = list(
+        AuditEvent.objects.filter(action=Action.LOGIN_SUCCEEDED)
+        .order_by("created_at")
+        .values_list("actor_id", flat=True)
+    )
+    assert actors == [real.pk, look_alike.pk]
+
+
+def test_usernames_cannot_contain_an_at_sign(client):
+    body = {"username": "victim@example.com", "email": "attacker@example.com", "password": "attackers-pass-9"}
+    response = client.post("/api/v1/auth/register", body, format="json")
+    assert response.status_code == 400
+    assert "username" in response.json()["errors"]
+
+
+def test_ten_failures_lock_the_account_however_it_is_spelled(client):
+    UserFactory(username="hershel", email="hershel@example.com")
+    spellings = ["hershel", "hershel@example.com", "HERSHEL@example.com", " Hershel@Example.COM"]
+    for attempt in range(10):
+        assert login(client, spellings[attempt % len(spellings)], "wrong-password-1").status_code == 401
+    for spelling in spellings:
+        response = login(client, spelling, PASSWORD)
+        assert response.status_code == 429, spelling
+        assert response.json()["code"] == "rate_limited"
+
+
+def test_the_lock_of_an_unknown_identifier_is_case_folded(client):
+    for _ in range(10):
+        login(client, "Nobody", "wrong-password-1")
+    assert login(client, "NOBODY", "wrong-password-1").status_code == 429
 
 
 def test_wrong_password_unknown_user_and_inactive_user_look_the_same(client):

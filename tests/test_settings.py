@@ -16,6 +16,7 @@ PRODUCTION = {
     "JWT_SIGNING_KEY": "j" * 48,
     "API_KEY_PEPPER": "p" * 48,
     "ALLOWED_HOSTS": "api.example.com",
+    "EMAIL_URL": "smtp+tls://mailer:secret@smtp.example.com:587",
 }
 
 
@@ -32,6 +33,18 @@ def test_a_missing_secret_stops_start_up_with_debug_off(missing):
     result = manage("check", **env)
     assert result.returncode != 0
     assert f"{missing} is not set" in result.stderr
+
+
+def test_mail_must_be_configured_with_debug_off():
+    env = {k: v for k, v in PRODUCTION.items() if k != "EMAIL_URL"}
+    result = manage("check", **env)
+    assert result.returncode != 0
+    assert "EMAIL_URL is not set" in result.stderr
+
+
+def test_console_mail_is_allowed_with_debug_off_when_named():
+    result = manage("check", **{**PRODUCTION, "EMAIL_URL": "consolemail://"})
+    assert result.returncode == 0, result.stderr
 
 
 def test_a_short_secret_key_is_refused():

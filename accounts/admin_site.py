@@ -1,0 +1,57 @@
+"""The operators' admin site: its login is limited and audited exactly like the API's.
+
+Django's admin login on its own answers every wrong password with a 200 form, forever, and leaves
+no trace. Here it shares the API login's buckets (per IP, and failures per resolved account), so
+guesses spread over both doors add up, and it records `login.succeeded` / `login.failed`.
+"""
+
+from __future__ import annotations
+
+import math
+
+from django.contrib import admin
+from django.http import HttpResponse
+
+from audit.services import Action, record_event
+from config import ratelimit
+
+from . import services
+
+
+class AdminSite(admin.AdminSite):
+    site_header = "GhostFlow administration"
+    site_title = "GhostFlow admin"
+
+    def login(self, request, extra_context=None):
+        if request.method != "POST":
+            return super().login(request, extra_context)
+        identifier = request.POST.get("username", "")[:254]
+        account = services.login_account_key(user=services.find_login_user(identifier), identifier=identifier)
+        try:
+            ratelimit.check(request, "login")
+            ratelimit.check_failures(request, "login", account=account)
+        except (ratelimit.RateLimited, ratelimit.CacheUnavailable) as exc:
+            # 429 over the limit; 503 when the limit cannot be counted (the login fails closed).
+            message = "Too many login attempts" if exc.status_code == 429 else "Login is temporarily unavailable"
+            response = HttpResponse(
+                f"{message}; try again later.\n", status=exc.status_code, content_type="text/plain; charset=utf-8"
+            )
+            response["Retry-After"] = str(math.ceil(exc.wait))
+            return response
+        response = super().login(request, extra_context)
+        if request.user.is_authenticated and request.user.is_staff and response.status_code == 302:
+            record_event(
+                action=Action.LOGIN_SUCCEEDED,
+                request=request,
+                actor_id=request.user.pk,
+                status_code=response.status_code,
+                data={"method": "admin"},
+            )
+        else:
+            # A wrong password, an unknown name, and a correct password of a non-staff account all
+            # count: the form answers them alike, and so does the limit.
+            ratelimit.count_failure("login", account=account)
+            record_event(
+                action=Action.LOGIN_FAILED, request=request, status_code=response.status_code, data={"method": "admin"}
+            )
+        return response
