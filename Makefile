@@ -5,17 +5,17 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
-# `make run` is a local development server: DEBUG on, embedded SQLite, console e-mail.
-DEV_ENV := DEBUG=1
+# `make run` is a local development server: DEBUG on, embedded SQLite, console e-mail. Links in
+# mails and the printed curl lines follow the port: `make run PORT=8001`.
+SITE_URL ?= http://localhost:$(PORT)
+DEV_ENV := DEBUG=1 SITE_URL=$(SITE_URL)
 
-.PHONY: install run test test-postgres lint format migrations-check schema bench ci clean
 
+.PHONY: install run key manage demo-flows test test-postgres lint format migrations-check schema bench ci clean
+
+# Under a lock, so `make run` and `make test` started together on a fresh clone do not both build it.
 $(STAMP): pyproject.toml constraints.txt
-	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
-	@touch $(STAMP)
+	@$(PYTHON) scripts/bootstrap_venv.py
 
 install: $(STAMP)
 
@@ -23,6 +23,24 @@ run: install
 	$(DEV_ENV) $(BIN)/python manage.py migrate --noinput
 	$(DEV_ENV) $(BIN)/python manage.py seed_demo
 	$(DEV_ENV) $(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+# A gf_ key for the server `make run` started (same database, same dev pepper), printed once:
+#   make key TEAM=<team uuid> [OWNER=demo] [NAME="Demo key"] [PERMISSIONS="read write:campaigns"]
+OWNER ?= demo
+NAME ?= Demo key
+PERMISSIONS ?= read write:campaigns
+key: install
+	@test -n "$(TEAM)" || { echo "Usage: make key TEAM=<team uuid> [OWNER=demo] [NAME=...] [PERMISSIONS=...]"; exit 2; }
+	$(DEV_ENV) $(BIN)/python manage.py create_api_key --user "$(OWNER)" --team "$(TEAM)" --name "$(NAME)" \
+		--permissions $(PERMISSIONS)
+
+# The README's flows, run against a fresh dev server of their own; fails if any answer differs.
+demo-flows: install
+	bash scripts/demo_flows.sh
+
+# Any management command against the dev settings: make manage CMD="createsuperuser"
+manage: install
+	$(DEV_ENV) $(BIN)/python manage.py $(CMD)
 
 test: install
 	$(BIN)/pytest -n 2 --create-db

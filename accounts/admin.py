@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from . import services
@@ -50,3 +51,7 @@ class RefreshFamilyAdmin(admin.ModelAdmin):
     def revoke(self, request, queryset):
         count = services.revoke_families(queryset.values("pk"), reason=RefreshFamily.RevokeReason.ADMIN)
         self.message_user(request, f"Revoked {count} login(s).")
+
+
+# Permissions are scopes and team roles (apikeys/scopes.py), not Django groups: nothing to manage.
+admin.site.unregister(Group)

@@ -21,6 +21,8 @@ from . import services
 class AdminSite(admin.AdminSite):
     site_header = "GhostFlow administration"
     site_title = "GhostFlow admin"
+    # There is no public site yet (the dashboard comes later): no "View site" link to a 404.
+    site_url = None
 
     def login(self, request, extra_context=None):
         if request.method != "POST":

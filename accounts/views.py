@@ -81,7 +81,7 @@ class MeView(APIView):
                 "id": str(key.pk),
                 "name": key.name,
                 "team": str(key.team_id),
-                "prefix": key.masked,
+                "prefix": key.prefix,
                 "scopes": sorted_scopes(key.effective_scopes()),
             }
         return Response(body)

@@ -60,6 +60,10 @@ class APIKeyAuthentication(BaseAuthentication):
         if key is None:
             raise Unauthorized("The API key is not valid.", code="key_invalid")
         request._request.api_key = key
+        # Which secret was presented: the current one, or the one a regeneration replaced (during
+        # its grace period, or later, or after a revoke). The audit event says so, so the owner
+        # can see when the old secret stopped being used.
+        request._request.api_key_secret = "current" if key.digest == digest else "previous"
         now = timezone.now()
         if key.revoked_at is not None:
             raise Unauthorized("The API key has been revoked.", code="key_revoked")

@@ -1,5 +1,5 @@
 from django.conf import settings
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from . import scopes
@@ -14,7 +14,9 @@ class OwnerSerializer(serializers.Serializer):
 class APIKeySerializer(serializers.ModelSerializer):
     """A key as listed: masked, never the secret or its digest."""
 
-    key = serializers.CharField(source="masked", read_only=True, help_text="gf_ + the first 8 characters, masked.")
+    prefix = serializers.CharField(
+        read_only=True, help_text="`gf_` + the key's first 8 characters: how a key is shown everywhere."
+    )
     scopes = serializers.SerializerMethodField(help_text="The permissions with legacy values expanded.")
     owner = OwnerSerializer(source="user", read_only=True)
     status = serializers.ChoiceField(choices=APIKey.Status.choices, read_only=True)
@@ -24,7 +26,7 @@ class APIKeySerializer(serializers.ModelSerializer):
         fields = [
             "id",
             "name",
-            "key",
+            "prefix",
             "permissions",
             "scopes",
             "owner",
@@ -45,10 +47,10 @@ class APIKeySerializer(serializers.ModelSerializer):
 class IssuedAPIKeySerializer(APIKeySerializer):
     """The one response that carries the raw key."""
 
-    key = serializers.CharField(source="raw_key", help_text="The full gf_ key. Shown once; store it now.")
+    raw_key = serializers.CharField(help_text="The full gf_ key. Shown once; store it now.")
 
     class Meta(APIKeySerializer.Meta):
-        fields = [*APIKeySerializer.Meta.fields, "prefix"]
+        fields = [*APIKeySerializer.Meta.fields, "raw_key"]
         read_only_fields = fields
 
 
@@ -58,6 +60,16 @@ class PermissionField(serializers.CharField):
     `unknown_scope` listing the valid values); the schema states the catalog as an enum."""
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Production key",
+            value={"name": "Production Key", "permissions": ["read:campaigns", "write:campaigns", "read:stats"]},
+            request_only=True,
+        ),
+        OpenApiExample("Legacy read-only key", value={"name": "Reporting", "permissions": ["read"]}, request_only=True),
+    ]
+)
 class CreateAPIKeySerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
     permissions = serializers.ListField(
@@ -73,7 +85,19 @@ class CreateAPIKeySerializer(serializers.Serializer):
 class UpdateAPIKeySerializer(serializers.Serializer):
     """Only the name of an existing key can change; its team, owner, secret and scopes cannot."""
 
-    IMMUTABLE = ("team", "user", "owner", "digest", "key", "prefix", "permissions", "scopes", "expires_at", "id")
+    IMMUTABLE = (
+        "team",
+        "user",
+        "owner",
+        "digest",
+        "key",
+        "raw_key",
+        "prefix",
+        "permissions",
+        "scopes",
+        "expires_at",
+        "id",
+    )
 
     name = serializers.CharField(max_length=100)
 

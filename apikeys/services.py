@@ -85,6 +85,7 @@ def create_key(
         record_event(
             action=Action.KEY_CREATED,
             request=request,
+            status_code=201,
             team_id=key.team_id,
             actor_id=membership.user_id,
             api_key=key,
@@ -97,12 +98,17 @@ def revoke_key(*, key: APIKey, actor, request=None) -> APIKey:
     """Instant and final. Revoking a revoked key changes nothing and records nothing."""
     with transaction.atomic():
         now = timezone.now()
-        updated = APIKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(
-            revoked_at=now, previous_digest=None, previous_digest_expires_at=None
-        )
+        # The previous digest of a regenerated key stays: a call with that old secret then still
+        # finds the key, and is refused as revoked and recorded against it.
+        updated = APIKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=now)
         if updated:
             record_event(
-                action=Action.KEY_REVOKED, request=request, team_id=key.team_id, actor_id=actor.pk, api_key=key
+                action=Action.KEY_REVOKED,
+                request=request,
+                team_id=key.team_id,
+                actor_id=actor.pk,
+                api_key=key,
+                status_code=200,
             )
     key.refresh_from_db()
     return key
@@ -111,7 +117,14 @@ def revoke_key(*, key: APIKey, actor, request=None) -> APIKey:
 def delete_key(*, key: APIKey, actor, request=None) -> None:
     """Gone for good; its audit events stay (their key link is nulled, the snapshot remains)."""
     with transaction.atomic():
-        record_event(action=Action.KEY_DELETED, request=request, team_id=key.team_id, actor_id=actor.pk, api_key=key)
+        record_event(
+            action=Action.KEY_DELETED,
+            request=request,
+            team_id=key.team_id,
+            actor_id=actor.pk,
+            api_key=key,
+            status_code=204,
+        )
         key.delete()
 
 
@@ -143,6 +156,7 @@ def regenerate_key(*, key: APIKey, actor, grace_seconds: int = 0, request=None) 
         record_event(
             action=Action.KEY_REGENERATED,
             request=request,
+            status_code=200,
             team_id=key.team_id,
             actor_id=actor.pk,
             api_key=key,
@@ -169,9 +183,7 @@ def revoke_keys_of(*, user_id, team_id=None, reason: str, actor_id=None, request
         revoked = list(live)
         if not revoked:
             return 0
-        APIKey.objects.filter(pk__in=[key.pk for key in revoked]).update(
-            revoked_at=timezone.now(), previous_digest=None, previous_digest_expires_at=None
-        )
+        APIKey.objects.filter(pk__in=[key.pk for key in revoked]).update(revoked_at=timezone.now())
         for key in revoked:
             record_event(
                 action=Action.KEY_REVOKED,

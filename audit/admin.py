@@ -28,6 +28,10 @@ class AuditEventAdmin(admin.ModelAdmin):
     list_select_related = ("team", "actor")
     show_full_result_count = False  # no COUNT(*) over a large table on every page
 
+    class Media:
+        # Long paths and IPv6 addresses wrap inside their columns instead of widening the table.
+        css = {"all": ["audit/admin.css"]}
+
     def has_add_permission(self, request):
         return False
 

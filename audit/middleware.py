@@ -73,6 +73,8 @@ class APIKeyAuditMiddleware:
         if key is None or not settings.AUDIT_API_KEY_REQUESTS:
             return
         data = {}
+        if getattr(request, "api_key_secret", "current") != "current":
+            data["secret"] = request.api_key_secret
         body = getattr(response, "data", None)
         if response.status_code >= 400 and isinstance(body, dict) and body.get("code"):
             data["code"] = body["code"]

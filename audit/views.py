@@ -14,7 +14,18 @@ FILTERS = [
     OpenApiParameter("action", str, enum=Action.values, required=False),
     OpenApiParameter("key", OpenApiTypes.UUID, required=False),
     OpenApiParameter("actor", OpenApiTypes.UUID, required=False),
-    OpenApiParameter("status", str, enum=list(selectors.STATUS_CLASSES), required=False),
+    OpenApiParameter(
+        "status",
+        str,
+        enum=list(selectors.STATUS_CLASSES),
+        required=False,
+        description=(
+            "Events that carry the HTTP status of the request that made them: every `api_request`, "
+            "the `key.*`, `login.*`, `refresh.reuse_detected`, `rate_limited`, e-mail and password "
+            "events. Team, member and invitation changes carry none and never match; filter them by "
+            "`action`."
+        ),
+    ),
     OpenApiParameter("since", OpenApiTypes.DATETIME, required=False),
     OpenApiParameter("until", OpenApiTypes.DATETIME, required=False),
 ]

@@ -25,7 +25,9 @@ def _secret(name: str, *, dev_default: str, min_length: int) -> str:
             return dev_default
         raise ImproperlyConfigured(
             f"{name} is not set. It is required when DEBUG is off; generate one with "
-            "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`."
+            "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`. For the development "
+            "server `make run` starts, use its settings instead: `make key TEAM=...` or "
+            "`make manage CMD=...` (they set DEBUG=1)."
         )
     if len(value) < min_length and not DEBUG:
         raise ImproperlyConfigured(f"{name} must be at least {min_length} characters long.")
@@ -318,6 +320,12 @@ SPECTACULAR_SETTINGS = {
         "RoleEnum": "apikeys.scopes.Role",
     },
     "PREPROCESSING_HOOKS": ["config.schema.drop_trailing_slash_aliases"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.schema.add_team_scheme",
+    ],
+    # Swagger UI keeps what was entered in "Authorize" (token, team) across page reloads.
+    "SWAGGER_UI_SETTINGS": {"persistAuthorization": True, "deepLinking": True, "displayOperationId": False},
     "DISABLE_ERRORS_AND_WARNINGS": False,
 }
 

@@ -110,7 +110,17 @@ def accept(*, user, token: str, request=None) -> Membership:
         _check_inviter_still_may_grant(invitation)
         try:
             with transaction.atomic():
-                membership = add_member(team=invitation.team, user=user, role=invitation.role, request=request)
+                membership = add_member(
+                    team=invitation.team,
+                    user=user,
+                    role=invitation.role,
+                    actor=user,
+                    request=request,
+                    data={
+                        "invitation_id": str(invitation.pk),
+                        "invited_by": str(invitation.invited_by_id) if invitation.invited_by_id else None,
+                    },
+                )
         except IntegrityError as exc:
             raise Conflict("You are already a member of this team.", code="already_member") from exc
         invitation.accepted_at = timezone.now()

@@ -53,7 +53,9 @@ def delete_team(*, team: Team, actor_membership: Membership, request=None) -> No
         team.delete()
 
 
-def add_member(*, team: Team, user, role: str, actor=None, request=None) -> Membership:
+def add_member(*, team: Team, user, role: str, actor=None, request=None, data: dict | None = None) -> Membership:
+    """`actor` is whoever made the change (the invitee, when accepting an invitation); `data`
+    adds facts to the event (e.g. who sent the invitation)."""
     with transaction.atomic():
         membership = Membership.objects.create(team=team, user=user, role=role)
         record_event(
@@ -61,7 +63,7 @@ def add_member(*, team: Team, user, role: str, actor=None, request=None) -> Memb
             request=request,
             team_id=team.pk,
             actor_id=getattr(actor, "pk", None),
-            data={"user_id": str(user.pk), "role": role},
+            data={"user_id": str(user.pk), "role": role, **(data or {})},
         )
     return membership
 

@@ -131,3 +131,21 @@ def test_the_admin_login_is_limited_per_ip(settings):
     for n in range(5):
         assert admin_login(browser, f"nobody{n}", "wrong-password-1").status_code == 200
     assert admin_login(browser, "nobody-else", "wrong-password-1").status_code == 429
+
+
+def test_the_admin_shows_no_groups_and_no_view_site_link(operator):
+    html = operator.get("/admin/").content.decode()
+    assert "/admin/auth/group/" not in html
+    assert "View site" not in html
+    assert operator.get("/admin/auth/group/").status_code == 404
+
+
+@pytest.mark.parametrize("model", ["campaign", "domain", "offer", "source", "network"])
+def test_the_tracking_resources_are_in_the_admin(operator, team, model):
+    assert operator.get(f"/admin/tracking/{model}/").status_code == 200
+    assert operator.get(f"/admin/tracking/{model}/", {"team__id__exact": str(team.pk)}).status_code == 200
+
+
+def test_the_audit_list_wraps_long_paths_and_addresses(operator):
+    html = operator.get("/admin/audit/auditevent/").content.decode()
+    assert "audit/admin.css" in html

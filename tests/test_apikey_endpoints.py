@@ -29,8 +29,8 @@ def test_the_seeds_create_example_works(as_user, owner, team):
     response = create(as_user(owner, team))
     assert response.status_code == 201
     body = response.json()
-    assert body["key"].startswith("gf_") and len(body["key"]) == 41
-    assert body["prefix"] == body["key"][:11]
+    assert body["raw_key"].startswith("gf_") and len(body["raw_key"]) == 41
+    assert body["prefix"] == body["raw_key"][:11]
     assert body["permissions"] == ["read:campaigns", "write:campaigns", "read:stats"]
     assert body["status"] == "active"
     assert body["owner"]["username"] == "owner"
@@ -39,9 +39,9 @@ def test_the_seeds_create_example_works(as_user, owner, team):
 
 def test_the_raw_key_is_shown_once_and_stored_nowhere(as_user, owner, team):
     client = as_user(owner, team)
-    raw = create(client).json()["key"]
+    raw = create(client).json()["raw_key"]
     listed = client.get(KEYS).json()["results"][0]
-    assert listed["key"] == raw[:11] + "…"
+    assert listed["prefix"] == raw[:11] and "raw_key" not in listed and "key" not in listed
     assert raw not in client.get(KEYS).content.decode()
     assert raw not in client.get(f"{KEYS}/{listed['id']}").content.decode()
     # Not in any column of any table.
@@ -201,7 +201,7 @@ def test_regenerate_keeps_id_name_and_scopes(as_user, owner, team):
     body = response.json()
     assert body["id"] == str(key.pk) and body["name"] == "deploy"
     assert body["permissions"] == ["read", "write:offers"]
-    assert body["key"] != raw and body["key"].startswith("gf_")
+    assert body["raw_key"] != raw and body["raw_key"].startswith("gf_")
     assert body["last_rotated_at"] is not None
 
 

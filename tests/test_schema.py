@@ -27,17 +27,39 @@ def test_it_declares_the_bearer_and_key_schemes(schema):
     }
 
 
-def _team_header(operation):
-    return [p for p in operation.get("parameters", []) if p["in"] == "header" and p["name"] == "X-Team-Id"]
+def _needs_team(operation) -> bool:
+    requirements = operation.get("security", [])
+    return bool(requirements) and all("teamId" in requirement for requirement in requirements)
 
 
-def test_team_scoped_operations_declare_x_team_id(schema):
+def test_team_scoped_operations_require_x_team_id_with_every_credential(schema):
+    assert schema["components"]["securitySchemes"]["teamId"]["in"] == "header"
+    assert schema["components"]["securitySchemes"]["teamId"]["name"] == "X-Team-Id"
     members = schema["paths"]["/api/v1/team/members"]["get"]
-    (header,) = _team_header(members)
-    assert header["required"] is True
-    assert header["schema"]["format"] == "uuid"
-    assert not _team_header(schema["paths"]["/api/v1/teams"]["get"])
-    assert not _team_header(schema["paths"]["/api/v1/auth/login"]["post"])
+    assert _needs_team(members)
+    assert {frozenset(r) for r in members["security"]} == {
+        frozenset({"jwtAuth", "teamId"}),
+        frozenset({"apiKeyBearer", "teamId"}),
+        frozenset({"apiKeyHeader", "teamId"}),
+    }
+    assert not _needs_team(schema["paths"]["/api/v1/teams"]["get"])
+    assert not _needs_team(schema["paths"]["/api/v1/auth/login"]["post"])
+
+
+def test_operations_are_grouped_by_resource(schema):
+    tags = {path: op["tags"] for path, item in schema["paths"].items() for op in item.values()}
+    assert tags["/api/v1/auth/api-keys"] == ["API keys"]
+    assert tags["/api/v1/campaigns"] == ["Campaigns"]
+    assert tags["/api/v1/team/invitations"] == ["Invitations"]
+    assert "v1" not in {tag for value in tags.values() for tag in value}
+
+
+def test_the_key_creation_example_is_a_body_the_server_accepts(schema, as_user, owner, team):
+    operation = schema["paths"]["/api/v1/auth/api-keys"]["post"]
+    example = operation["requestBody"]["content"]["application/json"]["examples"]
+    body = next(iter(example.values()))["value"]
+    response = as_user(owner, team).post("/api/v1/auth/api-keys", body, format="json")
+    assert response.status_code == 201, response.json()
 
 
 def test_paths_have_no_trailing_slash(schema):

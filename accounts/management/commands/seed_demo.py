@@ -57,6 +57,5 @@ class Command(BaseCommand):
             f'  curl {base}/api/v1/team/members -H "Authorization: Bearer $TOKEN" -H "X-Team-Id: {acme.pk}"'
         )
         self.stdout.write(
-            f"\nMake an API key (shown once):\n  python manage.py create_api_key --user demo --team {acme.pk} "
-            "--name 'Demo key' --permissions read write:campaigns"
+            f"\nMake an API key for this server (shown once), in another terminal:\n  make key TEAM={acme.pk}"
         )

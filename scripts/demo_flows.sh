@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# `make demo-flows`: the README's flows (docs/flows.sh) against a development server of their own:
+# a fresh SQLite database with the demo data, mail written to files the script reads the codes
+# from, on a free port. Fails if any answer differs from what the README says.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=.venv/bin
+WORK=$(mktemp -d)
+PORT=$("$BIN/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# filemail:/// + an absolute path: django-environ drops one leading slash.
+export DEBUG=1 DATABASE_URL="sqlite:///$WORK/db.sqlite3" EMAIL_URL="filemail:///$WORK/mail" \
+  SITE_URL="http://127.0.0.1:$PORT"
+mkdir -p "$WORK/mail"
+"$BIN/python" manage.py migrate --noinput -v0
+"$BIN/python" manage.py seed_demo > "$WORK/seed.txt"
+"$BIN/python" manage.py runserver "127.0.0.1:$PORT" --noreload > "$WORK/server.log" 2>&1 &
+SERVER=$!
+trap 'kill $SERVER 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$WORK"' EXIT
+for _ in $(seq 50); do curl -fs "http://127.0.0.1:$PORT/healthz" > /dev/null && break; sleep 0.2; done
+TEAM=$(grep -oE 'team 1: .* ([0-9a-f-]{36})' "$WORK/seed.txt" | grep -oE '[0-9a-f-]{36}')
+B="http://127.0.0.1:$PORT/api/v1" TEAM="$TEAM" MAILDIR="$WORK/mail" bash docs/flows.sh
