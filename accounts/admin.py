@@ -53,5 +53,5 @@ class RefreshFamilyAdmin(admin.ModelAdmin):
         self.message_user(request, f"Revoked {count} login(s).")
 
 
-# Permissions are scopes and team roles (apikeys/scopes.py), not Django groups: nothing to manage.
+# Permissions are scopes and team roles (access/scopes.py), not Django groups: nothing to manage.
 admin.site.unregister(Group)

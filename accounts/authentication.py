@@ -14,6 +14,10 @@ class JWTAuthentication(authentication.JWTAuthentication):
     Runs after the API-key class; a `gf_` value is never a JWT, so it is left alone here.
     """
 
+    credential_kind = "jwt"  # access.context.KINDS says what a login may do
+
+    credential_kind = "jwt"  # access.context.KINDS says what a login may do
+
     def authenticate(self, request):
         header = self.get_header(request)
         if header is None:

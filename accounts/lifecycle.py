@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework import serializers
 
-from apikeys.scopes import Role
+from access.scopes import Role
 from audit.services import Action, record_event
 from config.errors import BadRequest
 from teams import services as team_services

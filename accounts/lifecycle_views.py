@@ -7,13 +7,13 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apikeys import scopes
-from apikeys.permissions import InteractiveLoginOnly
+from access import context, scopes
+from access.context import TEAM_HEADER
+from access.permissions import InteractiveLoginOnly
+from access.views import AccessMixin
 from config import ratelimit
 from config.errors import BadRequest, Forbidden
 from config.schema import ProblemSerializer
-from teams import context as team_context
-from teams.context import TEAM_HEADER
 from teams.models import Membership
 
 from . import google, lifecycle, services
@@ -42,7 +42,7 @@ def _valid(serializer_class, request):
     return serializer.validated_data
 
 
-class RegisterView(APIView):
+class RegisterView(AccessMixin, APIView):
     """Create an account (it logs in once its e-mail is verified) with a personal team.
 
     A taken address gets the same answer; its owner is mailed instead. With REGISTRATION_OPEN
@@ -71,9 +71,9 @@ class RegisterView(APIView):
             raise closed
         InteractiveLoginOnly().has_permission(request, self)
         if request.headers.get(TEAM_HEADER):
-            team_context.resolve(request)  # 400/403 for a bad header or a team the caller is not in
-            if scopes.ADMIN in request.scopes:
-                return request.membership
+            access = context.enter_team(request)  # 400/403 for a bad header or a team the caller is not in
+            if access.has_scope(scopes.ADMIN):
+                return access.membership
         if user.is_staff:
             return None
         raise closed
@@ -131,7 +131,7 @@ class ResetPasswordView(PublicAuthView):
         return Response({"detail": "Your password has been changed. Log in with the new password."})
 
 
-class ChangePasswordView(APIView):
+class ChangePasswordView(AccessMixin, APIView):
     """Change the password (interactive login). Every other session is signed out; the answer
     carries a fresh access token for this one (the old one stops working)."""
 
@@ -174,7 +174,7 @@ class GoogleSignInView(PublicAuthView):
         return Response(google.sign_in(claims=claims, request=request).as_response())
 
 
-class AccountView(APIView):
+class AccountView(AccessMixin, APIView):
     """Account summary and sign-in methods (for the CLI and the dashboard)."""
 
     @extend_schema(responses={200: AccountSerializer})
@@ -182,7 +182,7 @@ class AccountView(APIView):
         return Response(AccountSerializer(request.user).data)
 
 
-class GoogleUnlinkView(APIView):
+class GoogleUnlinkView(AccessMixin, APIView):
     """Unlink Google; refused (409) unless a password sign-in exists."""
 
     permission_classes = [IsAuthenticated, InteractiveLoginOnly]

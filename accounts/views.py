@@ -4,8 +4,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apikeys.models import APIKey
-from apikeys.scopes import sorted_scopes
+from access.scopes import sorted_scopes
+from access.views import AccessMixin
 from config import ratelimit
 from config.errors import Unauthorized
 
@@ -13,7 +13,7 @@ from . import services
 from .serializers import LoginSerializer, MeSerializer, RefreshSerializer, TokenPairSerializer, UserSerializer
 
 
-class PublicAuthView(APIView):
+class PublicAuthView(AccessMixin, APIView):
     """An unauthenticated auth endpoint whose failures are still 401 with WWW-Authenticate."""
 
     authentication_classes = []
@@ -68,15 +68,15 @@ class LogoutView(PublicAuthView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class MeView(APIView):
+class MeView(AccessMixin, APIView):
     """The caller's identity; with an API key, also the key's id, name, team and effective scopes."""
 
     @extend_schema(responses={200: MeSerializer})
     def get(self, request):
-        body = {"user": UserSerializer(request.user).data, "auth": "jwt"}
-        key = request.auth
-        if isinstance(key, APIKey):
-            body["auth"] = "api_key"
+        access = request.access
+        body = {"user": UserSerializer(request.user).data, "auth": access.kind}
+        key = access.key
+        if key is not None:
             body["api_key"] = {
                 "id": str(key.pk),
                 "name": key.name,

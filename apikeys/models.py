@@ -6,9 +6,8 @@ from django.db import models
 from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
+from access import scopes
 from teams.models import Membership, TeamOwnedQuerySet
-
-from . import scopes
 
 
 class APIKeyQuerySet(TeamOwnedQuerySet):

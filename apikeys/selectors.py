@@ -1,11 +1,11 @@
-from apikeys import scopes
+from access import scopes
 
 from .models import APIKey
 
 
-def keys_visible_to(request):
-    """The caller's keys in the current team; with `admin`, every key of the team."""
-    queryset = APIKey.objects.for_team(request.team).select_related("user")
-    if scopes.ADMIN not in request.scopes:
-        queryset = queryset.filter(user=request.user)
+def keys_visible_to(access):
+    """The caller's keys in the access's team; with `admin`, every key of the team."""
+    queryset = APIKey.objects.for_team(access.team).select_related("user")
+    if not access.has_scope(scopes.ADMIN):
+        queryset = queryset.filter(user=access.user)
     return queryset

@@ -2,7 +2,8 @@ from django.conf import settings
 from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
-from . import scopes
+from access import scopes
+
 from .models import APIKey
 
 

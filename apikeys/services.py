@@ -9,11 +9,12 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from access import scopes
 from audit.services import Action, record_event
 from config.errors import APIError, BadRequest, Conflict, Forbidden
 from teams.models import Membership
 
-from . import keys, scopes
+from . import keys
 from .models import APIKey
 
 

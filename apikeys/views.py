@@ -5,12 +5,12 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from access.permissions import HasScope, InteractiveLoginOnly
+from access.views import ANY_MEMBER, TeamScopedMixin
 from config.errors import BadRequest, Forbidden
-from teams.api import TeamScopedMixin
 
 from . import selectors, services
 from .models import APIKey
-from .permissions import HasScope, InteractiveLoginOnly
 from .serializers import (
     APIKeySerializer,
     CreateAPIKeySerializer,
@@ -25,10 +25,11 @@ class KeyManagementMixin(TeamScopedMixin):
     Members act on their own keys; admins also see, rename, revoke and delete every key of the
     team, but only a key's owner regenerates it (and so receives its secret). Any other key is a 404."""
 
+    scope = ANY_MEMBER  # which keys a member sees and touches: selectors.keys_visible_to
     permission_classes = [IsAuthenticated, InteractiveLoginOnly, HasScope]
 
     def get_key(self) -> APIKey:
-        key = selectors.keys_visible_to(self.request).filter(pk=self.kwargs["key_id"]).first()
+        key = selectors.keys_visible_to(self.request.access).filter(pk=self.kwargs["key_id"]).first()
         if key is None:
             raise Http404
         return key
@@ -50,7 +51,7 @@ class APIKeyListView(KeyManagementMixin, generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
-        queryset = selectors.keys_visible_to(self.request)
+        queryset = selectors.keys_visible_to(self.request.access)
         wanted = self.request.query_params.get("status")
         if wanted is None:
             return queryset
@@ -67,7 +68,7 @@ class APIKeyListView(KeyManagementMixin, generics.ListAPIView):
         """Create a key. The response carries the raw key once; it is never shown again."""
         serializer = CreateAPIKeySerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        result = services.create_key(membership=request.membership, request=request, **serializer.validated_data)
+        result = services.create_key(membership=request.access.membership, request=request, **serializer.validated_data)
         return Response(issued(result), status=status.HTTP_201_CREATED)
 
 

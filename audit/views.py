@@ -2,9 +2,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics
 
-from apikeys import scopes
+from access import scopes
+from access.views import TeamScopedMixin
 from apikeys.views import KeyManagementMixin
-from teams.api import TeamScopedMixin
 
 from . import selectors
 from .models import Action
@@ -42,7 +42,7 @@ class TeamAuditLogView(TeamScopedMixin, generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
-        return selectors.apply_filters(selectors.events_of_team(self.request.team), self.request.query_params)
+        return selectors.apply_filters(selectors.events_of_team(self.request.access.team), self.request.query_params)
 
 
 class KeyAuditLogView(KeyManagementMixin, generics.ListAPIView):

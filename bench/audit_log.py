@@ -62,11 +62,11 @@ def main() -> None:
     from django.db import connection
     from django.test import Client
 
+    from access.scopes import Role
     from accounts.models import User
     from accounts.services import start_session
     from apikeys.keys import generate
     from apikeys.models import APIKey
-    from apikeys.scopes import Role
     from audit.models import AuditEvent
     from config.pagination import CursorPagination
     from teams.models import Membership, Team

@@ -63,7 +63,7 @@ import json
 from accounts.models import User
 from accounts.services import start_session
 from apikeys.models import APIKey
-from apikeys.scopes import Role
+from access.scopes import Role
 from apikeys.services import create_key
 from teams.models import Membership, Team
 from tracking.models import Campaign

@@ -317,7 +317,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "APIKeyStatusEnum": "apikeys.models.APIKey.Status",
         "CampaignStatusEnum": "tracking.models.Campaign.Status",
-        "RoleEnum": "apikeys.scopes.Role",
+        "RoleEnum": "access.scopes.Role",
     },
     "PREPROCESSING_HOOKS": ["config.schema.drop_trailing_slash_aliases"],
     "POSTPROCESSING_HOOKS": [

@@ -3,7 +3,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count
 from django.forms.models import BaseInlineFormSet
 
-from apikeys.scopes import Role
+from access.scopes import Role
 
 from .models import Invitation, Membership, Team
 

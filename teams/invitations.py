@@ -11,9 +11,9 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from access import scopes
+from access.scopes import ROLE_RANK
 from accounts import emails
-from apikeys import scopes
-from apikeys.scopes import ROLE_RANK
 from audit.services import Action, record_event
 from config.errors import BadRequest, Conflict, Forbidden
 

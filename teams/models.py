@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from apikeys.scopes import Role
+from access.scopes import Role
 
 
 class Team(models.Model):

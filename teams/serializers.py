@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from apikeys.scopes import Role
+from access.scopes import Role
 
 from .models import Invitation, Membership, Team
 

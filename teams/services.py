@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 from rest_framework.exceptions import NotFound
 
-from apikeys.scopes import ROLE_RANK, Role
+from access.scopes import ROLE_RANK, Role
 from apikeys.services import revoke_keys_of
 from audit.services import Action, record_event
 from config.errors import Conflict, Forbidden

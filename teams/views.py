@@ -5,12 +5,12 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apikeys import scopes
-from apikeys.permissions import HasScope, InteractiveLoginOnly
+from access import scopes
+from access.permissions import HasScope, InteractiveLoginOnly
+from access.views import ANY_MEMBER, AccessMixin, TeamScopedMixin
 from config import ratelimit
 
 from . import invitations, selectors, services
-from .api import TeamScopedMixin
 from .models import Invitation
 from .serializers import (
     AcceptInvitationSerializer,
@@ -24,7 +24,7 @@ from .serializers import (
 )
 
 
-class TeamListView(generics.ListAPIView):
+class TeamListView(AccessMixin, generics.ListAPIView):
     """The caller's teams with the caller's role in each (not team-scoped; X-Team-Id is ignored)."""
 
     permission_classes = [IsAuthenticated, InteractiveLoginOnly]
@@ -57,13 +57,13 @@ class CurrentTeamView(TeamScopedMixin, APIView):
 
     @extend_schema(responses={200: TeamSerializer})
     def get(self, request):
-        return Response(TeamSerializer(request.team).data)
+        return Response(TeamSerializer(request.access.team).data)
 
     @extend_schema(request=TeamNameSerializer, responses={200: TeamSerializer})
     def patch(self, request):
         serializer = TeamNameSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        team = request.team
+        team = request.access.team
         if "name" in serializer.validated_data:  # an empty patch changes nothing
             team = services.update_team(
                 team=team, name=serializer.validated_data["name"], actor=request.user, request=request
@@ -72,17 +72,18 @@ class CurrentTeamView(TeamScopedMixin, APIView):
 
     @extend_schema(responses={204: None})
     def delete(self, request):
-        services.delete_team(team=request.team, actor_membership=request.membership, request=request)
+        services.delete_team(team=request.access.team, actor_membership=request.access.membership, request=request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class MemberListView(TeamScopedMixin, generics.ListAPIView):
     """Members of the current team (any member may list them)."""
 
+    scope = ANY_MEMBER
     serializer_class = MemberSerializer
 
     def get_queryset(self):
-        return selectors.members_of(self.request.team)
+        return selectors.members_of(self.request.access.team)
 
 
 class MemberDetailView(TeamScopedMixin, APIView):
@@ -100,7 +101,7 @@ class MemberDetailView(TeamScopedMixin, APIView):
         return scopes.ADMIN
 
     def _target(self, request, user_id):
-        target = selectors.member(request.team, user_id)
+        target = selectors.member(request.access.team, user_id)
         if target is None:
             raise Http404
         return target
@@ -112,7 +113,7 @@ class MemberDetailView(TeamScopedMixin, APIView):
         membership = self._target(request, user_id)
         if "role" in serializer.validated_data:  # an empty patch changes nothing
             membership = services.change_role(
-                actor_membership=request.membership,
+                actor_membership=request.access.membership,
                 target=membership,
                 role=serializer.validated_data["role"],
                 request=request,
@@ -122,7 +123,7 @@ class MemberDetailView(TeamScopedMixin, APIView):
     @extend_schema(responses={204: None})
     def delete(self, request, user_id):
         services.remove_member(
-            actor_membership=request.membership, target=self._target(request, user_id), request=request
+            actor_membership=request.access.membership, target=self._target(request, user_id), request=request
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -136,14 +137,14 @@ class InvitationListView(TeamScopedMixin, generics.ListAPIView):
     serializer_class = InvitationSerializer
 
     def get_queryset(self):
-        return Invitation.objects.for_team(self.request.team).select_related("invited_by")
+        return Invitation.objects.for_team(self.request.access.team).select_related("invited_by")
 
     @extend_schema(request=CreateInvitationSerializer, responses={201: InvitationSerializer})
     def post(self, request):
         serializer = CreateInvitationSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         invitation = invitations.invite(
-            actor_membership=request.membership, request=request, **serializer.validated_data
+            actor_membership=request.access.membership, request=request, **serializer.validated_data
         )
         return Response(InvitationSerializer(invitation).data, status=status.HTTP_201_CREATED)
 
@@ -154,14 +155,14 @@ class InvitationDetailView(TeamScopedMixin, APIView):
 
     @extend_schema(responses={204: None})
     def delete(self, request, invitation_id):
-        invitation = Invitation.objects.for_team(request.team).filter(pk=invitation_id).first()
+        invitation = Invitation.objects.for_team(request.access.team).filter(pk=invitation_id).first()
         if invitation is None:
             raise Http404
         invitations.revoke(invitation=invitation, actor=request.user, request=request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class AcceptInvitationView(APIView):
+class AcceptInvitationView(AccessMixin, APIView):
     """Accept an invitation as the logged-in owner of the invited, verified e-mail address."""
 
     permission_classes = [IsAuthenticated, InteractiveLoginOnly]

@@ -1,8 +1,8 @@
 import pytest
 from rest_framework.test import APIClient
 
+from access.scopes import Role
 from accounts.services import start_session
-from apikeys.scopes import Role
 
 from .factories import PASSWORD, MembershipFactory, TeamFactory, UserFactory
 

@@ -1,8 +1,8 @@
 import factory
 from django.utils import timezone
 
+from access.scopes import Role
 from accounts.models import User
-from apikeys.scopes import Role
 from teams.models import Membership, Team
 
 PASSWORD = "correct-horse-battery"

@@ -1,7 +1,7 @@
 import pytest
 from django.test import Client
 
-from apikeys.scopes import Role
+from access.scopes import Role
 from teams.models import Membership
 
 from .factories import PASSWORD, MembershipFactory, UserFactory

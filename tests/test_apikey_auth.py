@@ -8,11 +8,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from access.scopes import Role
 from accounts.models import User
 from accounts.services import set_active
 from apikeys import keys
 from apikeys.models import APIKey
-from apikeys.scopes import Role
 from apikeys.services import regenerate_key, revoke_key
 from audit.models import Action, AuditEvent
 from teams.models import Membership

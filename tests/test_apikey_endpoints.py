@@ -8,7 +8,7 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
-from apikeys import scopes
+from access import scopes
 from apikeys.models import APIKey
 from audit.models import Action, AuditEvent
 

@@ -9,9 +9,9 @@ from django.db import DatabaseError
 from django.test import Client
 from django.utils import timezone
 
+from access.scopes import Role
 from accounts.services import set_password
 from apikeys.models import APIKey
-from apikeys.scopes import Role
 from apikeys.services import regenerate_key, revoke_key
 from audit.models import Action, AuditEvent
 from teams.models import Membership

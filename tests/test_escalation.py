@@ -7,8 +7,8 @@ audit log naming the real owner as the actor.
 
 import pytest
 
+from access.scopes import Role
 from apikeys.models import APIKey
-from apikeys.scopes import Role
 from audit.models import Action, AuditEvent
 from teams.models import Membership, Team
 

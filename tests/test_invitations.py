@@ -6,7 +6,7 @@ import time_machine
 from django.core import mail
 from django.utils import timezone
 
-from apikeys.scopes import Role
+from access.scopes import Role
 from audit.models import Action, AuditEvent
 from teams.models import Invitation, Membership
 

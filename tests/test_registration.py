@@ -8,8 +8,8 @@ import time_machine
 from django.core import mail
 from django.utils import timezone
 
+from access.scopes import Role
 from accounts.models import OneTimeCode, User
-from apikeys.scopes import Role
 from audit.models import Action, AuditEvent
 from teams.models import Membership
 

@@ -4,8 +4,8 @@ import itertools
 
 import pytest
 
-from apikeys import scopes
-from apikeys.scopes import Role
+from access import scopes
+from access.scopes import Role
 from teams.models import Membership
 from tracking.models import Campaign, Domain, Network, Offer, Source
 

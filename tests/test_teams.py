@@ -1,6 +1,6 @@
 import pytest
 
-from apikeys.scopes import Role
+from access.scopes import Role
 from audit.models import Action, AuditEvent
 from teams.models import Membership, Team
 

@@ -5,8 +5,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from access.views import TeamScopedMixin
 from config.urls import handler400, handler403, handler404, handler500  # noqa: F401
-from teams.api import TeamScopedMixin
 from tracking.models import Network
 
 
@@ -26,7 +26,7 @@ class TeamBoom(TeamScopedMixin, APIView):
         raise RuntimeError("boom")
 
     def post(self, request):
-        Network.objects.create(team=request.team, name="half-written")
+        Network.objects.create(team=request.access.team, name="half-written")
         raise RuntimeError("boom")
 
     def put(self, request):

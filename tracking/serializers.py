@@ -8,7 +8,7 @@ class TeamObjectField(serializers.PrimaryKeyRelatedField):
     exist" (400), exactly like an unknown id, so references cannot probe other tenants."""
 
     def get_queryset(self):
-        return self.queryset.model.objects.for_team(self.context["request"].team)
+        return self.queryset.model.objects.for_team(self.context["request"].access.team)
 
 
 class TeamOwnedSerializer(serializers.ModelSerializer):
@@ -37,7 +37,7 @@ class DomainSerializer(TeamOwnedSerializer):
             label and len(label) <= 63 and label.replace("-", "").isalnum() and label.isascii() for label in labels
         ):
             raise serializers.ValidationError("Enter a valid hostname, e.g. track.example.com.")
-        team = self.context["request"].team
+        team = self.context["request"].access.team
         clash = Domain.objects.for_team(team).filter(hostname=value)
         if self.instance is not None:
             clash = clash.exclude(pk=self.instance.pk)

@@ -8,10 +8,10 @@ from rest_framework import generics
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from access.views import TeamOwnedViewMixin, TeamScopedMixin
 from apikeys.models import APIKey
 from config.errors import BadRequest
 from config.params import uuid_param
-from teams.api import TeamOwnedViewMixin, TeamScopedMixin
 from teams.models import Membership
 
 from . import serializers
@@ -25,7 +25,7 @@ class ResourceViewMixin(TeamOwnedViewMixin):
     filters: dict = {}
 
     def perform_create(self, serializer):
-        serializer.save(team=self.request.team)
+        serializer.save(team=self.request.access.team)
 
     def get_queryset(self):
         queryset = super().get_queryset()
@@ -102,7 +102,7 @@ class StatsView(TeamScopedMixin, APIView):
 
     @extend_schema(responses={200: serializers.StatsSerializer})
     def get(self, request):
-        team = request.team
+        team = request.access.team
         counts = {
             "campaigns": Campaign.objects.for_team(team).count(),
             "domains": Domain.objects.for_team(team).count(),
@@ -123,7 +123,7 @@ class BillingView(TeamScopedMixin, APIView):
 
     @extend_schema(responses={200: serializers.BillingSerializer})
     def get(self, request):
-        team = request.team
+        team = request.access.team
         return Response(
             {
                 "plan": team.plan,

@@ -5,8 +5,8 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from access.scopes import Role
 from accounts.models import User
-from apikeys.scopes import Role
 from teams.models import Membership, Team
 
 DEMO_PASSWORD = "ghostflow-demo-pass"

@@ -1,0 +1,149 @@
+"""The access value of a request: who is calling, with which credential, in which team, with which
+scopes. Built once after authentication (`establish`) and, on team-scoped endpoints, bound to the
+team named by X-Team-Id (`enter_team`), right after authentication and before permissions.
+
+The team step runs inside DRF rather than as a Django middleware because the principal (JWT user
+or API key) is only known after DRF authentication; a middleware would have to authenticate a
+second time. `access.views.AccessMixin` is the one place that calls it, and a test walks every
+URL under /api/v1/ to prove no view skips it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Any
+
+from django.apps import apps
+
+from config.errors import BadRequest, Forbidden
+
+from .scopes import effective_scopes
+
+TEAM_HEADER = "X-Team-Id"
+TEAM_FORBIDDEN = "The team does not exist or you are not a member of it."
+
+
+class Kind(StrEnum):
+    """Credential kinds, as authentication classes declare them (`credential_kind`)."""
+
+    JWT = "jwt"
+    API_KEY = "api_key"
+
+
+@dataclass(frozen=True)
+class KindRules:
+    interactive: bool  # a person logged in (may manage keys, members, the account)
+    bound_to_team: bool  # the credential itself names one team (a key)
+    has_permissions: bool  # carries its own permissions, intersected with the owner's role
+
+
+# What each credential kind may do: one line per kind.
+KINDS: dict[str, KindRules] = {
+    Kind.JWT: KindRules(interactive=True, bound_to_team=False, has_permissions=False),
+    Kind.API_KEY: KindRules(interactive=False, bound_to_team=True, has_permissions=True),
+}
+_NOBODY = KindRules(interactive=False, bound_to_team=False, has_permissions=False)
+
+
+@dataclass(frozen=True)
+class Access:
+    """Immutable. `credential` is what the authentication class returned as `request.auth` (the
+    APIKey, the access token); `membership` and `scopes` are set only inside a team."""
+
+    user: Any = None
+    kind: str | None = None
+    credential: Any = None
+    team: Any = None
+    membership: Any = None
+    scopes: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def rules(self) -> KindRules:
+        return KINDS.get(self.kind or "", _NOBODY)
+
+    @property
+    def is_authenticated(self) -> bool:
+        return self.kind is not None
+
+    @property
+    def is_interactive(self) -> bool:
+        return self.rules.interactive
+
+    @property
+    def key(self):
+        """The API key of a key request, else None."""
+        return self.credential if self.kind == Kind.API_KEY else None
+
+    @property
+    def role(self) -> str | None:
+        return self.membership.role if self.membership is not None else None
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scopes
+
+
+ANONYMOUS = Access()
+
+
+def _set(request, access: Access) -> Access:
+    # On the DRF request and on the Django request under it: middleware sees the latter.
+    request.access = access
+    request._request.access = access
+    return access
+
+
+def of(request) -> Access:
+    """The request's access (ANONYMOUS before authentication or without a credential)."""
+    return getattr(request, "access", ANONYMOUS)
+
+
+def establish(request) -> Access:
+    """After DRF authentication: the caller and their credential, no team yet."""
+    authenticator = getattr(request, "_authenticator", None)
+    if authenticator is None or not request.user.is_authenticated:
+        return _set(request, ANONYMOUS)
+    kind = authenticator.credential_kind
+    return _set(request, Access(user=request.user, kind=kind, credential=request.auth))
+
+
+def parse_team_header(request) -> uuid.UUID:
+    raw = request.headers.get(TEAM_HEADER)
+    if raw is None or not raw.strip():
+        raise BadRequest(f"The {TEAM_HEADER} header is required on this endpoint.", code="team_required")
+    try:
+        return uuid.UUID(raw.strip())
+    except ValueError as exc:
+        raise BadRequest(f"The {TEAM_HEADER} header must be a team UUID.", code="team_invalid") from exc
+
+
+def enter_team(request) -> Access:
+    """Bind the access to the team of X-Team-Id, or raise 400/403.
+
+    Unknown team and "not a member" answer the same 403, so team ids cannot be probed. A
+    credential bound to a team (a key) works only there; its effective scopes are its own
+    permissions ∩ its owner's *current* role, a login's are its role's.
+    """
+    # By name: teams' models import access.scopes, so access never imports teams.
+    membership_model = apps.get_model("teams", "Membership")
+    access = of(request)
+    team_id = parse_team_header(request)
+    if access.rules.bound_to_team:
+        credential = access.credential
+        if credential.team_id != team_id:
+            raise Forbidden(
+                "This API key belongs to another team; send the X-Team-Id of the key's team.",
+                code="key_team_mismatch",
+            )
+        # The credential's query already brought the team and the owner's membership: no query here.
+        membership = membership_model(
+            id=credential.owner_membership_id, team=credential.team, user=credential.user, role=credential.owner_role
+        )
+    else:
+        membership = membership_model.objects.select_related("team").filter(team_id=team_id, user=access.user).first()
+        if membership is None:
+            raise Forbidden(TEAM_FORBIDDEN, code="team_forbidden")
+    permissions = access.credential.permissions if access.rules.has_permissions else None
+    scopes = effective_scopes(permissions=permissions, role=membership.role)
+    return _set(request, replace(access, team=membership.team, membership=membership, scopes=scopes))

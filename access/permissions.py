@@ -1,0 +1,33 @@
+"""Permission classes shared by every credential: one path for every scope check."""
+
+from rest_framework.permissions import BasePermission
+
+from config.errors import Forbidden
+
+
+class HasScope(BasePermission):
+    """The view's required scope must be among the request's effective scopes (`request.access`,
+    bound to the team by the team step).
+
+    A view declares `resource` (safe methods need read:<resource>, others write:<resource>),
+    `scope` (a fixed scope such as `admin`, or ANY_MEMBER), or overrides `get_required_scope`.
+    """
+
+    def has_permission(self, request, view) -> bool:
+        needed = view.get_required_scope(request)
+        if needed is None or request.access.has_scope(needed):
+            return True
+        raise Forbidden(f"This action needs the `{needed}` scope.", code="insufficient_scope", required_scope=needed)
+
+
+class InteractiveLoginOnly(BasePermission):
+    """Only a person's login: no key ever mints, widens or renews keys, manages the account, or
+    changes who is in a team (a key's role ceiling is its owner's, not its holder's)."""
+
+    def has_permission(self, request, view) -> bool:
+        if not request.access.is_interactive:
+            raise Forbidden(
+                "This endpoint needs an interactive (JWT) login; API keys are not accepted here.",
+                code="interactive_login_required",
+            )
+        return True
