@@ -17,7 +17,7 @@ from typing import Any
 
 from django.apps import apps
 
-from config.errors import BadRequest, Forbidden
+from infra.errors import BadRequest, Forbidden
 
 from .scopes import effective_scopes
 

@@ -2,7 +2,7 @@
 
 from rest_framework.permissions import BasePermission
 
-from config.errors import Forbidden
+from infra.errors import Forbidden
 
 
 class HasScope(BasePermission):

@@ -30,7 +30,7 @@ class UserAdmin(DjangoUserAdmin):
         if change and "is_active" in form.changed_data and not obj.is_active:
             # Deactivation signs the user out everywhere (a password change already does: a
             # family's password fingerprint stops matching).
-            services.set_active(user=obj, active=False, actor_id=request.user.pk, request=request)
+            services.set_active(user=obj, active=False, actor_id=request.user.pk)
 
 
 @admin.register(RefreshFamily)

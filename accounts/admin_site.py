@@ -13,7 +13,7 @@ from django.contrib import admin
 from django.http import HttpResponse
 
 from audit.services import Action, record_event
-from config import ratelimit
+from infra import ratelimit
 
 from . import services
 
@@ -44,7 +44,6 @@ class AdminSite(admin.AdminSite):
         if request.user.is_authenticated and request.user.is_staff and response.status_code == 302:
             record_event(
                 action=Action.LOGIN_SUCCEEDED,
-                request=request,
                 actor_id=request.user.pk,
                 status_code=response.status_code,
                 data={"method": "admin"},
@@ -53,7 +52,5 @@ class AdminSite(admin.AdminSite):
             # A wrong password, an unknown name, and a correct password of a non-staff account all
             # count: the form answers them alike, and so does the limit.
             ratelimit.count_failure("login", account=account)
-            record_event(
-                action=Action.LOGIN_FAILED, request=request, status_code=response.status_code, data={"method": "admin"}
-            )
+            record_event(action=Action.LOGIN_FAILED, status_code=response.status_code, data={"method": "admin"})
         return response

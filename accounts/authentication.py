@@ -5,7 +5,7 @@ from rest_framework_simplejwt.exceptions import ExpiredTokenError, InvalidToken,
 from rest_framework_simplejwt.settings import api_settings
 
 from apikeys.keys import KEY_PREFIX
-from config.errors import Unauthorized
+from infra.errors import Unauthorized
 
 
 class JWTAuthentication(authentication.JWTAuthentication):

@@ -16,6 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from django.conf import settings
 from django.db import connections, transaction
 
+from infra import request_context
+
 logger = logging.getLogger("ghostflow.deferred")
 _executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="account-work")
 
@@ -25,10 +27,11 @@ _executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="account-work")
 START_DELAY_SECONDS = 0.05
 
 
-def _run(work: Callable[..., None], kwargs: dict) -> None:
+def _run(work: Callable[..., None], kwargs: dict, context) -> None:
     try:
         time.sleep(START_DELAY_SECONDS)
-        work(**kwargs)
+        with request_context.use(context):  # audit events keep the request's ip, path, id
+            work(**kwargs)
     except Exception:
         # Never the arguments: they hold an address.
         logger.exception("Deferred %s failed", work.__name__)
@@ -41,4 +44,5 @@ def run_later(work: Callable[..., None], /, **kwargs) -> None:
     if settings.EMAIL_SEND_INLINE:
         work(**kwargs)
         return
-    transaction.on_commit(lambda: _executor.submit(_run, work, kwargs))
+    context = request_context.snapshot()
+    transaction.on_commit(lambda: _executor.submit(_run, work, kwargs, context))

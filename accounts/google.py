@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from apikeys.services import revoke_keys_of
 from audit.services import Action, record_event
-from config.errors import APIError, Conflict, Forbidden, Unauthorized
+from infra.errors import APIError, Conflict, Forbidden, Unauthorized
 
 from .lifecycle import create_personal_team
 from .models import OneTimeCode, RefreshFamily, User
@@ -40,7 +40,7 @@ def _invalid(detail: str = "The Google credential is not valid.") -> Unauthorize
 def _fetch_jwks(force: bool = False) -> dict:
     from contextlib import suppress
 
-    from config.ratelimit import CACHE_ERRORS
+    from infra.ratelimit import CACHE_ERRORS
 
     # The cache down is a miss, and a failed set is ignored: the keys come from Google then.
     key = _CACHE_KEY + settings.GOOGLE_JWKS_URL
@@ -106,24 +106,22 @@ def _username_for(email: str) -> str:
     return candidate
 
 
-def sign_in(*, claims: dict, request=None) -> TokenPair:
+def sign_in(*, claims: dict) -> TokenPair:
     sub = claims["sub"]
     email = claims.get("email") or ""
     email_verified = claims.get("email_verified") in (True, "true")
     with transaction.atomic():
         user = User.objects.filter(google_sub=sub).first()
         if user is None:
-            user = _link_or_create(sub=sub, email=email, email_verified=email_verified, request=request)
+            user = _link_or_create(sub=sub, email=email, email_verified=email_verified)
         if not user.is_active:
             raise _invalid("This account is disabled.")
         pair = start_session(user=user)
-        record_event(
-            action=Action.LOGIN_SUCCEEDED, request=request, actor_id=user.pk, status_code=200, data={"method": "google"}
-        )
+        record_event(action=Action.LOGIN_SUCCEEDED, actor_id=user.pk, status_code=200, data={"method": "google"})
     return pair
 
 
-def _link_or_create(*, sub: str, email: str, email_verified: bool, request) -> User:
+def _link_or_create(*, sub: str, email: str, email_verified: bool) -> User:
     existing = user_by_email(email) if email else None
     if existing is not None:
         if existing.google_sub:
@@ -140,12 +138,10 @@ def _link_or_create(*, sub: str, email: str, email_verified: bool, request) -> U
         existing.google_sub = sub
         fields = ["google_sub"]
         if claimed:
-            _claim(existing, request=request)
+            _claim(existing)
             fields += ["email_verified_at", "password"]
         existing.save(update_fields=fields)
-        record_event(
-            action=Action.GOOGLE_LINKED, request=request, actor_id=existing.pk, data={"account_claimed": claimed}
-        )
+        record_event(action=Action.GOOGLE_LINKED, actor_id=existing.pk, data={"account_claimed": claimed})
         return existing
     if not email or not email_verified:
         raise Forbidden("Google has not verified this e-mail address.", code="google_email_unverified")
@@ -154,12 +150,12 @@ def _link_or_create(*, sub: str, email: str, email_verified: bool, request) -> U
     user = User(username=_username_for(email), email=email, google_sub=sub, email_verified_at=timezone.now())
     user.set_unusable_password()
     user.save()
-    create_personal_team(user, request)
-    record_event(action=Action.USER_REGISTERED, request=request, actor_id=user.pk, data={"method": "google"})
+    create_personal_team(user)
+    record_event(action=Action.USER_REGISTERED, actor_id=user.pk, data={"method": "google"})
     return user
 
 
-def _claim(user: User, *, request) -> None:
+def _claim(user: User) -> None:
     """The address's owner proved it (Google verified it) on an account whose address was never
     verified. Whoever registered that account did not necessarily own the address (account
     pre-hijacking): everything they could have set up is cut off. The password becomes unusable
@@ -169,11 +165,11 @@ def _claim(user: User, *, request) -> None:
     user.email_verified_at = now
     user.set_unusable_password()
     revoke_all_sessions(user=user, reason=RefreshFamily.RevokeReason.ACCOUNT_CLAIMED)
-    revoke_keys_of(user_id=user.pk, reason="account_claimed", request=request)
+    revoke_keys_of(user_id=user.pk, reason="account_claimed")
     OneTimeCode.objects.filter(user=user, used_at__isnull=True).update(used_at=now)
 
 
-def unlink(*, user: User, request=None) -> None:
+def unlink(*, user: User) -> None:
     if not user.google_linked:
         raise Conflict("No Google account is linked.", code="google_not_linked")
     if not user.has_usable_password():
@@ -182,4 +178,4 @@ def unlink(*, user: User, request=None) -> None:
         )
     with transaction.atomic():
         User.objects.filter(pk=user.pk).update(google_sub=None)
-        record_event(action=Action.GOOGLE_UNLINKED, request=request, actor_id=user.pk)
+        record_event(action=Action.GOOGLE_UNLINKED, actor_id=user.pk)

@@ -11,9 +11,9 @@ from access import context, scopes
 from access.context import TEAM_HEADER
 from access.permissions import InteractiveLoginOnly
 from access.views import AccessMixin
-from config import ratelimit
-from config.errors import BadRequest, Forbidden
-from config.schema import ProblemSerializer
+from infra import ratelimit
+from infra.errors import BadRequest, Forbidden
+from infra.schema import ProblemSerializer
 from teams.models import Membership
 
 from . import google, lifecycle, services
@@ -59,7 +59,7 @@ class RegisterView(AccessMixin, APIView):
         if not settings.REGISTRATION_OPEN:
             team_membership = self._registrar(request)
         data = _valid(RegisterSerializer, request)
-        lifecycle.register(request=request, team_membership=team_membership, **data)
+        lifecycle.register(team_membership=team_membership, **data)
         return Response({"detail": REGISTERED}, status=status.HTTP_201_CREATED)
 
     def _registrar(self, request) -> Membership | None:
@@ -86,7 +86,7 @@ class VerifyEmailView(PublicAuthView):
     def post(self, request):
         data = _valid(VerifyEmailSerializer, request)
         ratelimit.check(request, "verify_email", account=data["email"])
-        lifecycle.verify_email(email=data["email"], code=data["code"], request=request)
+        lifecycle.verify_email(email=data["email"], code=data["code"])
         return Response({"detail": "Your e-mail address is verified; you can log in."})
 
 
@@ -97,7 +97,7 @@ class ResendVerificationView(PublicAuthView):
     def post(self, request):
         data = _valid(EmailSerializer, request)
         ratelimit.check(request, "resend_verification", account=data["email"])
-        lifecycle.resend_verification(email=data["email"], request=request)
+        lifecycle.resend_verification(email=data["email"])
         return Response({"detail": SENT}, status=status.HTTP_202_ACCEPTED)
 
 
@@ -109,7 +109,7 @@ class ForgotPasswordView(PublicAuthView):
         data = _valid(EmailSerializer, request)
         ratelimit.check(request, "forgot_password")
         mail = ratelimit.allow("forgot_password", account=data["email"])
-        lifecycle.forgot_password(email=data["email"], request=request, send_mail=mail)
+        lifecycle.forgot_password(email=data["email"], send_mail=mail)
         return Response({"detail": SENT}, status=status.HTTP_202_ACCEPTED)
 
 
@@ -126,7 +126,6 @@ class ResetPasswordView(PublicAuthView):
             new_password=data["new_password"],
             code=data.get("code"),
             token=data.get("token"),
-            request=request,
         )
         return Response({"detail": "Your password has been changed. Log in with the new password."})
 
@@ -151,7 +150,7 @@ class ChangePasswordView(AccessMixin, APIView):
             raise BadRequest("The current password is wrong.", code="wrong_password")
         lifecycle.check_password_rules(data["new_password"], user=user, field="new_password")
         family_id = request.auth.get(FAMILY_CLAIM)
-        services.set_password(user=user, password=data["new_password"], request=request, keep_family_id=family_id)
+        services.set_password(user=user, password=data["new_password"], keep_family_id=family_id)
         return Response(services.fresh_access_token(user=user, family_id=family_id))
 
 
@@ -171,7 +170,7 @@ class GoogleSignInView(PublicAuthView):
         ratelimit.check(request, "google")
         data = _valid(GoogleSerializer, request)
         claims = google.verify_credential(data["credential"])
-        return Response(google.sign_in(claims=claims, request=request).as_response())
+        return Response(google.sign_in(claims=claims).as_response())
 
 
 class AccountView(AccessMixin, APIView):
@@ -189,6 +188,6 @@ class GoogleUnlinkView(AccessMixin, APIView):
 
     @extend_schema(request=None, responses={200: AccountSerializer})
     def post(self, request):
-        google.unlink(user=request.user, request=request)
+        google.unlink(user=request.user)
         request.user.refresh_from_db()
         return Response(AccountSerializer(request.user).data)

@@ -15,7 +15,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 
 from apikeys.services import revoke_keys_of
 from audit.services import Action, record_event
-from config.errors import Forbidden, Unauthorized
+from infra.errors import Forbidden, Unauthorized
 
 from .models import RefreshFamily, User
 from .tokens import FAMILY_CLAIM, AccessToken, RefreshToken, password_fingerprint
@@ -108,16 +108,15 @@ def _pair(*, user: User, family: RefreshFamily, jti: str) -> TokenPair:
     )
 
 
-def login(*, user: User | None, password: str, request=None) -> TokenPair:
+def login(*, user: User | None, password: str) -> TokenPair:
     """Log in `user` (found by find_login_user; None when nobody matched) with `password`."""
     with transaction.atomic():
         user = authenticate_credentials(user=user, password=password)
         if user is None:
-            record_event(action=Action.LOGIN_FAILED, request=request, status_code=401)
+            record_event(action=Action.LOGIN_FAILED, status_code=401)
         elif not user.email_verified:
             record_event(
                 action=Action.LOGIN_FAILED,
-                request=request,
                 actor_id=user.pk,
                 status_code=403,
                 data={"reason": "email_unverified"},
@@ -126,7 +125,6 @@ def login(*, user: User | None, password: str, request=None) -> TokenPair:
             pair = start_session(user=user)
             record_event(
                 action=Action.LOGIN_SUCCEEDED,
-                request=request,
                 actor_id=user.pk,
                 status_code=200,
                 data={"method": "password"},
@@ -155,7 +153,7 @@ def revoke_families(family_ids, *, reason: str) -> int:
     )
 
 
-def rotate_refresh_token(*, raw: str, request=None) -> TokenPair:
+def rotate_refresh_token(*, raw: str) -> TokenPair:
     """Exchange a refresh token for a new pair, atomically.
 
     The swap is one conditional UPDATE on the family row: only the caller that still holds the
@@ -189,7 +187,6 @@ def rotate_refresh_token(*, raw: str, request=None) -> TokenPair:
                 revoke_families([family.pk], reason=RefreshFamily.RevokeReason.REUSE)
                 record_event(
                     action=Action.REFRESH_REUSE,
-                    request=request,
                     actor_id=family.user_id,
                     status_code=401,
                     data={"family": str(family.pk)},
@@ -206,7 +203,7 @@ def rotate_refresh_token(*, raw: str, request=None) -> TokenPair:
     return _pair(user=family.user, family=family, jti=new_jti)
 
 
-def logout(*, raw: str, request=None) -> None:
+def logout(*, raw: str) -> None:
     """Revoke the family of this refresh token. Idempotent; an already revoked family is fine."""
     token = _decode_refresh(raw)
     with transaction.atomic():
@@ -214,7 +211,7 @@ def logout(*, raw: str, request=None) -> None:
         if family is None:
             raise Unauthorized("The refresh token is invalid or expired.", code="token_invalid")
         revoke_families([family.pk], reason=RefreshFamily.RevokeReason.LOGOUT)
-        record_event(action=Action.LOGOUT, request=request, actor_id=family.user_id, status_code=204)
+        record_event(action=Action.LOGOUT, actor_id=family.user_id, status_code=204)
 
 
 def revoke_all_sessions(*, user: User, reason: str, except_family_id=None) -> int:
@@ -224,7 +221,7 @@ def revoke_all_sessions(*, user: User, reason: str, except_family_id=None) -> in
     return revoke_families(families.values("pk"), reason=reason)
 
 
-def set_password(*, user: User, password: str, request=None, keep_family_id=None) -> None:
+def set_password(*, user: User, password: str, keep_family_id=None) -> None:
     """Change a password and sign out every other session of the user."""
     with transaction.atomic():
         user.set_password(password)
@@ -236,7 +233,7 @@ def set_password(*, user: User, password: str, request=None, keep_family_id=None
             RefreshFamily.objects.filter(pk=keep_family_id).update(
                 password_fingerprint=password_fingerprint(user.password)
             )
-        record_event(action=Action.PASSWORD_CHANGED, request=request, actor_id=user.pk)
+        record_event(action=Action.PASSWORD_CHANGED, actor_id=user.pk)
 
 
 def _access_token(user: User, family_id) -> str:
@@ -254,7 +251,7 @@ def fresh_access_token(*, user: User, family_id) -> dict:
     }
 
 
-def set_active(*, user: User, active: bool, actor_id=None, request=None) -> None:
+def set_active(*, user: User, active: bool, actor_id=None) -> None:
     """Deactivation signs the user out everywhere and revokes every key they own, so that a
     later reactivation starts with no live credential."""
     with transaction.atomic():
@@ -262,4 +259,4 @@ def set_active(*, user: User, active: bool, actor_id=None, request=None) -> None
         user.save(update_fields=["is_active"])
         if not active:
             revoke_all_sessions(user=user, reason=RefreshFamily.RevokeReason.DEACTIVATED)
-            revoke_keys_of(user_id=user.pk, reason="owner_deactivated", actor_id=actor_id, request=request)
+            revoke_keys_of(user_id=user.pk, reason="owner_deactivated", actor_id=actor_id)

@@ -6,8 +6,8 @@ from rest_framework.views import APIView
 
 from access.scopes import sorted_scopes
 from access.views import AccessMixin
-from config import ratelimit
-from config.errors import Unauthorized
+from infra import ratelimit
+from infra.errors import Unauthorized
 
 from . import services
 from .serializers import LoginSerializer, MeSerializer, RefreshSerializer, TokenPairSerializer, UserSerializer
@@ -38,7 +38,7 @@ class LoginView(PublicAuthView):
         account = services.login_account_key(user=user, identifier=identifier)
         ratelimit.check_failures(request, "login", account=account)
         try:
-            pair = services.login(user=user, password=serializer.validated_data["password"], request=request)
+            pair = services.login(user=user, password=serializer.validated_data["password"])
         except Unauthorized:
             ratelimit.count_failure("login", account=account)
             raise
@@ -53,7 +53,7 @@ class RefreshView(PublicAuthView):
         ratelimit.check(request, "refresh")
         serializer = RefreshSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        pair = services.rotate_refresh_token(raw=serializer.validated_data["refresh_token"], request=request)
+        pair = services.rotate_refresh_token(raw=serializer.validated_data["refresh_token"])
         return Response(pair.as_response())
 
 
@@ -64,7 +64,7 @@ class LogoutView(PublicAuthView):
     def post(self, request):
         serializer = RefreshSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.logout(raw=serializer.validated_data["refresh_token"], request=request)
+        services.logout(raw=serializer.validated_data["refresh_token"])
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class APIKeysConfig(AppConfig):
     name = "apikeys"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from teams import services as team_services
+
+        from . import services
+
+        team_services.MEMBER_REMOVED.append(services.revoke_keys_of_removed_member)

@@ -8,7 +8,8 @@ from django.db.models import Q
 from django.utils import timezone
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
-from config.errors import Unauthorized
+from infra import request_context
+from infra.errors import Unauthorized
 
 from . import keys
 from .models import APIKey
@@ -24,7 +25,8 @@ class APIKeyAuthentication(BaseAuthentication):
     Format and checksum are checked before any query, so a mistyped or invented key costs the
     database nothing. A well-formed key is found by its HMAC digest in one indexed query that
     also brings the owner, the team and the owner's current membership. The key found is put on
-    the request (`request.api_key`) before any refusal, so the audit log records denials too.
+    the request context (infra.request_context) before any refusal, so the audit log records
+    denials too.
     """
 
     keyword = "Bearer"
@@ -61,11 +63,13 @@ class APIKeyAuthentication(BaseAuthentication):
         key = APIKey.objects.for_authentication(digest).first()
         if key is None:
             raise Unauthorized("The API key is not valid.", code="key_invalid")
-        request._request.api_key = key
-        # Which secret was presented: the current one, or the one a regeneration replaced (during
-        # its grace period, or later, or after a revoke). The audit event says so, so the owner
-        # can see when the old secret stopped being used.
-        request._request.api_key_secret = "current" if key.digest == digest else "previous"
+        context = request_context.current()
+        if context is not None:
+            context.key = key
+            # Which secret was presented: the current one, or the one a regeneration replaced
+            # (during its grace period, or later, or after a revoke). The audit event says so, so
+            # the owner can see when the old secret stopped being used.
+            context.key_secret = "current" if key.digest == digest else "previous"
         now = timezone.now()
         if key.revoked_at is not None:
             raise Unauthorized("The API key has been revoked.", code="key_revoked")

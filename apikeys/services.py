@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from access import scopes
 from audit.services import Action, record_event
-from config.errors import APIError, BadRequest, Conflict, Forbidden
+from infra.errors import APIError, BadRequest, Conflict, Forbidden
 from teams.models import Membership
 
 from . import keys
@@ -54,7 +54,6 @@ def create_key(
     name: str,
     permissions: list[str],
     expires_at: datetime | None = None,
-    request=None,
 ) -> IssuedKey:
     check_permissions(permissions=permissions, role=membership.role)
     if expires_at is not None and expires_at <= timezone.now():
@@ -85,7 +84,6 @@ def create_key(
         )
         record_event(
             action=Action.KEY_CREATED,
-            request=request,
             status_code=201,
             team_id=key.team_id,
             actor_id=membership.user_id,
@@ -95,7 +93,7 @@ def create_key(
     return IssuedKey(key=key, raw=issued.raw)
 
 
-def revoke_key(*, key: APIKey, actor, request=None) -> APIKey:
+def revoke_key(*, key: APIKey, actor) -> APIKey:
     """Instant and final. Revoking a revoked key changes nothing and records nothing."""
     with transaction.atomic():
         now = timezone.now()
@@ -105,7 +103,6 @@ def revoke_key(*, key: APIKey, actor, request=None) -> APIKey:
         if updated:
             record_event(
                 action=Action.KEY_REVOKED,
-                request=request,
                 team_id=key.team_id,
                 actor_id=actor.pk,
                 api_key=key,
@@ -115,12 +112,11 @@ def revoke_key(*, key: APIKey, actor, request=None) -> APIKey:
     return key
 
 
-def delete_key(*, key: APIKey, actor, request=None) -> None:
+def delete_key(*, key: APIKey, actor) -> None:
     """Gone for good; its audit events stay (their key link is nulled, the snapshot remains)."""
     with transaction.atomic():
         record_event(
             action=Action.KEY_DELETED,
-            request=request,
             team_id=key.team_id,
             actor_id=actor.pk,
             api_key=key,
@@ -129,7 +125,7 @@ def delete_key(*, key: APIKey, actor, request=None) -> None:
         key.delete()
 
 
-def regenerate_key(*, key: APIKey, actor, grace_seconds: int = 0, request=None) -> IssuedKey:
+def regenerate_key(*, key: APIKey, actor, grace_seconds: int = 0) -> IssuedKey:
     """A new secret for the same key (id, name, scopes). The old secret stops now, or after
     `grace_seconds` (at most a day) so a deployment can roll over without downtime."""
     if not 0 <= grace_seconds <= settings.API_KEY_MAX_GRACE_SECONDS:
@@ -156,7 +152,6 @@ def regenerate_key(*, key: APIKey, actor, grace_seconds: int = 0, request=None) 
         key.save(update_fields=["digest", "prefix", "previous_digest", "previous_digest_expires_at", "last_rotated_at"])
         record_event(
             action=Action.KEY_REGENERATED,
-            request=request,
             status_code=200,
             team_id=key.team_id,
             actor_id=actor.pk,
@@ -172,7 +167,7 @@ def rename_key(*, key: APIKey, name: str) -> APIKey:
     return key
 
 
-def revoke_keys_of(*, user_id, team_id=None, reason: str, actor_id=None, request=None) -> int:
+def revoke_keys_of(*, user_id, team_id=None, reason: str, actor_id=None) -> int:
     """Revoke every live key of a person, in one team or (team_id=None) everywhere, with one
     `key.revoked` event each. Used when the person leaves a team, is deactivated, or their account
     is claimed by the owner of its address: a key never outlives its owner's right to it, and
@@ -188,10 +183,14 @@ def revoke_keys_of(*, user_id, team_id=None, reason: str, actor_id=None, request
         for key in revoked:
             record_event(
                 action=Action.KEY_REVOKED,
-                request=request,
                 team_id=key.team_id,
                 actor_id=actor_id,
                 api_key=key,
                 data={"reason": reason},
             )
     return len(revoked)
+
+
+def revoke_keys_of_removed_member(*, team_id, user_id, actor_id) -> None:
+    """teams.services.MEMBER_REMOVED: a person who leaves a team loses their keys in it, for good."""
+    revoke_keys_of(user_id=user_id, team_id=team_id, reason="member_removed", actor_id=actor_id)

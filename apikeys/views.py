@@ -7,7 +7,10 @@ from rest_framework.views import APIView
 
 from access.permissions import HasScope, InteractiveLoginOnly
 from access.views import ANY_MEMBER, TeamScopedMixin
-from config.errors import BadRequest, Forbidden
+from audit import selectors as audit_selectors
+from audit import views as audit_views
+from audit.serializers import AuditEventSerializer
+from infra.errors import BadRequest, Forbidden
 
 from . import selectors, services
 from .models import APIKey
@@ -68,7 +71,7 @@ class APIKeyListView(KeyManagementMixin, generics.ListAPIView):
         """Create a key. The response carries the raw key once; it is never shown again."""
         serializer = CreateAPIKeySerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        result = services.create_key(membership=request.access.membership, request=request, **serializer.validated_data)
+        result = services.create_key(membership=request.access.membership, **serializer.validated_data)
         return Response(issued(result), status=status.HTTP_201_CREATED)
 
 
@@ -89,7 +92,7 @@ class APIKeyDetailView(KeyManagementMixin, APIView):
 
     @extend_schema(responses={204: None})
     def delete(self, request, key_id):
-        services.delete_key(key=self.get_key(), actor=request.user, request=request)
+        services.delete_key(key=self.get_key(), actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -97,7 +100,7 @@ class APIKeyRevokeView(KeyManagementMixin, APIView):
     @extend_schema(request=None, responses={200: APIKeySerializer})
     def put(self, request, key_id):
         """Revoke: instant and final. Revoking again is harmless."""
-        key = services.revoke_key(key=self.get_key(), actor=request.user, request=request)
+        key = services.revoke_key(key=self.get_key(), actor=request.user)
         return Response(APIKeySerializer(key).data)
 
 
@@ -116,6 +119,19 @@ class APIKeyRegenerateView(KeyManagementMixin, APIView):
         serializer = RegenerateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         result = services.regenerate_key(
-            key=key, actor=request.user, grace_seconds=serializer.validated_data["grace_seconds"], request=request
+            key=key, actor=request.user, grace_seconds=serializer.validated_data["grace_seconds"]
         )
         return Response(issued(result))
+
+
+class KeyAuditLogView(KeyManagementMixin, generics.ListAPIView):
+    """One key's events, newest first: for the key's owner or a team admin."""
+
+    serializer_class = AuditEventSerializer
+
+    @extend_schema(parameters=audit_views.FILTERS)
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        return audit_selectors.apply_filters(audit_selectors.events_of_key(self.get_key()), self.request.query_params)

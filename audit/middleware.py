@@ -3,78 +3,85 @@
 import logging
 
 from django.conf import settings
-from django.db import DatabaseError, InterfaceError, OperationalError, connections, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connections
 
-from config.errors import database_unavailable
+from access.context import of as access_of
+from infra import request_context
+from infra.errors import database_unavailable
+from infra.middleware import UNSAFE_METHODS
 
 from .models import Action
 from .services import record_event
 
 logger = logging.getLogger("ghostflow.audit")
 
-UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-
 
 class APIKeyAuditMiddleware:
-    """One audit event per API-key request, written in the request's own transaction.
+    """One audit event per API-key request, and one per rate-limit refusal.
 
-    The key class puts the key it found on `request.api_key` (even when it then refuses it:
-    revoked, expired, wrong team), so denials are recorded against their key. For writes, the
-    view's changes and the event share one transaction: if the event cannot be written, the
-    change is rolled back and the client gets a 5xx. A 5xx answer rolls the view's changes back
-    and is then recorded on its own. Reads need no transaction: the INSERT is the only write,
-    and a failing INSERT still fails the request (on PostgreSQL it
-    goes through a connection without synchronous commit: see AUDIT_READS_ASYNC_COMMIT).
+    Runs inside infra.middleware.RequestTransactionMiddleware. The key class puts the key it found
+    on the request context (even when it then refuses it: revoked, expired, wrong team), so denials
+    are recorded against their key. For a write below 500 the event is written in the request's
+    transaction: if it cannot be written, the change is rolled back with it and the client gets a
+    503. A 5xx (whatever caused it) is recorded after the rollback, on a working connection. A
+    read's event is its only write: no transaction (on PostgreSQL it goes through a connection
+    without synchronous commit: see AUDIT_READS_ASYNC_COMMIT), and no answer without its event.
     """
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        if request.method not in UNSAFE_METHODS:
-            response = self.get_response(request)
-            if not self._record_safely(request, response, using=settings.AUDIT_READS_DATABASE):
-                return database_unavailable()  # no answer without its event
+        response = self.get_response(request)
+        context = request_context.current()
+        if context is None:
             return response
-        try:
-            with transaction.atomic():
-                response = self.get_response(request)
-                if response.status_code >= 500:
-                    transaction.set_rollback(True)
-                else:
-                    self._record(request, response)
-        except (OperationalError, InterfaceError):
-            # The connection died (killed, failed over) during the view or the event's INSERT: the
-            # transaction is gone with it, so the change and its event are both rolled back. The
-            # client gets a problem document and the 503 is still recorded, on a new connection.
-            logger.exception("Database connection lost during %s %s", request.method, request.path)
-            response = database_unavailable()
-        if response.status_code >= 500:
-            self._record_safely(request, response)
+        if request.method not in UNSAFE_METHODS:
+            if not self._record_safely(request, response, context, using=settings.AUDIT_READS_DATABASE):
+                return database_unavailable()
+            return response
+        if response.status_code < 500:
+            try:
+                self._record(request, response, context)
+            except (OperationalError, InterfaceError):
+                logger.exception("Audit event of %s %s lost its connection", request.method, request.path)
+                response = database_unavailable()
+        context.after_transaction.append(
+            lambda final: self._record_safely(request, final, context) if final.status_code >= 500 else None
+        )
         return response
 
-    def _record_safely(self, request, response, using: str = "default") -> bool:
+    def _record_safely(self, request, response, context, using: str = "default") -> bool:
         """Record, reconnecting once if the connection turns out to be dead. False when the event
         could not be written at all (the database is down)."""
         try:
-            self._record(request, response, using=using)
+            self._record(request, response, context, using=using)
         except (OperationalError, InterfaceError):
             connections[using].close()
             try:
-                self._record(request, response, using=using)
+                self._record(request, response, context, using=using)
             except DatabaseError:
                 logger.exception("Audit event of %s %s could not be recorded", request.method, request.path)
                 return False
         return True
 
     @staticmethod
-    def _record(request, response, using: str = "default") -> None:
-        key = getattr(request, "api_key", None)
+    def _record(request, response, context, using: str = "default") -> None:
+        if context.rate_limited is not None:
+            user = access_of(request).user or getattr(request, "user", None)
+            record_event(
+                action=Action.RATE_LIMITED,
+                actor_id=user.pk if getattr(user, "is_authenticated", False) else None,
+                status_code=response.status_code,
+                data=context.rate_limited,
+                using=using,
+            )
+        key = context.key
         if key is None or not settings.AUDIT_API_KEY_REQUESTS:
             return
         data = {}
-        if getattr(request, "api_key_secret", "current") != "current":
-            data["secret"] = request.api_key_secret
+        if context.key_secret != "current":
+            data["secret"] = context.key_secret
         body = getattr(response, "data", None)
         if response.status_code >= 400 and isinstance(body, dict) and body.get("code"):
             data["code"] = body["code"]
@@ -82,7 +89,6 @@ class APIKeyAuditMiddleware:
                 data["requested_team"] = request.headers.get("X-Team-Id", "")[:64]
         record_event(
             action=Action.API_REQUEST,
-            request=request,
             team_id=key.team_id,
             actor_id=key.user_id,
             api_key=key,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from config.errors import BadRequest
-from config.params import datetime_param, uuid_param
+from infra.errors import BadRequest
+from infra.params import datetime_param, uuid_param
 
 from .models import Action, AuditEvent
 

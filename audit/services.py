@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from config.net import client_ip
+from infra import request_context
 
 from .models import Action, AuditEvent
-
-USER_AGENT_MAX = 255
 
 
 def record_event(
     *,
     action: str,
-    request=None,
     team_id=None,
     actor_id=None,
     api_key=None,
@@ -23,6 +20,8 @@ def record_event(
     using: str = "default",
 ) -> AuditEvent:
     """Insert one event. Callers pass ids, not objects, so recording never triggers a lookup.
+    Method, path, IP, user agent and request id come from the current request's context
+    (infra.request_context), when there is one.
 
     Raises on failure: a caller inside a transaction then rolls its change back with it.
 
@@ -30,8 +29,9 @@ def record_event(
     names the key the event is about): whoever holds a key acts through it, and the log must say
     so rather than name only the key's owner.
     """
-    if api_key is None and request is not None:
-        api_key = getattr(request, "api_key", None)
+    context = request_context.current()
+    if api_key is None and context is not None:
+        api_key = context.key
     event = AuditEvent(
         action=action,
         team_id=team_id,
@@ -43,13 +43,12 @@ def record_event(
         event.api_key_id = api_key.pk
         event.key_prefix = api_key.prefix
         event.key_name = api_key.name[:100]
-    if request is not None:
-        event.method = request.method or ""
-        # path only: a query string may carry a secret (`?key=gf_...`), so it is never stored.
-        event.path = request.path[:255]
-        event.ip = client_ip(request)
-        event.user_agent = request.META.get("HTTP_USER_AGENT", "")[:USER_AGENT_MAX]
-        event.request_id = getattr(request, "request_id", "")[:64]
+    if context is not None:
+        event.method = context.method
+        event.path = context.path
+        event.ip = context.ip
+        event.user_agent = context.user_agent
+        event.request_id = context.request_id
     event.save(force_insert=True, using=using)
     return event
 

@@ -4,7 +4,6 @@ from rest_framework import generics
 
 from access import scopes
 from access.views import TeamScopedMixin
-from apikeys.views import KeyManagementMixin
 
 from . import selectors
 from .models import Action
@@ -43,16 +42,3 @@ class TeamAuditLogView(TeamScopedMixin, generics.ListAPIView):
 
     def get_queryset(self):
         return selectors.apply_filters(selectors.events_of_team(self.request.access.team), self.request.query_params)
-
-
-class KeyAuditLogView(KeyManagementMixin, generics.ListAPIView):
-    """One key's events, newest first: for the key's owner or a team admin."""
-
-    serializer_class = AuditEventSerializer
-
-    @extend_schema(parameters=FILTERS)
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
-
-    def get_queryset(self):
-        return selectors.apply_filters(selectors.events_of_key(self.get_key()), self.request.query_params)

@@ -68,7 +68,7 @@ def main() -> None:
     from apikeys.keys import generate
     from apikeys.models import APIKey
     from audit.models import AuditEvent
-    from config.pagination import CursorPagination
+    from infra.pagination import CursorPagination
     from teams.models import Membership, Team
 
     user = User.objects.filter(username="audit-bench").first() or User.objects.create_user(

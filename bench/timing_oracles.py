@@ -109,10 +109,11 @@ def main() -> None:
                 f"{percentile(values, 0.9):>7.2f}  {'yes' if overlap else 'NO'}"
             )
     # Let the queued account work (and the mail it sends) finish before the interpreter exits.
-    from accounts import deferred, emails
+    from accounts import deferred
+    from infra import mail
 
     deferred._executor.shutdown(wait=True)
-    emails._executor.shutdown(wait=True)
+    mail._executor.shutdown(wait=True)
 
 
 if __name__ == "__main__":

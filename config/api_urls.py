@@ -34,7 +34,7 @@ urlpatterns = [
     *route("auth/api-keys/<uuid:key_id>", apikeys.APIKeyDetailView, "api-key"),
     *route("auth/api-keys/<uuid:key_id>/revoke", apikeys.APIKeyRevokeView, "api-key-revoke"),
     *route("auth/api-keys/<uuid:key_id>/regenerate", apikeys.APIKeyRegenerateView, "api-key-regenerate"),
-    *route("auth/api-keys/<uuid:key_id>/audit-log", audit.KeyAuditLogView, "api-key-audit-log"),
+    *route("auth/api-keys/<uuid:key_id>/audit-log", apikeys.KeyAuditLogView, "api-key-audit-log"),
     *route("audit-log", audit.TeamAuditLogView, "audit-log"),
     *route("teams", teams.TeamListView, "teams"),
     *route("team", teams.CurrentTeamView, "team"),

@@ -64,14 +64,16 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "config.middleware.RequestIdMiddleware",
-    "config.middleware.QueryStringGuardMiddleware",
+    "infra.middleware.RequestIdMiddleware",
+    "infra.middleware.QueryStringGuardMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # The request's transaction, then its audit event inside it (see each class).
+    "infra.middleware.RequestTransactionMiddleware",
     "audit.middleware.APIKeyAuditMiddleware",
 ]
 
@@ -198,14 +200,14 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["config.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["infra.parsers.JSONParser"],
     # Escape non-ASCII in JSON answers: a lone surrogate that reaches the renderer is written as
     # `\ud800` instead of failing to encode (a 500).
     "UNICODE_JSON": False,
-    "DEFAULT_PAGINATION_CLASS": "config.pagination.CursorPagination",
+    "DEFAULT_PAGINATION_CLASS": "infra.pagination.CursorPagination",
     "PAGE_SIZE": API_PAGE_SIZE,
-    "EXCEPTION_HANDLER": "config.errors.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "config.schema.AutoSchema",
+    "EXCEPTION_HANDLER": "infra.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "infra.schema.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "DEFAULT_THROTTLE_RATES": {},
     "NUM_PROXIES": None,
@@ -319,10 +321,10 @@ SPECTACULAR_SETTINGS = {
         "CampaignStatusEnum": "tracking.models.Campaign.Status",
         "RoleEnum": "access.scopes.Role",
     },
-    "PREPROCESSING_HOOKS": ["config.schema.drop_trailing_slash_aliases"],
+    "PREPROCESSING_HOOKS": ["infra.schema.drop_trailing_slash_aliases"],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "config.schema.add_team_scheme",
+        "infra.schema.add_team_scheme",
     ],
     # Swagger UI keeps what was entered in "Authorize" (token, team) across page reloads.
     "SWAGGER_UI_SETTINGS": {"persistAuthorization": True, "deepLinking": True, "displayOperationId": False},

@@ -2,8 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from . import errors
-from .health import healthz, readyz
+from infra import errors
+from infra.health import healthz, readyz
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),

@@ -13,9 +13,9 @@ from django.utils import timezone
 
 from access import scopes
 from access.scopes import ROLE_RANK
-from accounts import emails
 from audit.services import Action, record_event
-from config.errors import BadRequest, Conflict, Forbidden
+from infra import mail
+from infra.errors import BadRequest, Conflict, Forbidden
 
 from .models import Invitation, Membership
 from .services import add_member
@@ -25,7 +25,7 @@ def _hash(token: str) -> str:
     return hmac.new(settings.SECRET_KEY.encode(), f"invitation:{token}".encode(), hashlib.sha256).hexdigest()
 
 
-def invite(*, actor_membership: Membership, email: str, role: str, request=None) -> Invitation:
+def invite(*, actor_membership: Membership, email: str, role: str) -> Invitation:
     if ROLE_RANK[role] > ROLE_RANK[actor_membership.role]:
         raise Forbidden("You cannot invite someone to a role above your own.", code="role_above_own")
     team = actor_membership.team
@@ -46,12 +46,11 @@ def invite(*, actor_membership: Membership, email: str, role: str, request=None)
         )
         record_event(
             action=Action.INVITATION_CREATED,
-            request=request,
             team_id=team.pk,
             actor_id=actor_membership.user_id,
             data={"invitation_id": str(invitation.pk), "role": role},
         )
-        emails.send(
+        mail.send(
             "invitation",
             email,
             inviter=actor_membership.user.username,
@@ -63,11 +62,10 @@ def invite(*, actor_membership: Membership, email: str, role: str, request=None)
     return invitation
 
 
-def revoke(*, invitation: Invitation, actor, request=None) -> None:
+def revoke(*, invitation: Invitation, actor) -> None:
     with transaction.atomic():
         record_event(
             action=Action.INVITATION_REVOKED,
-            request=request,
             team_id=invitation.team_id,
             actor_id=actor.pk,
             data={"invitation_id": str(invitation.pk)},
@@ -90,7 +88,7 @@ def _check_inviter_still_may_grant(invitation: Invitation) -> None:
         )
 
 
-def accept(*, user, token: str, request=None) -> Membership:
+def accept(*, user, token: str) -> Membership:
     invalid = BadRequest("This invitation is invalid or has already been used.", code="invitation_invalid")
     with transaction.atomic():
         invitation = (
@@ -115,7 +113,6 @@ def accept(*, user, token: str, request=None) -> Membership:
                     user=user,
                     role=invitation.role,
                     actor=user,
-                    request=request,
                     data={
                         "invitation_id": str(invitation.pk),
                         "invited_by": str(invitation.invited_by_id) if invitation.invited_by_id else None,
@@ -128,7 +125,6 @@ def accept(*, user, token: str, request=None) -> Membership:
         invitation.save(update_fields=["accepted_at", "accepted_by"])
         record_event(
             action=Action.INVITATION_ACCEPTED,
-            request=request,
             team_id=invitation.team_id,
             actor_id=user.pk,
             data={"invitation_id": str(invitation.pk), "role": invitation.role},

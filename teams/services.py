@@ -2,35 +2,39 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.db import transaction
 from rest_framework.exceptions import NotFound
 
 from access.scopes import ROLE_RANK, Role
-from apikeys.services import revoke_keys_of
 from audit.services import Action, record_event
-from config.errors import Conflict, Forbidden
+from infra.errors import Conflict, Forbidden
 
 from .models import Membership, Team
 
+# What else ends when a member leaves a team, registered by the apps that keep per-member data in
+# a team (apikeys: the member's keys there are revoked). An explicit list rather than a signal:
+# each entry runs inside remove_member's transaction, so a failure undoes the removal too. teams
+# cannot import those apps (they import teams), hence the registration, in their AppConfig.ready.
+MEMBER_REMOVED: list[Callable[..., None]] = []
 
-def create_team(*, user, name: str, request=None) -> Membership:
+
+def create_team(*, user, name: str) -> Membership:
     with transaction.atomic():
         team = Team.objects.create(name=name)
         membership = Membership.objects.create(team=team, user=user, role=Role.OWNER)
-        record_event(
-            action=Action.TEAM_CREATED, request=request, team_id=team.pk, actor_id=user.pk, data={"name": name}
-        )
+        record_event(action=Action.TEAM_CREATED, team_id=team.pk, actor_id=user.pk, data={"name": name})
     return membership
 
 
-def update_team(*, team: Team, name: str, actor, request=None) -> Team:
+def update_team(*, team: Team, name: str, actor) -> Team:
     with transaction.atomic():
         old = team.name
         team.name = name
         team.save(update_fields=["name"])
         record_event(
             action=Action.TEAM_UPDATED,
-            request=request,
             team_id=team.pk,
             actor_id=actor.pk,
             data={"name": {"from": old, "to": name}},
@@ -38,14 +42,13 @@ def update_team(*, team: Team, name: str, actor, request=None) -> Team:
     return team
 
 
-def delete_team(*, team: Team, actor_membership: Membership, request=None) -> None:
+def delete_team(*, team: Team, actor_membership: Membership) -> None:
     if actor_membership.role != Role.OWNER:
         raise Forbidden("Only an owner can delete the team.", code="owner_required")
     with transaction.atomic():
         # Audit events keep their team_id after the team is gone (no cascade on that column).
         record_event(
             action=Action.TEAM_DELETED,
-            request=request,
             team_id=team.pk,
             actor_id=actor_membership.user_id,
             data={"name": team.name},
@@ -53,14 +56,13 @@ def delete_team(*, team: Team, actor_membership: Membership, request=None) -> No
         team.delete()
 
 
-def add_member(*, team: Team, user, role: str, actor=None, request=None, data: dict | None = None) -> Membership:
+def add_member(*, team: Team, user, role: str, actor=None, data: dict | None = None) -> Membership:
     """`actor` is whoever made the change (the invitee, when accepting an invitation); `data`
     adds facts to the event (e.g. who sent the invitation)."""
     with transaction.atomic():
         membership = Membership.objects.create(team=team, user=user, role=role)
         record_event(
             action=Action.MEMBER_ADDED,
-            request=request,
             team_id=team.pk,
             actor_id=getattr(actor, "pk", None),
             data={"user_id": str(user.pk), "role": role, **(data or {})},
@@ -92,7 +94,7 @@ def _check_can_manage(actor: Membership, target: Membership) -> None:
         raise Forbidden("You cannot manage a member whose role is above yours.", code="role_above_own")
 
 
-def change_role(*, actor_membership: Membership, target: Membership, role: str, request=None) -> Membership:
+def change_role(*, actor_membership: Membership, target: Membership, role: str) -> Membership:
     if ROLE_RANK[role] > ROLE_RANK[actor_membership.role]:
         raise Forbidden("You cannot grant a role above your own.", code="role_above_own")
     _check_can_manage(actor_membership, target)
@@ -106,7 +108,6 @@ def change_role(*, actor_membership: Membership, target: Membership, role: str, 
         target.save(update_fields=["role"])
         record_event(
             action=Action.MEMBER_ROLE_CHANGED,
-            request=request,
             team_id=target.team_id,
             actor_id=actor_membership.user_id,
             data={"user_id": str(target.user_id), "from": old, "to": role},
@@ -114,7 +115,7 @@ def change_role(*, actor_membership: Membership, target: Membership, role: str, 
     return target
 
 
-def remove_member(*, actor_membership: Membership, target: Membership, request=None) -> None:
+def remove_member(*, actor_membership: Membership, target: Membership) -> None:
     if target.pk != actor_membership.pk:
         _check_can_manage(actor_membership, target)
     with transaction.atomic():
@@ -125,15 +126,9 @@ def remove_member(*, actor_membership: Membership, target: Membership, request=N
         target.delete()
         record_event(
             action=Action.MEMBER_REMOVED,
-            request=request,
             team_id=target.team_id,
             actor_id=actor_membership.user_id,
             data={"user_id": str(target.user_id), "role": target.role},
         )
-        revoke_keys_of(
-            user_id=target.user_id,
-            team_id=target.team_id,
-            reason="member_removed",
-            actor_id=actor_membership.user_id,
-            request=request,
-        )
+        for consequence in MEMBER_REMOVED:
+            consequence(team_id=target.team_id, user_id=target.user_id, actor_id=actor_membership.user_id)

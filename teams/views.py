@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 from access import scopes
 from access.permissions import HasScope, InteractiveLoginOnly
 from access.views import ANY_MEMBER, AccessMixin, TeamScopedMixin
-from config import ratelimit
+from infra import ratelimit
 
 from . import invitations, selectors, services
 from .models import Invitation
@@ -38,7 +38,7 @@ class TeamListView(AccessMixin, generics.ListAPIView):
         """Create a team; the caller becomes its owner."""
         serializer = TeamNameSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        membership = services.create_team(user=request.user, name=serializer.validated_data["name"], request=request)
+        membership = services.create_team(user=request.user, name=serializer.validated_data["name"])
         return Response(TeamWithRoleSerializer(membership).data, status=status.HTTP_201_CREATED)
 
 
@@ -65,14 +65,12 @@ class CurrentTeamView(TeamScopedMixin, APIView):
         serializer.is_valid(raise_exception=True)
         team = request.access.team
         if "name" in serializer.validated_data:  # an empty patch changes nothing
-            team = services.update_team(
-                team=team, name=serializer.validated_data["name"], actor=request.user, request=request
-            )
+            team = services.update_team(team=team, name=serializer.validated_data["name"], actor=request.user)
         return Response(TeamSerializer(team).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request):
-        services.delete_team(team=request.access.team, actor_membership=request.access.membership, request=request)
+        services.delete_team(team=request.access.team, actor_membership=request.access.membership)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -116,15 +114,12 @@ class MemberDetailView(TeamScopedMixin, APIView):
                 actor_membership=request.access.membership,
                 target=membership,
                 role=serializer.validated_data["role"],
-                request=request,
             )
         return Response(MemberSerializer(membership).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request, user_id):
-        services.remove_member(
-            actor_membership=request.access.membership, target=self._target(request, user_id), request=request
-        )
+        services.remove_member(actor_membership=request.access.membership, target=self._target(request, user_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -143,9 +138,7 @@ class InvitationListView(TeamScopedMixin, generics.ListAPIView):
     def post(self, request):
         serializer = CreateInvitationSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        invitation = invitations.invite(
-            actor_membership=request.access.membership, request=request, **serializer.validated_data
-        )
+        invitation = invitations.invite(actor_membership=request.access.membership, **serializer.validated_data)
         return Response(InvitationSerializer(invitation).data, status=status.HTTP_201_CREATED)
 
 
@@ -158,7 +151,7 @@ class InvitationDetailView(TeamScopedMixin, APIView):
         invitation = Invitation.objects.for_team(request.access.team).filter(pk=invitation_id).first()
         if invitation is None:
             raise Http404
-        invitations.revoke(invitation=invitation, actor=request.user, request=request)
+        invitations.revoke(invitation=invitation, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -172,5 +165,5 @@ class AcceptInvitationView(AccessMixin, APIView):
         ratelimit.check(request, "accept_invitation")
         serializer = AcceptInvitationSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        membership = invitations.accept(user=request.user, token=serializer.validated_data["token"], request=request)
+        membership = invitations.accept(user=request.user, token=serializer.validated_data["token"])
         return Response(TeamWithRoleSerializer(membership).data, status=status.HTTP_201_CREATED)

@@ -23,8 +23,8 @@ from django.core import mail
 from django.core.cache import caches
 
 from accounts import google as google_module
-from config import ratelimit
 from config.settings import cache_url_config
+from infra import ratelimit
 
 from .factories import PASSWORD, UserFactory
 from .test_google import CLIENT_ID, GOOGLE_KEY, credential

@@ -33,10 +33,10 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.renderers import JSONRenderer
 
 from audit.models import Action, AuditEvent
-from config.errors import BadRequest
-from config.middleware import QueryStringGuardMiddleware
-from config.params import datetime_param
-from config.parsers import MAX_DEPTH, JSONParser
+from infra.errors import BadRequest
+from infra.middleware import QueryStringGuardMiddleware
+from infra.params import datetime_param
+from infra.parsers import MAX_DEPTH, JSONParser
 from teams.invitations import invite
 from teams.models import Membership
 from tracking.models import Campaign, Domain, Network, Offer, Source

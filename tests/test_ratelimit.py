@@ -8,7 +8,7 @@ from django.core.cache import caches
 from django.test import RequestFactory, override_settings
 
 from audit.models import Action, AuditEvent
-from config import ratelimit
+from infra import ratelimit
 
 from .factories import PASSWORD, UserFactory
 

@@ -229,7 +229,7 @@ def test_a_mail_that_fails_to_send_is_logged_and_the_answer_unchanged(client, mo
     def broken(*args, **kwargs):
         raise ConnectionRefusedError("smtp down")
 
-    monkeypatch.setattr("accounts.emails.send_mail", broken)
+    monkeypatch.setattr("infra.mail.send_mail", broken)
     response = register(client)
     assert response.status_code == 201
     assert any("failed to send" in r.getMessage() for r in caplog.records)

@@ -47,7 +47,7 @@ def test_no_secret_reaches_the_logs(client, as_user, as_key, owner, team, passwo
     client.post("/api/v1/auth/forgot-password", {"email": owner.email}, format="json")
     code = re.search(r"\b(\d{6})\b", mail.outbox[-1].body).group(1)
     token = re.search(r"token=(\S+)", mail.outbox[-1].body).group(1)
-    monkeypatch.setattr("accounts.emails.send_mail", lambda *a, **k: (_ for _ in ()).throw(OSError("smtp down")))
+    monkeypatch.setattr("infra.mail.send_mail", lambda *a, **k: (_ for _ in ()).throw(OSError("smtp down")))
     client.post("/api/v1/auth/forgot-password", {"email": owner.email}, format="json")  # mail failure logged
     client.post(
         "/api/v1/auth/reset-password",

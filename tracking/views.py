@@ -10,8 +10,8 @@ from rest_framework.views import APIView
 
 from access.views import TeamOwnedViewMixin, TeamScopedMixin
 from apikeys.models import APIKey
-from config.errors import BadRequest
-from config.params import uuid_param
+from infra.errors import BadRequest
+from infra.params import uuid_param
 from teams.models import Membership
 
 from . import serializers

@@ -5,7 +5,7 @@ from django.db.models import Q
 from rest_framework.exceptions import APIException
 
 from apikeys import services
-from config.params import datetime_param, uuid_param
+from infra.params import datetime_param, uuid_param
 from teams.models import Membership
 
 

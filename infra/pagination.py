@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from rest_framework import pagination
 from rest_framework.exceptions import NotFound
 
-from .errors import BadRequest
+from infra.errors import BadRequest
 
 
 class CursorPagination(pagination.CursorPagination):

@@ -12,7 +12,8 @@ from django.core.cache import cache
 from django.db import DatabaseError, connection
 from django.http import JsonResponse
 
-from .errors import problem_response
+from infra.errors import problem_response
+
 from .ratelimit import CACHE_ERRORS
 
 logger = logging.getLogger("ghostflow.health")

@@ -2,7 +2,7 @@
 (Redis in production). Fixed windows; a limit is "N/<seconds|m|h>" per IP or per account.
 
 Limits are named in settings.RATE_LIMITS: {scope: {"ip": "20/5m", "account": "10/15m"}}. The
-client IP comes from config.net.client_ip, so a spoofed X-Forwarded-For is ignored unless a
+client IP comes from infra.net.client_ip, so a spoofed X-Forwarded-For is ignored unless a
 trusted proxy is configured. Account keys are hashed, so the cache never holds an address.
 
 When the cache is unreachable (Redis down or frozen), no limit turns into a 500: each scope
@@ -24,10 +24,9 @@ from django.core.cache import cache
 from redis.exceptions import RedisError
 from rest_framework.exceptions import Throttled
 
-from audit.services import Action, record_event
-
-from .errors import APIError
-from .net import client_ip
+from infra import request_context
+from infra.errors import APIError
+from infra.net import client_ip
 
 logger = logging.getLogger("ghostflow.ratelimit")
 
@@ -184,12 +183,8 @@ def allow(scope: str, *, account: str) -> bool:
 
 
 def _refuse(request, scope: str, kind: str, ttl: float):
-    user = getattr(request, "user", None)
-    record_event(
-        action=Action.RATE_LIMITED,
-        request=request,
-        actor_id=user.pk if getattr(user, "is_authenticated", False) else None,
-        status_code=429,
-        data={"scope": scope, "limit": kind},
-    )
+    # The audit log records the refusal (audit.middleware reads the request context).
+    context = request_context.current()
+    if context is not None:
+        context.rate_limited = {"scope": scope, "limit": kind}
     raise RateLimited(wait=ttl, scope=scope)

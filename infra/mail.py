@@ -1,4 +1,4 @@
-"""Account e-mails: plain-text templates through Django's e-mail framework.
+"""E-mail: plain-text templates (templates/email/) through Django's e-mail framework.
 
 Sending happens after the database work commits, off the request thread (unless
 EMAIL_SEND_INLINE is set, as in tests), so an answer never waits on (or reveals, through its timing)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from django.utils.dateparse import parse_datetime
 
-from .errors import BadRequest
+from infra.errors import BadRequest
 
 
 def uuid_param(value: str, name: str) -> uuid.UUID:

@@ -1,0 +1,92 @@
+"""Request middleware that belongs to no app:
+
+- request id and context: the id is taken from a sane `X-Request-Id` or generated, echoed back;
+  the request's audit metadata (infra.request_context) is opened here, once;
+- query-string guard: a query parameter that no database or renderer can take is a 400;
+- the request transaction: each unsafe request is one transaction, committed unless the answer
+  is a 5xx; a lost database connection is a 503 problem document.
+"""
+
+import logging
+import re
+import uuid
+
+from django.db import InterfaceError, OperationalError, transaction
+
+from infra import request_context
+from infra.errors import database_unavailable, problem_response
+from infra.net import client_ip
+
+logger = logging.getLogger("ghostflow.requests")
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
+
+
+class RequestIdMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        incoming = request.headers.get("X-Request-Id", "")
+        request.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        context = request_context.from_request(request, request_id=request.request_id, ip=client_ip(request))
+        with request_context.use(context):
+            response = self.get_response(request)
+        response["X-Request-Id"] = request.request_id
+        return response
+
+
+# A NUL cannot be stored in (or compared with) PostgreSQL text; a lone surrogate is not Unicode.
+_FORBIDDEN_QUERY_CHAR = re.compile("[\x00\ud800-\udfff]")
+
+
+class QueryStringGuardMiddleware:
+    """Refuse, with a 400 `invalid_query`, any request whose decoded query string holds a NUL or a
+    lone surrogate in a parameter name or value, before any view, filter or query sees it."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.META.get("QUERY_STRING"):
+            for key, values in request.GET.lists():
+                for text in (key, *values):
+                    if (match := _FORBIDDEN_QUERY_CHAR.search(text)) is not None:
+                        what = "a NUL character" if match.group() == "\x00" else "a lone surrogate"
+                        return problem_response(400, "invalid_query", f"The query string contains {what}.")
+        return self.get_response(request)
+
+
+class RequestTransactionMiddleware:
+    """Each unsafe request runs in one transaction. A 5xx answer rolls it back. A 4xx answer
+    commits: what a refused request recorded about itself (a refresh family revoked on token
+    reuse, a failed login, a counted attempt, the audit event of a refused key) must survive the
+    refusal. Reads run without one (their only write is their audit event).
+
+    A lost database connection (killed, failed over) is answered 503 `service_unavailable` with
+    Retry-After. Callbacks registered on the request context (`after_transaction`) run with the
+    final answer once the transaction has ended, committed or rolled back: the audit log records
+    a 5xx there, on a connection of its own.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.method not in UNSAFE_METHODS:
+            return self.get_response(request)
+        try:
+            with transaction.atomic():
+                response = self.get_response(request)
+                if response.status_code >= 500:
+                    transaction.set_rollback(True)
+        except (OperationalError, InterfaceError):
+            logger.exception("Database connection lost during %s %s", request.method, request.path)
+            response = database_unavailable()
+        context = request_context.current()
+        if context is not None:
+            for callback in context.after_transaction:
+                callback(response)
+            context.after_transaction.clear()
+        return response

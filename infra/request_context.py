@@ -1,0 +1,75 @@
+"""What the audit log needs to know about the current request, filled once per request.
+
+`RequestIdMiddleware` opens it (method, path without query string, client IP, user agent,
+request id); the key authentication class adds the key it found (even one it then refuses) and
+which of its secrets was used; the rate limiter notes a refusal. `audit.services.record_event`
+reads it, so services take domain arguments and never the request. Work that runs later on
+another thread takes the context with it (`snapshot` / `use`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
+USER_AGENT_MAX = 255
+
+
+@dataclass
+class RequestContext:
+    method: str = ""
+    path: str = ""
+    ip: str | None = None
+    user_agent: str = ""
+    request_id: str = ""
+    # The API key presented (found by its digest), and "current" or "previous" (its old secret).
+    key: Any = None
+    key_secret: str = "current"
+    # Set when a rate limit refused the request: {"scope": ..., "limit": "ip" | "account"}.
+    rate_limited: dict | None = None
+    # Run, with the final response, by the transaction middleware once the transaction has ended.
+    after_transaction: list[Callable[[Any], None]] = field(default_factory=list)
+
+
+_current: ContextVar[RequestContext | None] = ContextVar("request_context", default=None)
+
+
+def current() -> RequestContext | None:
+    return _current.get()
+
+
+@contextmanager
+def use(context: RequestContext | None) -> Iterator[RequestContext | None]:
+    token = _current.set(context)
+    try:
+        yield context
+    finally:
+        _current.reset(token)
+
+
+def from_request(request, *, request_id: str, ip: str | None) -> RequestContext:
+    return RequestContext(
+        method=request.method or "",
+        # The path only: a query string may carry a secret (`?key=gf_...`), so it is never kept.
+        path=request.path[:255],
+        ip=ip,
+        user_agent=request.META.get("HTTP_USER_AGENT", "")[:USER_AGENT_MAX],
+        request_id=request_id[:64],
+    )
+
+
+def snapshot() -> RequestContext | None:
+    """A copy for work that runs after the request, elsewhere (its metadata, not its callbacks)."""
+    context = current()
+    if context is None:
+        return None
+    return RequestContext(
+        method=context.method,
+        path=context.path,
+        ip=context.ip,
+        user_agent=context.user_agent,
+        request_id=context.request_id,
+    )

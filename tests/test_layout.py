@@ -1,0 +1,46 @@
+"""The apps depend on each other in one direction only: no import cycle between them.
+
+    infra  <-  access  <-  audit  <-  teams  <-  apikeys  <-  accounts, tracking  <-  config (urls)
+"""
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("infra", "access", "audit", "teams", "apikeys", "accounts", "tracking", "config")
+
+
+def imports_between_packages() -> dict[str, set[str]]:
+    graph: dict[str, set[str]] = {package: set() for package in PACKAGES}
+    for package in PACKAGES:
+        for path in (ROOT / package).rglob("*.py"):
+            if "migrations" in path.parts:
+                continue
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    names = [node.module]
+                elif isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                else:
+                    continue
+                for name in names:
+                    top = name.split(".")[0]
+                    if top in PACKAGES and top != package:
+                        graph[package].add(top)
+    return graph
+
+
+def test_no_import_cycle_between_apps():
+    graph = imports_between_packages()
+
+    def reaches(start: str, goal: str, seen: set[str]) -> bool:
+        return any(nxt == goal or (nxt not in seen and reaches(nxt, goal, seen | {nxt})) for nxt in graph[start])
+
+    cycles = sorted(package for package in PACKAGES if reaches(package, package, {package}))
+    assert cycles == [], {package: sorted(graph[package]) for package in cycles}
+
+
+def test_infra_imports_no_app_and_config_keeps_only_settings_and_urls():
+    assert imports_between_packages()["infra"] == set()
+    modules = {path.stem for path in (ROOT / "config").glob("*.py")}
+    assert modules <= {"__init__", "settings", "test_settings", "urls", "api_urls", "wsgi", "asgi"}
