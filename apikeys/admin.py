@@ -1,6 +1,4 @@
 from django.contrib import admin
-from django.db.models import Q
-from django.utils import timezone
 
 from . import services
 from .models import APIKey
@@ -14,13 +12,8 @@ class StatusFilter(admin.SimpleListFilter):
         return APIKey.Status.choices
 
     def queryset(self, request, queryset):
-        now = timezone.now()
-        if self.value() == APIKey.Status.ACTIVE:
-            return queryset.active()
-        if self.value() == APIKey.Status.REVOKED:
-            return queryset.filter(revoked_at__isnull=False)
-        if self.value() == APIKey.Status.EXPIRED:
-            return queryset.filter(revoked_at__isnull=True).filter(Q(expires_at__lte=now))
+        if self.value() in APIKey.Status.values:
+            return queryset.in_status(self.value())
         return queryset
 
 

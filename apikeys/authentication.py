@@ -59,10 +59,11 @@ class APIKeyAuthentication(BaseAuthentication):
         parsed = keys.parse(raw)
         if parsed is None:
             raise Unauthorized("The API key is malformed.", code="key_invalid")
-        digest = parsed.digest
-        key = APIKey.objects.for_authentication(digest).first()
+        digests = list(parsed.digests.values())
+        key = APIKey.objects.for_authentication(digests).first()
         if key is None:
             raise Unauthorized("The API key is not valid.", code="key_invalid")
+        digest = key.digest if key.digest in digests else key.previous_digest
         context = request_context.current()
         if context is not None:
             context.key = key
@@ -71,13 +72,10 @@ class APIKeyAuthentication(BaseAuthentication):
             # the owner can see when the old secret stopped being used.
             context.key_secret = "current" if key.digest == digest else "previous"
         now = timezone.now()
-        if key.revoked_at is not None:
-            raise Unauthorized("The API key has been revoked.", code="key_revoked")
-        if key.digest != digest and (key.previous_digest_expires_at is None or key.previous_digest_expires_at <= now):
-            # An old secret of a regenerated key, after its grace period.
-            raise Unauthorized("The API key is not valid.", code="key_invalid")
-        if key.expires_at is not None and key.expires_at <= now:
-            raise Unauthorized("The API key has expired.", code="key_expired")
+        refusal = key.refusal(digest=digest, now=now)
+        if refusal is not None:
+            code, message = refusal
+            raise Unauthorized(message, code=code)
         if not key.user.is_active:
             raise Unauthorized("The owner of this API key is inactive.", code="key_owner_inactive")
         if key.owner_membership_id is None:

@@ -48,7 +48,13 @@ class ParsedKey:
 
     @property
     def digest(self) -> str:
+        """Under the newest pepper: what a new or regenerated key is stored as."""
         return digest(self.raw)
+
+    @property
+    def digests(self) -> dict[int, str]:
+        """Under every configured pepper: what a presented key is looked up by."""
+        return {pepper_id: digest(self.raw, pepper_id) for pepper_id in settings.API_KEY_PEPPERS}
 
 
 def generate() -> ParsedKey:
@@ -67,8 +73,16 @@ def parse(raw: str) -> ParsedKey | None:
     return ParsedKey(raw=raw, random_part=random_part)
 
 
-def digest(raw: str) -> str:
-    return hmac.new(settings.API_KEY_PEPPER.encode(), raw.encode("ascii"), hashlib.sha256).hexdigest()
+def newest_pepper_id() -> int:
+    return max(settings.API_KEY_PEPPERS)
+
+
+def digest(raw: str, pepper_id: int | None = None) -> str:
+    """HMAC-SHA256 of the key under a pepper of API_KEY_PEPPERS (by default the newest). Peppers
+    have ids so one can be added without invalidating the keys made under the others (NetBox's
+    API_TOKEN_PEPPERS): see the README's "Rotating the API-key pepper"."""
+    pepper = settings.API_KEY_PEPPERS[pepper_id if pepper_id is not None else newest_pepper_id()]
+    return hmac.new(pepper.encode(), raw.encode("ascii"), hashlib.sha256).hexdigest()
 
 
 def looks_like_key(value: str) -> bool:

@@ -3,7 +3,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import Case, OuterRef, Q, Subquery, Value, When
 from django.utils import timezone
 
 from access import scopes
@@ -19,14 +19,29 @@ class APIKeyQuerySet(TeamOwnedQuerySet):
             owner_role=Subquery(membership.values("role")[:1]),
         )
 
-    def for_authentication(self, digest: str):
-        """The key with this digest (or, during a regeneration grace period, previous digest), its
-        owner, team and the owner's membership: one query through the unique digest indexes."""
-        return _authentication_base().filter(Q(digest=digest) | Q(previous_digest=digest))
+    def for_authentication(self, digests):
+        """The key with one of these digests (one per configured pepper) as its current or, during
+        a regeneration grace period and after, previous digest; its owner, team and the owner's
+        membership: one query through the unique digest indexes."""
+        return _authentication_base().filter(Q(digest__in=digests) | Q(previous_digest__in=digests))
+
+    def with_status(self):
+        """Annotate `current_status`: the SQL spelling of APIKey.status_at, the one rule."""
+        now = timezone.now()
+        return self.annotate(
+            current_status=Case(
+                When(revoked_at__isnull=False, then=Value(APIKey.Status.REVOKED)),
+                When(expires_at__lte=now, then=Value(APIKey.Status.EXPIRED)),
+                default=Value(APIKey.Status.ACTIVE),
+                output_field=models.CharField(),
+            )
+        )
+
+    def in_status(self, *statuses: str):
+        return self.with_status().filter(current_status__in=statuses)
 
     def active(self):
-        now = timezone.now()
-        return self.filter(revoked_at__isnull=True).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        return self.in_status(APIKey.Status.ACTIVE)
 
 
 @functools.cache
@@ -55,6 +70,9 @@ class APIKey(models.Model):
     permissions = models.JSONField(default=list, help_text="As given at creation; legacy values expand at check time.")
     prefix = models.CharField(max_length=16, help_text="gf_ + the first 8 characters, for display.")
     digest = models.CharField(max_length=64, unique=True, editable=False)
+    pepper_id = models.PositiveSmallIntegerField(
+        default=1, editable=False, help_text="Which API_KEY_PEPPERS entry the digest was made with."
+    )
     previous_digest = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
     previous_digest_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -76,13 +94,33 @@ class APIKey(models.Model):
     def masked(self) -> str:
         return f"{self.prefix}…"
 
-    @property
-    def status(self) -> str:
+    def status_at(self, now) -> str:
+        """Revoked, expired or active: the one rule (APIKeyQuerySet.with_status is its SQL)."""
         if self.revoked_at is not None:
             return self.Status.REVOKED
-        if self.expires_at is not None and self.expires_at <= timezone.now():
+        if self.expires_at is not None and self.expires_at <= now:
             return self.Status.EXPIRED
         return self.Status.ACTIVE
+
+    @property
+    def status(self) -> str:
+        return self.status_at(timezone.now())
+
+    def previous_secret_usable_at(self, now) -> bool:
+        """During a regeneration grace period the replaced secret still works."""
+        return self.previous_digest_expires_at is not None and now < self.previous_digest_expires_at
+
+    def refusal(self, *, digest: str, now) -> tuple[str, str] | None:
+        """Why a request presenting this key (as `digest`) is refused, as (code, message), or None
+        when the key may be used. The owner's state is checked by the caller."""
+        status = self.status_at(now)
+        if status == self.Status.REVOKED:
+            return "key_revoked", "The API key has been revoked."
+        if digest != self.digest and not self.previous_secret_usable_at(now):
+            return "key_invalid", "The API key is not valid."  # an old secret, after its grace period
+        if status == self.Status.EXPIRED:
+            return "key_expired", "The API key has expired."
+        return None
 
     def granted_scopes(self) -> frozenset[str]:
         return scopes.expand(self.permissions)

@@ -80,6 +80,7 @@ def create_key(
             permissions=permissions,
             prefix=issued.display_prefix,
             digest=issued.digest,
+            pepper_id=keys.newest_pepper_id(),
             expires_at=expires_at,
         )
         record_event(
@@ -134,22 +135,27 @@ def regenerate_key(*, key: APIKey, actor, grace_seconds: int = 0) -> IssuedKey:
         )
     with transaction.atomic():
         key = APIKey.objects.select_for_update().get(pk=key.pk)
-        if key.status == APIKey.Status.REVOKED:
-            raise Conflict("A revoked key cannot be regenerated.", code="key_revoked")
-        if key.status == APIKey.Status.EXPIRED:
-            raise Conflict("An expired key cannot be regenerated; create a new one.", code="key_expired")
         now = timezone.now()
+        status = key.status_at(now)
+        if status == APIKey.Status.REVOKED:
+            raise Conflict("A revoked key cannot be regenerated.", code="key_already_revoked")
+        if status == APIKey.Status.EXPIRED:
+            raise Conflict("An expired key cannot be regenerated; create a new one.", code="key_already_expired")
         issued = keys.generate()
-        if grace_seconds:
-            key.previous_digest = key.digest
-            key.previous_digest_expires_at = now + timedelta(seconds=grace_seconds)
-        else:
-            key.previous_digest = None
-            key.previous_digest_expires_at = None
+        # The replaced digest is kept (usable until the grace period ends, possibly at once): a
+        # call with the old secret then still finds its key and is refused and recorded against it.
+        key.previous_digest = key.digest
+        key.previous_digest_expires_at = now + timedelta(seconds=grace_seconds)
         key.digest = issued.digest
+        key.pepper_id = keys.newest_pepper_id()
         key.prefix = issued.display_prefix
         key.last_rotated_at = now
-        key.save(update_fields=["digest", "prefix", "previous_digest", "previous_digest_expires_at", "last_rotated_at"])
+        key.save(
+            update_fields=[
+                *("digest", "pepper_id", "prefix", "previous_digest", "previous_digest_expires_at"),
+                "last_rotated_at",
+            ]
+        )
         record_event(
             action=Action.KEY_REGENERATED,
             status_code=200,

@@ -58,13 +58,9 @@ class APIKeyListView(KeyManagementMixin, generics.ListAPIView):
         wanted = self.request.query_params.get("status")
         if wanted is None:
             return queryset
-        if wanted == APIKey.Status.ACTIVE:
-            return queryset.active()
-        if wanted == APIKey.Status.REVOKED:
-            return queryset.filter(revoked_at__isnull=False)
-        if wanted == APIKey.Status.EXPIRED:
-            return queryset.filter(revoked_at__isnull=True).exclude(pk__in=APIKey.objects.active().values("pk"))
-        raise BadRequest("status must be active, revoked or expired.", code="invalid_filter")
+        if wanted not in APIKey.Status.values:
+            raise BadRequest("status must be active, revoked or expired.", code="invalid_filter")
+        return queryset.in_status(wanted)
 
     @extend_schema(request=CreateAPIKeySerializer, responses={201: IssuedAPIKeySerializer})
     def post(self, request):

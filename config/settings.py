@@ -37,8 +37,23 @@ def _secret(name: str, *, dev_default: str, min_length: int) -> str:
 SECRET_KEY = _secret("SECRET_KEY", dev_default="dev-only-insecure-secret-key-" + "x" * 30, min_length=50)
 # A dedicated key for JWTs: rotating it logs everybody out without touching sessions or signing.
 JWT_SIGNING_KEY = _secret("JWT_SIGNING_KEY", dev_default="dev-only-insecure-jwt-signing-key-xxxxxxxx", min_length=32)
-# The server-side pepper of API-key digests (HMAC-SHA256). Changing it invalidates every key.
+# The server-side peppers of API-key digests (HMAC-SHA256), by id. API_KEY_PEPPER is id 1;
+# API_KEY_PEPPERS="2:<pepper>,3:<pepper>" adds more. New digests use the highest id; a key made
+# under any configured pepper keeps working (README: "Rotating the API-key pepper").
 API_KEY_PEPPER = _secret("API_KEY_PEPPER", dev_default="dev-only-insecure-api-key-pepper-xxxxxxxxx", min_length=32)
+
+
+def _peppers(value: str) -> dict[int, str]:
+    peppers = {1: API_KEY_PEPPER}
+    for entry in filter(None, (part.strip() for part in value.split(","))):
+        pepper_id, _, pepper = entry.partition(":")
+        if not pepper_id.isdigit() or int(pepper_id) < 1 or (len(pepper) < 32 and not DEBUG):
+            raise ImproperlyConfigured("API_KEY_PEPPERS: use `id:pepper` pairs, ids ≥ 1, peppers ≥ 32 characters.")
+        peppers[int(pepper_id)] = pepper
+    return peppers
+
+
+API_KEY_PEPPERS = _peppers(env.str("API_KEY_PEPPERS", default=""))
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])

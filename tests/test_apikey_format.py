@@ -26,7 +26,7 @@ def test_the_digest_is_an_hmac_under_the_pepper(settings):
     raw = keys.generate().raw
     first = keys.digest(raw)
     assert len(first) == 64 and raw not in first
-    settings.API_KEY_PEPPER = "another-pepper-" + "x" * 32
+    settings.API_KEY_PEPPERS = {1: "another-pepper-" + "x" * 32}
     assert keys.digest(raw) != first
 
 

@@ -1,6 +1,6 @@
 """The apps depend on each other in one direction only: no import cycle between them.
 
-    infra  <-  access  <-  audit  <-  teams  <-  apikeys  <-  accounts, tracking  <-  config (urls)
+infra  <-  access  <-  audit  <-  teams  <-  apikeys  <-  accounts, tracking  <-  config (urls)
 """
 
 import ast
