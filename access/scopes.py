@@ -60,7 +60,7 @@ class Role(models.TextChoices):
     VIEWER = "viewer", "Viewer"
 
 
-# Higher rank may manage lower ranks; nobody grants a role above their own.
+# The order of roles; what a member may grant or manage is decided in teams.services (may_grant).
 ROLE_RANK: dict[str, int] = {Role.VIEWER: 1, Role.MEMBER: 2, Role.ADMIN: 3, Role.OWNER: 4}
 
 ROLE_SCOPES: dict[str, frozenset[str]] = {
@@ -106,7 +106,3 @@ def required_scope(*, resource: str, method: str) -> str:
 def sorted_scopes(scopes: Iterable[str]) -> list[str]:
     order = {scope: index for index, scope in enumerate(CATALOG)}
     return sorted(scopes, key=lambda s: order.get(s, len(order)))
-
-
-def outranks_or_equal(actor_role: str, role: str) -> bool:
-    return ROLE_RANK.get(actor_role, 0) >= ROLE_RANK.get(role, 99)

@@ -1,35 +1,75 @@
-from django.contrib import admin
-from django.core.exceptions import ValidationError
+from django.contrib import admin, messages
 from django.db.models import Count
-from django.forms.models import BaseInlineFormSet
+from rest_framework.exceptions import APIException
 
 from access.scopes import Role
 
+from . import services
 from .models import Invitation, Membership, Team
 
 
-class MembershipFormSet(BaseInlineFormSet):
-    def clean(self):
-        super().clean()
-        owners = 0
-        for form in self.forms:
-            if not hasattr(form, "cleaned_data") or not form.cleaned_data:
-                continue
-            if form.cleaned_data.get("DELETE"):
-                continue
-            if form.cleaned_data.get("role") == Role.OWNER:
-                owners += 1
-        if not owners:
-            raise ValidationError("A team must keep at least one owner.")
-
-
 class MembershipInline(admin.TabularInline):
+    """Read-only: memberships change through the Memberships list's actions, which call
+    teams.services (the team lock, the last-owner rule, the audit event), like the API."""
+
     model = Membership
-    formset = MembershipFormSet
     extra = 0
-    autocomplete_fields = ("user",)
     fields = ("user", "role", "created_at")
-    readonly_fields = ("created_at",)
+    readonly_fields = fields
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+def _role_action(role: str):
+    def action(modeladmin, request, queryset):
+        _apply(modeladmin, request, queryset, lambda actor, m: services.change_role(actor=actor, target=m, role=role))
+
+    action.__name__ = f"make_{role}"
+    return admin.action(description=f"Make the selected members {role}s")(action)
+
+
+def _apply(modeladmin, request, queryset, change) -> None:
+    actor = services.Actor.operator(request.user)
+    done = 0
+    for membership in queryset.select_related("user", "team"):
+        try:
+            change(actor, membership)
+            done += 1
+        except APIException as exc:  # e.g. 409 last_owner: say so, change nothing for this one
+            modeladmin.message_user(request, f"{membership}: {exc.detail}", level=messages.ERROR)
+    if done:
+        modeladmin.message_user(request, f"{done} membership(s) changed.", level=messages.SUCCESS)
+
+
+@admin.action(description="Remove the selected members from their teams")
+def remove_members(modeladmin, request, queryset):
+    _apply(modeladmin, request, queryset, lambda actor, m: services.remove_member(actor=actor, target=m))
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    """Who is in which team. Rows are changed only through the actions (services, audited)."""
+
+    list_display = ("user", "team", "role", "created_at")
+    list_filter = ("role",)
+    search_fields = ("user__username", "user__email", "team__name", "team__id")
+    list_select_related = ("user", "team")
+    actions = [*(_role_action(role) for role in Role.values), remove_members]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the bulk delete would skip the services; use "Remove the selected members"
 
 
 @admin.register(Team)

@@ -11,14 +11,12 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from access import scopes
-from access.scopes import ROLE_RANK
 from audit.services import Action, record_event
 from infra import mail
 from infra.errors import BadRequest, Conflict, Forbidden
 
 from .models import Invitation, Membership
-from .services import add_member
+from .services import add_member, may_grant
 
 
 def _hash(token: str) -> str:
@@ -26,7 +24,7 @@ def _hash(token: str) -> str:
 
 
 def invite(*, actor_membership: Membership, email: str, role: str) -> Invitation:
-    if ROLE_RANK[role] > ROLE_RANK[actor_membership.role]:
+    if not may_grant(actor_membership.role, role):
         raise Forbidden("You cannot invite someone to a role above your own.", code="role_above_own")
     team = actor_membership.team
     email = email.strip()
@@ -77,11 +75,7 @@ def _check_inviter_still_may_grant(invitation: Invitation) -> None:
     """An invitation grants no more than its inviter may grant *now*: an inviter who has since left
     the team, lost `admin` or been demoted below the invited role cannot still hand that role out."""
     inviter = Membership.objects.filter(team_id=invitation.team_id, user_id=invitation.invited_by_id).first()
-    if (
-        inviter is None
-        or scopes.ADMIN not in scopes.role_scopes(inviter.role)
-        or ROLE_RANK[invitation.role] > ROLE_RANK[inviter.role]
-    ):
+    if inviter is None or not may_grant(inviter.role, invitation.role):
         raise Conflict(
             "The person who invited you can no longer grant this role; ask a team admin for a new invitation.",
             code="invitation_inviter_changed",

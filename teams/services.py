@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.db import transaction
 from rest_framework.exceptions import NotFound
 
+from access import scopes
 from access.scopes import ROLE_RANK, Role
 from audit.services import Action, record_event
 from infra.errors import Conflict, Forbidden
@@ -89,15 +91,48 @@ def _other_owners_exist(membership: Membership) -> bool:
     return Membership.objects.filter(team_id=membership.team_id, role=Role.OWNER).exclude(pk=membership.pk).exists()
 
 
-def _check_can_manage(actor: Membership, target: Membership) -> None:
-    if ROLE_RANK[target.role] > ROLE_RANK[actor.role]:
-        raise Forbidden("You cannot manage a member whose role is above yours.", code="role_above_own")
+def may_grant(actor_role: str, role: str) -> bool:
+    """The one rule for what a member may hand out (a role change, an invitation, accepting an
+    invitation later): only with `admin`, and never a role above their own."""
+    return scopes.ADMIN in scopes.role_scopes(actor_role) and ROLE_RANK[role] <= ROLE_RANK[actor_role]
 
 
-def change_role(*, actor_membership: Membership, target: Membership, role: str) -> Membership:
-    if ROLE_RANK[role] > ROLE_RANK[actor_membership.role]:
+def may_manage(actor_role: str, target_role: str) -> bool:
+    """Whether a member may change or remove another: never one whose role is above their own."""
+    return ROLE_RANK[target_role] <= ROLE_RANK[actor_role]
+
+
+def check_may_grant(actor_role: str, role: str) -> None:
+    if not may_grant(actor_role, role):
         raise Forbidden("You cannot grant a role above your own.", code="role_above_own")
-    _check_can_manage(actor_membership, target)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who changes a membership: a member of the team (their role is the ceiling), or an operator
+    in Django admin (staff; no ceiling, but the same lock, last-owner rule and audit event)."""
+
+    user_id: object
+    role: str | None = None  # None: an operator
+
+    @classmethod
+    def member(cls, membership: Membership) -> Actor:
+        return cls(user_id=membership.user_id, role=membership.role)
+
+    @classmethod
+    def operator(cls, user) -> Actor:
+        return cls(user_id=user.pk)
+
+    @property
+    def via(self) -> dict:
+        return {} if self.role is not None else {"via": "admin"}
+
+
+def change_role(*, actor: Actor, target: Membership, role: str) -> Membership:
+    if actor.role is not None:
+        check_may_grant(actor.role, role)
+        if not may_manage(actor.role, target.role):
+            raise Forbidden("You cannot manage a member whose role is above yours.", code="role_above_own")
     with transaction.atomic():
         _lock_team(target.team_id)
         target = _current(target)
@@ -109,15 +144,17 @@ def change_role(*, actor_membership: Membership, target: Membership, role: str) 
         record_event(
             action=Action.MEMBER_ROLE_CHANGED,
             team_id=target.team_id,
-            actor_id=actor_membership.user_id,
-            data={"user_id": str(target.user_id), "from": old, "to": role},
+            actor_id=actor.user_id,
+            data={"user_id": str(target.user_id), "from": old, "to": role, **actor.via},
         )
     return target
 
 
-def remove_member(*, actor_membership: Membership, target: Membership) -> None:
-    if target.pk != actor_membership.pk:
-        _check_can_manage(actor_membership, target)
+def remove_member(*, actor: Actor, target: Membership) -> None:
+    """Anyone may leave; removing someone else needs `admin` (checked by the view) and a role at
+    least theirs. The last owner never leaves."""
+    if actor.role is not None and target.user_id != actor.user_id and not may_manage(actor.role, target.role):
+        raise Forbidden("You cannot manage a member whose role is above yours.", code="role_above_own")
     with transaction.atomic():
         _lock_team(target.team_id)
         target = _current(target)
@@ -127,8 +164,8 @@ def remove_member(*, actor_membership: Membership, target: Membership) -> None:
         record_event(
             action=Action.MEMBER_REMOVED,
             team_id=target.team_id,
-            actor_id=actor_membership.user_id,
-            data={"user_id": str(target.user_id), "role": target.role},
+            actor_id=actor.user_id,
+            data={"user_id": str(target.user_id), "role": target.role, **actor.via},
         )
         for consequence in MEMBER_REMOVED:
-            consequence(team_id=target.team_id, user_id=target.user_id, actor_id=actor_membership.user_id)
+            consequence(team_id=target.team_id, user_id=target.user_id, actor_id=actor.user_id)

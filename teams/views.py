@@ -111,7 +111,7 @@ class MemberDetailView(TeamScopedMixin, APIView):
         membership = self._target(request, user_id)
         if "role" in serializer.validated_data:  # an empty patch changes nothing
             membership = services.change_role(
-                actor_membership=request.access.membership,
+                actor=services.Actor.member(request.access.membership),
                 target=membership,
                 role=serializer.validated_data["role"],
             )
@@ -119,7 +119,9 @@ class MemberDetailView(TeamScopedMixin, APIView):
 
     @extend_schema(responses={204: None})
     def delete(self, request, user_id):
-        services.remove_member(actor_membership=request.access.membership, target=self._target(request, user_id))
+        services.remove_member(
+            actor=services.Actor.member(request.access.membership), target=self._target(request, user_id)
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

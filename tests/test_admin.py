@@ -31,23 +31,38 @@ def test_team_page_has_memberships_inline(operator, team, owner):
     assert b"memberships-TOTAL_FORMS" in response.content
 
 
-def test_the_inline_refuses_to_remove_the_last_owner(operator, team, owner):
+def test_the_membership_actions_keep_the_last_owner(operator, team, owner):
     membership = Membership.objects.get(team=team, user=owner)
-    data = {
-        "name": team.name,
-        "plan": team.plan,
-        "memberships-TOTAL_FORMS": "1",
-        "memberships-INITIAL_FORMS": "1",
-        "memberships-0-id": str(membership.pk),
-        "memberships-0-team": str(team.pk),
-        "memberships-0-user": str(owner.pk),
-        "memberships-0-role": Role.MEMBER,
-    }
-    response = operator.post(f"/admin/teams/team/{team.pk}/change/", data)
-    assert response.status_code == 200  # form redisplayed with the error
-    assert b"at least one owner" in response.content
+    for action in ("make_member", "remove_members"):
+        response = operator.post(
+            "/admin/teams/membership/", {"action": action, "_selected_action": [membership.pk]}, follow=True
+        )
+        assert response.status_code == 200
+        assert b"at least one owner" in response.content
     membership.refresh_from_db()
     assert membership.role == Role.OWNER
+
+
+def test_membership_changes_in_admin_go_through_the_services(operator, team, owner, member, key_for, as_key):
+    from audit.models import Action, AuditEvent
+
+    membership = Membership.objects.get(team=team, user=member)
+    operator.post("/admin/teams/membership/", {"action": "make_admin", "_selected_action": [membership.pk]})
+    membership.refresh_from_db()
+    assert membership.role == Role.ADMIN
+    event = AuditEvent.objects.get(action=Action.MEMBER_ROLE_CHANGED)
+    assert event.data["via"] == "admin" and event.data["to"] == "admin" and event.team_id == team.pk
+    _, raw = key_for(member, team, permissions=["read:campaigns"])
+    operator.post("/admin/teams/membership/", {"action": "remove_members", "_selected_action": [membership.pk]})
+    assert not Membership.objects.filter(pk=membership.pk).exists()
+    assert AuditEvent.objects.filter(action=Action.MEMBER_REMOVED, team_id=team.pk).exists()
+    assert as_key(raw, team).get("/api/v1/campaigns").json()["code"] == "key_revoked"
+
+
+def test_the_team_page_shows_memberships_read_only(operator, team, owner):
+    response = operator.get(f"/admin/teams/team/{team.pk}/change/")
+    assert response.status_code == 200
+    assert b'name="memberships-0-role"' not in response.content
 
 
 def test_user_admin_works_with_the_custom_model(operator):

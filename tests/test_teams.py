@@ -243,7 +243,7 @@ def test_a_member_removed_by_a_concurrent_request_is_a_404_not_a_500(owner, memb
     Membership.objects.filter(pk=target.pk).delete()  # ...before another request removed it
     with pytest.raises(NotFound):
         if change == "role":
-            services.change_role(actor_membership=actor, target=target, role=Role.VIEWER)
+            services.change_role(actor=services.Actor.member(actor), target=target, role=Role.VIEWER)
         else:
-            services.remove_member(actor_membership=actor, target=target)
+            services.remove_member(actor=services.Actor.member(actor), target=target)
     assert not AuditEvent.objects.filter(action__in=[Action.MEMBER_ROLE_CHANGED, Action.MEMBER_REMOVED]).exists()
