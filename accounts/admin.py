@@ -3,7 +3,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
-from . import services
+from . import activation, sessions
 from .models import RefreshFamily, User
 
 
@@ -30,7 +30,7 @@ class UserAdmin(DjangoUserAdmin):
         if change and "is_active" in form.changed_data and not obj.is_active:
             # Deactivation signs the user out everywhere (a password change already does: a
             # family's password fingerprint stops matching).
-            services.set_active(user=obj, active=False, actor_id=request.user.pk)
+            activation.set_active(user=obj, active=False, actor_id=request.user.pk)
 
 
 @admin.register(RefreshFamily)
@@ -49,7 +49,7 @@ class RefreshFamilyAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke (sign out) selected logins")
     def revoke(self, request, queryset):
-        count = services.revoke_families(queryset.values("pk"), reason=RefreshFamily.RevokeReason.ADMIN)
+        count = sessions.revoke_families(queryset.values("pk"), reason=RefreshFamily.RevokeReason.ADMIN)
         self.message_user(request, f"Revoked {count} login(s).")
 
 

@@ -15,7 +15,7 @@ from django.http import HttpResponse
 from audit.services import Action, record_event
 from infra import ratelimit
 
-from . import services
+from . import selectors, sessions
 
 
 class AdminSite(admin.AdminSite):
@@ -28,7 +28,7 @@ class AdminSite(admin.AdminSite):
         if request.method != "POST":
             return super().login(request, extra_context)
         identifier = request.POST.get("username", "")[:254]
-        account = services.login_account_key(user=services.find_login_user(identifier), identifier=identifier)
+        account = sessions.login_account_key(user=selectors.find_login_user(identifier), identifier=identifier)
         try:
             ratelimit.check(request, "login")
             ratelimit.check_failures(request, "login", account=account)

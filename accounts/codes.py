@@ -20,6 +20,9 @@ from .models import OneTimeCode, User
 NOBODY = uuid.UUID(int=0)
 
 
+CODE_INVALID = "The code is invalid or has expired."
+
+
 def _hash(kind: str, user_id, purpose: str, value: str) -> str:
     message = f"{kind}:{user_id}:{purpose}:{value}".encode()
     return hmac.new(settings.SECRET_KEY.encode(), message, hashlib.sha256).hexdigest()

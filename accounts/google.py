@@ -25,9 +25,10 @@ from apikeys.services import revoke_keys_of
 from audit.services import Action, record_event
 from infra.errors import APIError, Conflict, Forbidden, Unauthorized
 
-from .lifecycle import create_personal_team
 from .models import OneTimeCode, RefreshFamily, User
-from .services import TokenPair, revoke_all_sessions, start_session, user_by_email
+from .registration import create_personal_team
+from .selectors import user_by_email
+from .sessions import TokenPair, revoke_all_sessions, start_session
 
 ISSUERS = ("accounts.google.com", "https://accounts.google.com")
 _CACHE_KEY = "google:jwks:"

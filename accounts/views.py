@@ -1,16 +1,44 @@
-from drf_spectacular.utils import extend_schema
+"""Account endpoints, by concept: sessions (login, refresh, logout, me), registration and e-mail
+verification, password recovery and change, Google sign-in, the account summary. Thin: validation,
+then a service call; rate limits are declared on each view (`rate_limit`)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from access import context, scopes
+from access.context import TEAM_HEADER
+from access.permissions import InteractiveLoginOnly
 from access.scopes import sorted_scopes
 from access.views import AccessMixin
 from infra import ratelimit
-from infra.errors import Unauthorized
+from infra.errors import BadRequest, Forbidden, Unauthorized
+from infra.schema import ProblemSerializer
+from teams.models import Membership
 
-from . import services
-from .serializers import LoginSerializer, MeSerializer, RefreshSerializer, TokenPairSerializer, UserSerializer
+from . import google, passwords, recovery, registration, selectors, sessions
+from .serializers import (
+    AccessTokenSerializer,
+    AccountSerializer,
+    ChangePasswordSerializer,
+    DetailSerializer,
+    EmailSerializer,
+    GoogleSerializer,
+    LoginSerializer,
+    MeSerializer,
+    RefreshSerializer,
+    RegisterSerializer,
+    ResetPasswordSerializer,
+    TokenPairSerializer,
+    UserSerializer,
+    VerifyEmailSerializer,
+)
+from .tokens import FAMILY_CLAIM
 
 
 class PublicAuthView(AccessMixin, APIView):
@@ -32,13 +60,13 @@ class LoginView(PublicAuthView):
         serializer.is_valid(raise_exception=True)
         identifier = serializer.validated_data["username"]
         ratelimit.check(request, "login")
-        user = services.find_login_user(identifier)
+        user = selectors.find_login_user(identifier)
         # Failed attempts lock the account's *password login* for a while, however it is spelled;
         # recovery (forgot/reset-password) has its own limits, so the owner can still get back in.
-        account = services.login_account_key(user=user, identifier=identifier)
+        account = sessions.login_account_key(user=user, identifier=identifier)
         ratelimit.check_failures(request, "login", account=account)
         try:
-            pair = services.login(user=user, password=serializer.validated_data["password"])
+            pair = sessions.login(user=user, password=serializer.validated_data["password"])
         except Unauthorized:
             ratelimit.count_failure("login", account=account)
             raise
@@ -53,7 +81,7 @@ class RefreshView(PublicAuthView):
         ratelimit.check(request, "refresh")
         serializer = RefreshSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        pair = services.rotate_refresh_token(raw=serializer.validated_data["refresh_token"])
+        pair = sessions.rotate_refresh_token(raw=serializer.validated_data["refresh_token"])
         return Response(pair.as_response())
 
 
@@ -64,7 +92,7 @@ class LogoutView(PublicAuthView):
     def post(self, request):
         serializer = RefreshSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.logout(raw=serializer.validated_data["refresh_token"])
+        sessions.logout(raw=serializer.validated_data["refresh_token"])
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -85,3 +113,164 @@ class MeView(AccessMixin, APIView):
                 "scopes": sorted_scopes(key.effective_scopes()),
             }
         return Response(body)
+
+
+REGISTERED = "If the address can be used, we sent it a message: enter the code from it to verify the account."
+SENT = "If the address belongs to an account, we sent it a message."
+
+
+def _valid(serializer_class, request):
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class RegisterView(AccessMixin, APIView):
+    """Create an account (it logs in once its e-mail is verified) with a personal team.
+
+    A taken address gets the same answer; its owner is mailed instead. With REGISTRATION_OPEN
+    off, only a staff user, or an admin of the team in X-Team-Id (the new account joins it),
+    may register accounts.
+    """
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(request=RegisterSerializer, responses={201: DetailSerializer})
+    def post(self, request):
+        ratelimit.check(request, "register")
+        team_membership = None
+        if not settings.REGISTRATION_OPEN:
+            team_membership = self._registrar(request)
+        data = _valid(RegisterSerializer, request)
+        registration.register(team_membership=team_membership, **data)
+        return Response({"detail": REGISTERED}, status=status.HTTP_201_CREATED)
+
+    def _registrar(self, request) -> Membership | None:
+        user = request.user
+        closed = Forbidden(
+            "Registration is closed; ask a team admin to create your account.", code="registration_closed"
+        )
+        if not user.is_authenticated:
+            raise closed
+        InteractiveLoginOnly().has_permission(request, self)
+        if request.headers.get(TEAM_HEADER):
+            access = context.enter_team(request)  # 400/403 for a bad header or a team the caller is not in
+            if access.has_scope(scopes.ADMIN):
+                return access.membership
+        if user.is_staff:
+            return None
+        raise closed
+
+
+class VerifyEmailView(PublicAuthView):
+    """Verify the address with the six-digit code (10 minutes, single use, 5 tries)."""
+
+    @extend_schema(request=VerifyEmailSerializer, responses={200: DetailSerializer}, auth=[])
+    def post(self, request):
+        data = _valid(VerifyEmailSerializer, request)
+        ratelimit.check(request, "verify_email", account=data["email"])
+        registration.verify_email(email=data["email"], code=data["code"])
+        return Response({"detail": "Your e-mail address is verified; you can log in."})
+
+
+class ResendVerificationView(PublicAuthView):
+    """Send a fresh verification code. The same answer whether or not the address exists."""
+
+    @extend_schema(request=EmailSerializer, responses={202: DetailSerializer}, auth=[])
+    def post(self, request):
+        data = _valid(EmailSerializer, request)
+        ratelimit.check(request, "resend_verification", account=data["email"])
+        registration.resend_verification(email=data["email"])
+        return Response({"detail": SENT}, status=status.HTTP_202_ACCEPTED)
+
+
+class ForgotPasswordView(PublicAuthView):
+    """Start password recovery: always the same 202, whether or not the account exists."""
+
+    @extend_schema(request=EmailSerializer, responses={202: DetailSerializer}, auth=[])
+    def post(self, request):
+        data = _valid(EmailSerializer, request)
+        ratelimit.check(request, "forgot_password")
+        mail = ratelimit.allow("forgot_password", account=data["email"])
+        recovery.forgot_password(email=data["email"], send_mail=mail)
+        return Response({"detail": SENT}, status=status.HTTP_202_ACCEPTED)
+
+
+class ResetPasswordView(PublicAuthView):
+    """Set a new password with the code or the link token from the e-mail. Signs out every
+    session of the account; does not log in."""
+
+    @extend_schema(request=ResetPasswordSerializer, responses={200: DetailSerializer}, auth=[])
+    def post(self, request):
+        ratelimit.check(request, "reset_password")
+        data = _valid(ResetPasswordSerializer, request)
+        recovery.reset_password(
+            email=data["email"],
+            new_password=data["new_password"],
+            code=data.get("code"),
+            token=data.get("token"),
+        )
+        return Response({"detail": "Your password has been changed. Log in with the new password."})
+
+
+class ChangePasswordView(AccessMixin, APIView):
+    """Change the password (interactive login). Every other session is signed out; the answer
+    carries a fresh access token for this one (the old one stops working)."""
+
+    permission_classes = [IsAuthenticated, InteractiveLoginOnly]
+
+    @extend_schema(request=ChangePasswordSerializer, responses={200: AccessTokenSerializer})
+    def post(self, request):
+        ratelimit.check(request, "change_password")
+        account = str(request.user.pk)
+        ratelimit.check_failures(request, "change_password", account=account)
+        data = _valid(ChangePasswordSerializer, request)
+        user = request.user
+        if not user.has_usable_password():
+            raise Forbidden("This account has no password yet; use forgot-password to set one.", code="no_password")
+        if not user.check_password(data["current_password"]):
+            ratelimit.count_failure("change_password", account=account)
+            raise BadRequest("The current password is wrong.", code="wrong_password")
+        passwords.check_password_rules(data["new_password"], user=user, field="new_password")
+        family_id = request.auth.get(FAMILY_CLAIM)
+        passwords.set_password(user=user, password=data["new_password"], keep_family_id=family_id)
+        return Response(sessions.fresh_access_token(user=user, family_id=family_id))
+
+
+class GoogleSignInView(PublicAuthView):
+    """Sign in (or up) with a Google ID token. Returns the same JWT pair as login."""
+
+    @extend_schema(
+        request=GoogleSerializer,
+        responses={
+            200: TokenPairSerializer,
+            404: OpenApiResponse(ProblemSerializer, description="Google sign-in is not configured."),
+            503: OpenApiResponse(ProblemSerializer, description="Google's keys could not be fetched."),
+        },
+        auth=[],
+    )
+    def post(self, request):
+        ratelimit.check(request, "google")
+        data = _valid(GoogleSerializer, request)
+        claims = google.verify_credential(data["credential"])
+        return Response(google.sign_in(claims=claims).as_response())
+
+
+class AccountView(AccessMixin, APIView):
+    """Account summary and sign-in methods (for the CLI and the dashboard)."""
+
+    @extend_schema(responses={200: AccountSerializer})
+    def get(self, request):
+        return Response(AccountSerializer(request.user).data)
+
+
+class GoogleUnlinkView(AccessMixin, APIView):
+    """Unlink Google; refused (409) unless a password sign-in exists."""
+
+    permission_classes = [IsAuthenticated, InteractiveLoginOnly]
+
+    @extend_schema(request=None, responses={200: AccountSerializer})
+    def post(self, request):
+        google.unlink(user=request.user)
+        request.user.refresh_from_db()
+        return Response(AccountSerializer(request.user).data)

@@ -64,7 +64,7 @@ def main() -> None:
 
     from access.scopes import Role
     from accounts.models import User
-    from accounts.services import start_session
+    from accounts.sessions import start_session
     from apikeys.keys import generate
     from apikeys.models import APIKey
     from audit.models import AuditEvent

@@ -61,7 +61,7 @@ def manage(env: dict[str, str], *args: str) -> str:
 SEED = """
 import json
 from accounts.models import User
-from accounts.services import start_session
+from accounts.sessions import start_session
 from apikeys.models import APIKey
 from access.scopes import Role
 from apikeys.services import create_key

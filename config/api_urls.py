@@ -3,7 +3,6 @@ and left out of the schema)."""
 
 from django.urls import path
 
-from accounts import lifecycle_views as lifecycle
 from accounts import views as accounts
 from apikeys import views as apikeys
 from audit import views as audit
@@ -21,15 +20,15 @@ urlpatterns = [
     *route("auth/refresh", accounts.RefreshView, "refresh"),
     *route("auth/logout", accounts.LogoutView, "logout"),
     *route("auth/me", accounts.MeView, "me"),
-    *route("auth/register", lifecycle.RegisterView, "register"),
-    *route("auth/verify-email", lifecycle.VerifyEmailView, "verify-email"),
-    *route("auth/resend-verification", lifecycle.ResendVerificationView, "resend-verification"),
-    *route("auth/forgot-password", lifecycle.ForgotPasswordView, "forgot-password"),
-    *route("auth/reset-password", lifecycle.ResetPasswordView, "reset-password"),
-    *route("auth/change-password", lifecycle.ChangePasswordView, "change-password"),
-    *route("auth/google", lifecycle.GoogleSignInView, "google"),
-    *route("me/account", lifecycle.AccountView, "account"),
-    *route("me/google/unlink", lifecycle.GoogleUnlinkView, "google-unlink"),
+    *route("auth/register", accounts.RegisterView, "register"),
+    *route("auth/verify-email", accounts.VerifyEmailView, "verify-email"),
+    *route("auth/resend-verification", accounts.ResendVerificationView, "resend-verification"),
+    *route("auth/forgot-password", accounts.ForgotPasswordView, "forgot-password"),
+    *route("auth/reset-password", accounts.ResetPasswordView, "reset-password"),
+    *route("auth/change-password", accounts.ChangePasswordView, "change-password"),
+    *route("auth/google", accounts.GoogleSignInView, "google"),
+    *route("me/account", accounts.AccountView, "account"),
+    *route("me/google/unlink", accounts.GoogleUnlinkView, "google-unlink"),
     *route("auth/api-keys", apikeys.APIKeyListView, "api-keys"),
     *route("auth/api-keys/<uuid:key_id>", apikeys.APIKeyDetailView, "api-key"),
     *route("auth/api-keys/<uuid:key_id>/revoke", apikeys.APIKeyRevokeView, "api-key-revoke"),

@@ -2,7 +2,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from access.scopes import Role
-from accounts.services import start_session
+from accounts.sessions import start_session
 
 from .factories import PASSWORD, MembershipFactory, TeamFactory, UserFactory
 

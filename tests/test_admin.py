@@ -73,7 +73,7 @@ def test_user_admin_works_with_the_custom_model(operator):
 
 def test_deactivating_in_admin_signs_the_user_out(operator):
     from accounts.models import RefreshFamily
-    from accounts.services import start_session
+    from accounts.sessions import start_session
 
     user = MembershipFactory().user
     start_session(user=user)

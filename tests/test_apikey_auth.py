@@ -9,8 +9,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from access.scopes import Role
+from accounts.activation import set_active
 from accounts.models import User
-from accounts.services import set_active
 from apikeys import keys
 from apikeys.models import APIKey
 from apikeys.services import regenerate_key, revoke_key

@@ -10,7 +10,7 @@ from django.test import Client
 from django.utils import timezone
 
 from access.scopes import Role
-from accounts.services import set_password
+from accounts.passwords import set_password
 from apikeys.models import APIKey
 from apikeys.services import regenerate_key, revoke_key
 from audit.models import Action, AuditEvent

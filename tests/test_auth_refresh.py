@@ -8,7 +8,7 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
-from accounts import services
+from accounts import activation, passwords, sessions
 from accounts.models import RefreshFamily
 from audit.models import Action, AuditEvent
 
@@ -64,7 +64,7 @@ def test_replaying_a_used_refresh_token_revokes_the_whole_family(client, pair, u
 
 
 def test_replay_only_revokes_its_own_family(client, pair, user):
-    other = services.start_session(user=user)
+    other = sessions.start_session(user=user)
     refresh(client, pair["refresh_token"])
     refresh(client, pair["refresh_token"])
     assert refresh(client, other.refresh_token).status_code == 200
@@ -119,7 +119,7 @@ def test_logout_with_garbage_is_401(client):
 
 
 def test_changing_the_password_revokes_every_family(client, pair, user):
-    services.set_password(user=user, password="a-brand-new-password")
+    passwords.set_password(user=user, password="a-brand-new-password")
     assert refresh(client, pair["refresh_token"]).status_code == 401
     assert not RefreshFamily.objects.active().exists()
 
@@ -141,7 +141,7 @@ def test_a_password_change_also_kills_access_tokens(client, pair, user):
 
 
 def test_deactivating_a_user_revokes_every_family(client, pair, user):
-    services.set_active(user=user, active=False)
+    activation.set_active(user=user, active=False)
     assert not RefreshFamily.objects.active().exists()
     assert refresh(client, pair["refresh_token"]).status_code == 401
 
@@ -166,7 +166,7 @@ def test_refresh_rejects_malformed_bodies(client, body):
 
 @pytest.mark.django_db(transaction=True)
 def test_of_concurrent_refreshes_with_one_token_exactly_one_succeeds():
-    token = services.start_session(user=UserFactory(username="racer")).refresh_token
+    token = sessions.start_session(user=UserFactory(username="racer")).refresh_token
     threads, results, barrier = [], [], threading.Barrier(6)
 
     def worker():

@@ -268,7 +268,7 @@ def test_google_sign_in_claims_an_account_preregistered_by_someone_else(client, 
 
 def test_google_sign_in_ends_the_sessions_of_a_claimed_account(client):
     from accounts.models import RefreshFamily
-    from accounts.services import start_session
+    from accounts.sessions import start_session
 
     user = UserFactory(email="ada@example.com", email_verified_at=None)
     pair = start_session(user=user)  # e.g. a session opened before the rule existed

@@ -10,7 +10,7 @@ import time_machine
 from django.conf import settings
 from django.utils import timezone
 
-from accounts.services import start_session
+from accounts.sessions import start_session
 
 from .factories import UserFactory
 

@@ -11,7 +11,7 @@ from django.core import mail
 from django.utils import timezone
 
 from accounts.models import OneTimeCode, RefreshFamily
-from accounts.services import start_session
+from accounts.sessions import start_session
 from audit.models import Action, AuditEvent
 
 from .factories import PASSWORD, UserFactory

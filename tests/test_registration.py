@@ -84,7 +84,7 @@ def test_registering_a_taken_address_answers_the_same_and_mails_the_owner(client
 
 
 def test_the_taken_address_path_costs_a_password_hash_too(client, monkeypatch):
-    import accounts.lifecycle as lifecycle
+    import accounts.registration as lifecycle
 
     UserFactory(username="old", email="taken@example.com")
     calls = []

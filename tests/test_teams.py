@@ -187,7 +187,7 @@ def test_two_owners_demoting_each_other_at_once_leave_one_owner(monkeypatch):
     from django.db import connection
     from django.test import Client
 
-    from accounts.services import start_session
+    from accounts.sessions import start_session
     from teams import services
 
     from .factories import TeamFactory

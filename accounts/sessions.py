@@ -1,4 +1,4 @@
-"""Account writes: login, refresh rotation, logout, password and activation changes."""
+"""Sessions: password login, JWT pairs and refresh families (rotation, reuse, logout)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,9 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
-from django.db.models import Case, IntegerField, Value, When
 from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
 
-from apikeys.services import revoke_keys_of
 from audit.services import Action, record_event
 from infra.errors import Forbidden, Unauthorized
 
@@ -37,26 +35,6 @@ class TokenPair:
             "token_type": "bearer",
             "expires_in": self.expires_in,
         }
-
-
-def user_by_email(email: str) -> User | None:
-    """The account of this address. Case-insensitive, but an exact match wins: PostgreSQL's
-    UPPER() also folds look-alikes (a dotless `ı` matches `i`), so two accounts can match."""
-    email = email.strip()
-    return (
-        User.objects.filter(email__iexact=email)
-        .annotate(inexact=Case(When(email=email, then=Value(0)), default=Value(1), output_field=IntegerField()))
-        .order_by("inexact", "date_joined")
-        .first()
-    )
-
-
-def find_login_user(identifier: str) -> User | None:
-    """An identifier with `@` is an e-mail address, anything else a username (usernames cannot
-    contain `@`, so nobody can register a username that shadows somebody's e-mail login)."""
-    if "@" in identifier:
-        return user_by_email(identifier)
-    return User.objects.filter(username=identifier).first()
 
 
 def login_account_key(*, user: User | None, identifier: str) -> str:
@@ -221,21 +199,6 @@ def revoke_all_sessions(*, user: User, reason: str, except_family_id=None) -> in
     return revoke_families(families.values("pk"), reason=reason)
 
 
-def set_password(*, user: User, password: str, keep_family_id=None) -> None:
-    """Change a password and sign out every other session of the user."""
-    with transaction.atomic():
-        user.set_password(password)
-        user.save(update_fields=["password"])
-        revoke_all_sessions(
-            user=user, reason=RefreshFamily.RevokeReason.PASSWORD_CHANGED, except_family_id=keep_family_id
-        )
-        if keep_family_id is not None:
-            RefreshFamily.objects.filter(pk=keep_family_id).update(
-                password_fingerprint=password_fingerprint(user.password)
-            )
-        record_event(action=Action.PASSWORD_CHANGED, actor_id=user.pk)
-
-
 def _access_token(user: User, family_id) -> str:
     # The family id lets the holder's own session survive its password change.
     access = AccessToken.for_user(user)
@@ -249,14 +212,3 @@ def fresh_access_token(*, user: User, family_id) -> dict:
         "token_type": "bearer",
         "expires_in": int(AccessToken.lifetime.total_seconds()),
     }
-
-
-def set_active(*, user: User, active: bool, actor_id=None) -> None:
-    """Deactivation signs the user out everywhere and revokes every key they own, so that a
-    later reactivation starts with no live credential."""
-    with transaction.atomic():
-        user.is_active = active
-        user.save(update_fields=["is_active"])
-        if not active:
-            revoke_all_sessions(user=user, reason=RefreshFamily.RevokeReason.DEACTIVATED)
-            revoke_keys_of(user_id=user.pk, reason="owner_deactivated", actor_id=actor_id)
