@@ -130,7 +130,7 @@ def _link_or_create(*, sub: str, email: str, email_verified: bool) -> User:
                 "An account with this e-mail is linked to another Google account.", code="google_account_conflict"
             )
         if not email_verified:
-            raise Conflict(
+            raise Forbidden(
                 "An account with this e-mail exists; Google has not verified the address, so it cannot be "
                 "linked automatically. Log in with your password.",
                 code="google_email_unverified",

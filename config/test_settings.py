@@ -31,3 +31,6 @@ LOGGING["root"]["level"] = "WARNING"  # noqa: F405
 # budgets count everything; tests/test_settings.py checks the production alias separately.
 DATABASES.pop("audit_reads", None)  # noqa: F405
 AUDIT_READS_DATABASE = "default"
+
+# An answer with an undeclared error code (or a declared one with another status) fails the test.
+ERROR_CODES_STRICT = True

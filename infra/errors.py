@@ -14,6 +14,7 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
@@ -59,7 +60,102 @@ class Unauthorized(exceptions.AuthenticationFailed):
         self.code = code
 
 
+# Every `code` an error answer can carry, with its one HTTP status (the title is the status's
+# phrase). Answering with an undeclared code, or a declared code with another status, is a bug:
+# tests run with ERROR_CODES_STRICT and fail on it; production logs it. The README's list of codes
+# is checked against this table (tests/test_errors.py).
+ERROR_CODES: dict[str, int] = {
+    # the request itself
+    "validation_error": 400,
+    "malformed_request": 400,
+    "bad_request": 400,
+    "invalid_query": 400,
+    "invalid_filter": 400,
+    "invalid_page_size": 400,
+    "invalid_cursor": 400,
+    "payload_too_large": 413,
+    "unsupported_media_type": 415,
+    "not_acceptable": 406,
+    "method_not_allowed": 405,
+    "not_found": 404,
+    "rate_limited": 429,
+    "server_error": 500,
+    "service_unavailable": 503,
+    # credentials
+    "not_authenticated": 401,
+    "authentication_failed": 401,
+    "invalid_credentials": 401,
+    "email_unverified": 403,
+    "token_invalid": 401,
+    "token_expired": 401,
+    "token_revoked": 401,
+    "token_reused": 401,
+    "session_expired": 401,
+    "key_invalid": 401,
+    "key_revoked": 401,
+    "key_expired": 401,
+    "key_owner_inactive": 401,
+    "key_owner_removed": 401,
+    "key_in_query": 401,
+    # team context and permissions
+    "team_required": 400,
+    "team_invalid": 400,
+    "team_forbidden": 403,
+    "key_team_mismatch": 403,
+    "insufficient_scope": 403,
+    "interactive_login_required": 403,
+    "permission_denied": 403,
+    "owner_required": 403,
+    "role_above_own": 403,
+    "last_owner": 409,
+    # keys
+    "unknown_scope": 400,
+    "permissions_required": 400,
+    "scope_exceeds_role": 403,
+    "expires_in_past": 400,
+    "invalid_grace": 400,
+    "key_limit_reached": 409,
+    "key_owner_only": 403,
+    "key_already_revoked": 409,
+    "key_already_expired": 409,
+    # accounts
+    "username_taken": 400,
+    "registration_closed": 403,
+    "code_invalid": 400,
+    "wrong_password": 400,
+    "no_password": 403,
+    "password_required": 409,
+    "google_disabled": 404,
+    "google_unavailable": 503,
+    "google_token_invalid": 401,
+    "google_token_expired": 401,
+    "google_email_unverified": 403,
+    "google_account_conflict": 409,
+    "google_not_linked": 409,
+    # invitations
+    "already_member": 409,
+    "invitation_invalid": 400,
+    "invitation_expired": 400,
+    "invitation_email_mismatch": 403,
+    "invitation_inviter_changed": 409,
+}
+
+
+class UndeclaredErrorCode(Exception):
+    """An answer with a code missing from ERROR_CODES, or with another status than declared."""
+
+
+def _check_declared(status_code: int, code: str) -> None:
+    if ERROR_CODES.get(code) == status_code:
+        return
+    message = f"Error code {code!r} with status {status_code} is not declared in infra.errors.ERROR_CODES"
+    if getattr(settings, "ERROR_CODES_STRICT", False):
+        raise UndeclaredErrorCode(message)
+    logger.error(message)
+
+
 def problem(status_code: int, code: str, detail: str, **extra: Any) -> dict[str, Any]:
+    _check_declared(status_code, code)
     body: dict[str, Any] = {
         "type": "about:blank",
         "title": HTTPStatus(status_code).phrase,

@@ -74,3 +74,48 @@ def test_an_unhandled_error_outside_drf_is_a_json_500():
 def test_a_bad_host_is_a_json_400():
     response = Client(HTTP_HOST="evil.example").get("/healthz")
     assert_problem(response, 400, "bad_request")
+
+
+# --- one declared enumeration of every code -----------------------------------
+
+
+def test_the_readme_lists_exactly_the_declared_codes_with_their_status():
+    import re
+    from pathlib import Path
+
+    from infra.errors import ERROR_CODES
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme[readme.index("Codes in use, with their one status") :]
+    section = section[: section.index("\n\n")]
+    listed = {code: int(status) for code, status in re.findall(r"`([a-z_]+)` (\d{3})", section)}
+    assert listed == ERROR_CODES
+
+
+def test_every_code_written_in_the_source_is_declared():
+    import re
+    from pathlib import Path
+
+    from infra.errors import ERROR_CODES
+
+    root = Path(__file__).resolve().parent.parent
+    pattern = re.compile(
+        r'code="([a-z_]+)"|^\s*(?:return|failure = \(?)\s*\(?"[^"]+",\s*"([a-z_]+)"|return "([a-z_]+)", "'
+    )
+    found = set()
+    for package in ("access", "accounts", "apikeys", "audit", "infra", "teams", "tracking"):
+        for path in (root / package).rglob("*.py"):
+            for line in path.read_text().splitlines():
+                for match in pattern.finditer(line):
+                    found.update(group for group in match.groups() if group)
+    assert {"key_revoked", "token_reused", "last_owner"} <= found  # the scan sees every spelling
+    assert found - set(ERROR_CODES) == set()
+
+
+def test_an_undeclared_code_or_status_fails_loudly_in_tests():
+    from infra.errors import UndeclaredErrorCode, problem
+
+    with pytest.raises(UndeclaredErrorCode):
+        problem(400, "made_up_code", "x")
+    with pytest.raises(UndeclaredErrorCode):
+        problem(409, "key_revoked", "x")  # key_revoked is the 401 of using a revoked key

@@ -91,7 +91,7 @@ def test_an_existing_account_is_linked_when_google_verified_the_email(client):
 def test_an_unverified_google_email_never_links_an_existing_account(client):
     user = UserFactory(email="ada@example.com")
     response = sign_in(client, credential(email_verified=False))
-    assert response.status_code == 409
+    assert response.status_code == 403
     assert response.json()["code"] == "google_email_unverified"
     user.refresh_from_db()
     assert user.google_sub is None
