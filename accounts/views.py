@@ -54,12 +54,13 @@ class PublicAuthView(AccessMixin, APIView):
 class LoginView(PublicAuthView):
     """Exchange a username (or e-mail) and password for a JWT pair. Logging in never creates a key."""
 
+    rate_limit = "login"
+
     @extend_schema(request=LoginSerializer, responses={200: TokenPairSerializer}, auth=[])
     def post(self, request):
         serializer = LoginSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         identifier = serializer.validated_data["username"]
-        ratelimit.check(request, "login")
         user = selectors.find_login_user(identifier)
         # Failed attempts lock the account's *password login* for a while, however it is spelled;
         # recovery (forgot/reset-password) has its own limits, so the owner can still get back in.
@@ -76,9 +77,10 @@ class LoginView(PublicAuthView):
 class RefreshView(PublicAuthView):
     """Rotate a refresh token: the old one is spent; replaying it revokes the whole login."""
 
+    rate_limit = "refresh"
+
     @extend_schema(request=RefreshSerializer, responses={200: TokenPairSerializer}, auth=[])
     def post(self, request):
-        ratelimit.check(request, "refresh")
         serializer = RefreshSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         pair = sessions.rotate_refresh_token(raw=serializer.validated_data["refresh_token"])
@@ -133,11 +135,12 @@ class RegisterView(AccessMixin, APIView):
     may register accounts.
     """
 
+    rate_limit = "register"
+
     permission_classes = [AllowAny]
 
     @extend_schema(request=RegisterSerializer, responses={201: DetailSerializer})
     def post(self, request):
-        ratelimit.check(request, "register")
         team_membership = None
         if not settings.REGISTRATION_OPEN:
             team_membership = self._registrar(request)
@@ -165,10 +168,12 @@ class RegisterView(AccessMixin, APIView):
 class VerifyEmailView(PublicAuthView):
     """Verify the address with the six-digit code (10 minutes, single use, 5 tries)."""
 
+    rate_limit = "verify_email"
+    rate_limit_account = "email"
+
     @extend_schema(request=VerifyEmailSerializer, responses={200: DetailSerializer}, auth=[])
     def post(self, request):
         data = _valid(VerifyEmailSerializer, request)
-        ratelimit.check(request, "verify_email", account=data["email"])
         registration.verify_email(email=data["email"], code=data["code"])
         return Response({"detail": "Your e-mail address is verified; you can log in."})
 
@@ -176,10 +181,12 @@ class VerifyEmailView(PublicAuthView):
 class ResendVerificationView(PublicAuthView):
     """Send a fresh verification code. The same answer whether or not the address exists."""
 
+    rate_limit = "resend_verification"
+    rate_limit_account = "email"
+
     @extend_schema(request=EmailSerializer, responses={202: DetailSerializer}, auth=[])
     def post(self, request):
         data = _valid(EmailSerializer, request)
-        ratelimit.check(request, "resend_verification", account=data["email"])
         registration.resend_verification(email=data["email"])
         return Response({"detail": SENT}, status=status.HTTP_202_ACCEPTED)
 
@@ -187,10 +194,11 @@ class ResendVerificationView(PublicAuthView):
 class ForgotPasswordView(PublicAuthView):
     """Start password recovery: always the same 202, whether or not the account exists."""
 
+    rate_limit = "forgot_password"
+
     @extend_schema(request=EmailSerializer, responses={202: DetailSerializer}, auth=[])
     def post(self, request):
         data = _valid(EmailSerializer, request)
-        ratelimit.check(request, "forgot_password")
         mail = ratelimit.allow("forgot_password", account=data["email"])
         recovery.forgot_password(email=data["email"], send_mail=mail)
         return Response({"detail": SENT}, status=status.HTTP_202_ACCEPTED)
@@ -200,9 +208,10 @@ class ResetPasswordView(PublicAuthView):
     """Set a new password with the code or the link token from the e-mail. Signs out every
     session of the account; does not log in."""
 
+    rate_limit = "reset_password"
+
     @extend_schema(request=ResetPasswordSerializer, responses={200: DetailSerializer}, auth=[])
     def post(self, request):
-        ratelimit.check(request, "reset_password")
         data = _valid(ResetPasswordSerializer, request)
         recovery.reset_password(
             email=data["email"],
@@ -217,11 +226,12 @@ class ChangePasswordView(AccessMixin, APIView):
     """Change the password (interactive login). Every other session is signed out; the answer
     carries a fresh access token for this one (the old one stops working)."""
 
+    rate_limit = "change_password"
+
     permission_classes = [IsAuthenticated, InteractiveLoginOnly]
 
     @extend_schema(request=ChangePasswordSerializer, responses={200: AccessTokenSerializer})
     def post(self, request):
-        ratelimit.check(request, "change_password")
         account = str(request.user.pk)
         ratelimit.check_failures(request, "change_password", account=account)
         data = _valid(ChangePasswordSerializer, request)
@@ -240,6 +250,8 @@ class ChangePasswordView(AccessMixin, APIView):
 class GoogleSignInView(PublicAuthView):
     """Sign in (or up) with a Google ID token. Returns the same JWT pair as login."""
 
+    rate_limit = "google"
+
     @extend_schema(
         request=GoogleSerializer,
         responses={
@@ -250,7 +262,6 @@ class GoogleSignInView(PublicAuthView):
         auth=[],
     )
     def post(self, request):
-        ratelimit.check(request, "google")
         data = _valid(GoogleSerializer, request)
         claims = google.verify_credential(data["credential"])
         return Response(google.sign_in(claims=claims).as_response())

@@ -224,6 +224,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "infra.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "infra.schema.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Rate limits are declared on the views (`rate_limit`) and applied here: infra/ratelimit.py.
+    "DEFAULT_THROTTLE_CLASSES": ["infra.ratelimit.DeclaredRateLimit"],
     "DEFAULT_THROTTLE_RATES": {},
     "NUM_PROXIES": None,
 }

@@ -23,6 +23,7 @@ from django.conf import settings
 from django.core.cache import cache
 from redis.exceptions import RedisError
 from rest_framework.exceptions import Throttled
+from rest_framework.throttling import BaseThrottle
 
 from infra import request_context
 from infra.errors import APIError
@@ -188,3 +189,29 @@ def _refuse(request, scope: str, kind: str, ttl: float):
     if context is not None:
         context.rate_limited = {"scope": scope, "limit": kind}
     raise RateLimited(wait=ttl, scope=scope)
+
+
+class DeclaredRateLimit(BaseThrottle):
+    """The limits a view declares, applied at the same point of every view: after authentication
+    and permissions, before the handler (DRF's throttle step).
+
+        rate_limit = "verify_email"        # a scope of settings.RATE_LIMITS
+        rate_limit_account = "email"       # optional: the body field naming the account
+
+    Counting only *failures* per account (login, change-password) and the silent per-account mail
+    budget (forgot-password) belong to those flows: they call check_failures / count_failure /
+    allow themselves, because only the flow knows what failed or what was sent.
+    """
+
+    def allow_request(self, request, view) -> bool:
+        scope = getattr(view, "rate_limit", None)
+        if scope is None:
+            return True
+        account = None
+        field = getattr(view, "rate_limit_account", None)
+        if field is not None:
+            data = request.data  # a malformed body is its own 400 here, as in the handler
+            value = data.get(field) if isinstance(data, dict) else None
+            account = value if isinstance(value, str) and value.strip() else None
+        check(request, scope, account=account)
+        return True

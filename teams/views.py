@@ -8,7 +8,6 @@ from rest_framework.views import APIView
 from access import scopes
 from access.permissions import HasScope, InteractiveLoginOnly
 from access.views import ANY_MEMBER, AccessMixin, TeamScopedMixin
-from infra import ratelimit
 
 from . import invitations, selectors, services
 from .models import Invitation
@@ -160,11 +159,12 @@ class InvitationDetailView(TeamScopedMixin, APIView):
 class AcceptInvitationView(AccessMixin, APIView):
     """Accept an invitation as the logged-in owner of the invited, verified e-mail address."""
 
+    rate_limit = "accept_invitation"
+
     permission_classes = [IsAuthenticated, InteractiveLoginOnly]
 
     @extend_schema(request=AcceptInvitationSerializer, responses={201: TeamWithRoleSerializer})
     def post(self, request):
-        ratelimit.check(request, "accept_invitation")
         serializer = AcceptInvitationSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         membership = invitations.accept(user=request.user, token=serializer.validated_data["token"])

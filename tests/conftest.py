@@ -119,3 +119,20 @@ def _isolated_cache():
     cache.key_prefix = uuid.uuid4().hex
     yield
     cache.key_prefix = previous
+
+
+@pytest.fixture(scope="session")
+def api_views():
+    """(route, view class) of every URL under /api/v1/ (trailing-slash aliases left out)."""
+    from django.urls import URLPattern, URLResolver, get_resolver
+
+    def walk(patterns, prefix=""):
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                yield from walk(pattern.url_patterns, prefix + str(pattern.pattern))
+            elif isinstance(pattern, URLPattern):
+                route = prefix + str(pattern.pattern)
+                if route.startswith("api/v1/") and not route.endswith("/"):
+                    yield route.removeprefix("api/v1/"), pattern.callback.view_class
+
+    return sorted(walk(get_resolver("config.urls").url_patterns), key=lambda item: item[0])

@@ -10,7 +10,6 @@ import dataclasses
 
 import pytest
 from django.contrib.auth.models import AnonymousUser
-from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIRequestFactory
 
 from access.context import ANONYMOUS, KINDS, Access, Kind
@@ -39,27 +38,18 @@ NOT_TEAM_SCOPED = {
 }
 
 
-def api_views():
-    def walk(patterns, prefix=""):
-        for pattern in patterns:
-            if isinstance(pattern, URLResolver):
-                yield from walk(pattern.url_patterns, prefix + str(pattern.pattern))
-            elif isinstance(pattern, URLPattern):
-                route = prefix + str(pattern.pattern)
-                if route.startswith("api/v1/") and not route.endswith("/"):
-                    yield route.removeprefix("api/v1/"), pattern.callback.view_class
-
-    return sorted(walk(get_resolver("config.urls").url_patterns), key=lambda item: item[0])
-
-
-def test_the_walk_finds_every_endpoint():
-    routes = {route for route, _ in api_views()}
+def test_the_walk_finds_every_endpoint(api_views):
+    routes = {route for route, _ in api_views}
     assert routes >= NOT_TEAM_SCOPED
     assert len(routes) >= 35
 
 
-@pytest.mark.parametrize(("route", "view"), api_views(), ids=[route for route, _ in api_views()])
-def test_every_api_view_establishes_access_and_team_views_declare_their_scope(route, view):
+def test_every_api_view_establishes_access_and_team_views_declare_their_scope(api_views):
+    for route, view in api_views:
+        check_view(route, view)
+
+
+def check_view(route, view):
     assert issubclass(view, AccessMixin), f"{route}: {view.__name__} does not derive from AccessMixin"
     if route in NOT_TEAM_SCOPED:
         assert not issubclass(view, TeamScopedMixin), f"{route} should not be team-scoped"

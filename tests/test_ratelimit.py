@@ -172,3 +172,8 @@ def test_rates_parse():
     assert ratelimit.parse_rate("10/5m") == (10, 300)
     assert ratelimit.parse_rate("3/h") == (3, 3600)
     assert ratelimit.parse_rate("7/30s") == (7, 30)
+
+
+def test_every_configured_limit_is_declared_by_a_view(settings, api_views):
+    declared = {getattr(view, "rate_limit", None) for _, view in api_views} - {None}
+    assert declared == set(settings.RATE_LIMITS)
