@@ -2,9 +2,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from access.scopes import Role
-from accounts.sessions import start_session
 
-from .factories import PASSWORD, MembershipFactory, TeamFactory, UserFactory
+from .factories import PASSWORD, MembershipFactory, TeamFactory, UserFactory, access_token, make_key
 
 
 @pytest.fixture
@@ -57,10 +56,6 @@ def password():
     return PASSWORD
 
 
-def access_token(user) -> str:
-    return start_session(user=user).access_token
-
-
 @pytest.fixture
 def as_user(client):
     """as_user(user, team=None) -> an APIClient with the user's JWT (and X-Team-Id when given)."""
@@ -74,18 +69,6 @@ def as_user(client):
         return c
 
     return make
-
-
-def make_key(user, team, permissions=("admin",), **kwargs):
-    """Create a key through the service (as the API would) and return (key, raw)."""
-    from apikeys.services import create_key
-    from teams.models import Membership
-
-    membership = Membership.objects.get(user=user, team=team)
-    result = create_key(
-        membership=membership, name=kwargs.pop("name", "test key"), permissions=list(permissions), **kwargs
-    )
-    return result.key, result.raw
 
 
 @pytest.fixture

@@ -1,9 +1,17 @@
+"""factory-boy factories for every model. Keys and logins are made through their services
+(make_key, access_token): the raw secret exists only in what those return."""
+
+import uuid
+from datetime import timedelta
+
 import factory
 from django.utils import timezone
 
 from access.scopes import Role
-from accounts.models import User
-from teams.models import Membership, Team
+from accounts.models import OneTimeCode, RefreshFamily, User
+from audit.models import Action, AuditEvent
+from teams.models import Invitation, Membership, Team
+from tracking.models import Campaign, Domain, Network, Offer, Source
 
 PASSWORD = "correct-horse-battery"
 
@@ -38,3 +46,104 @@ class MembershipFactory(factory.django.DjangoModelFactory):
     team = factory.SubFactory(TeamFactory)
     user = factory.SubFactory(UserFactory)
     role = Role.MEMBER
+
+
+def access_token(user) -> str:
+    """A fresh login's access token, as POST /auth/login would give."""
+    from accounts.sessions import start_session
+
+    return start_session(user=user).access_token
+
+
+def make_key(user, team, permissions=("admin",), **kwargs):
+    """An API key made through the service (as the API would): returns (key, raw key)."""
+    from apikeys.services import create_key
+
+    membership = Membership.objects.get(user=user, team=team)
+    result = create_key(
+        membership=membership, name=kwargs.pop("name", "test key"), permissions=list(permissions), **kwargs
+    )
+    return result.key, result.raw
+
+
+class InvitationFactory(factory.django.DjangoModelFactory):
+    """A pending invitation (its token is not known: use the API to test acceptance)."""
+
+    class Meta:
+        model = Invitation
+
+    team = factory.SubFactory(TeamFactory)
+    email = factory.Sequence(lambda n: f"invitee{n}@example.com")
+    role = Role.MEMBER
+    token_hash = factory.Sequence(lambda n: f"{n:064x}")
+    invited_by = factory.SubFactory(UserFactory)
+    expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=7))
+
+
+class RefreshFamilyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = RefreshFamily
+
+    user = factory.SubFactory(UserFactory)
+    current_jti = factory.LazyFunction(lambda: uuid.uuid4().hex)
+    expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=30))
+    password_fingerprint = "0" * 64
+
+
+class OneTimeCodeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = OneTimeCode
+
+    user = factory.SubFactory(UserFactory)
+    purpose = OneTimeCode.Purpose.VERIFY_EMAIL
+    code_hash = "0" * 64
+    expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(minutes=10))
+
+
+class AuditEventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AuditEvent
+
+    action = Action.TEAM_UPDATED
+    team = factory.SubFactory(TeamFactory)
+
+
+class NetworkFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Network
+
+    team = factory.SubFactory(TeamFactory)
+    name = factory.Sequence(lambda n: f"Network {n}")
+
+
+class DomainFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Domain
+
+    team = factory.SubFactory(TeamFactory)
+    hostname = factory.Sequence(lambda n: f"track{n}.example.com")
+
+
+class SourceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Source
+
+    team = factory.SubFactory(TeamFactory)
+    name = factory.Sequence(lambda n: f"Source {n}")
+
+
+class OfferFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Offer
+
+    team = factory.SubFactory(TeamFactory)
+    name = factory.Sequence(lambda n: f"Offer {n}")
+    url = factory.Sequence(lambda n: f"https://offers.example.com/{n}")
+
+
+class CampaignFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Campaign
+
+    team = factory.SubFactory(TeamFactory)
+    name = factory.Sequence(lambda n: f"Campaign {n}")

@@ -18,7 +18,7 @@ from audit.models import Action, AuditEvent
 from teams.models import Membership
 from tracking.models import Campaign
 
-from .conftest import access_token, make_key
+from .factories import access_token, make_key
 
 pytestmark = pytest.mark.django_db
 
@@ -71,14 +71,14 @@ def test_an_unknown_well_formed_key_is_key_invalid(as_key, team):
     assert response.json()["code"] == "key_invalid"
 
 
-def test_it_rejects_revoked_key(as_key, key, team, owner):
+def test_a_revoked_key_is_refused(as_key, key, team, owner):
     revoke_key(key=key[0], actor=owner)
     response = as_key(key[1], team).get(CAMPAIGNS)
     assert response.status_code == 401
     assert response.json()["code"] == "key_revoked"
 
 
-def test_it_rejects_expired_key(as_key, owner, team):
+def test_an_expired_key_is_refused(as_key, owner, team):
     _, raw = make_key(owner, team, ["read"], expires_at=timezone.now() + timedelta(hours=1))
     assert as_key(raw, team).get(CAMPAIGNS).status_code == 200
     with time_machine.travel(timezone.now() + timedelta(hours=2)):

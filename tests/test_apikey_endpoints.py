@@ -12,7 +12,7 @@ from access import scopes
 from apikeys.models import APIKey
 from audit.models import Action, AuditEvent
 
-from .conftest import make_key
+from .factories import make_key
 
 pytestmark = pytest.mark.django_db
 

@@ -17,7 +17,7 @@ from audit.models import Action, AuditEvent
 from teams.models import Membership
 from tracking.models import Campaign, Network
 
-from .conftest import make_key
+from .factories import make_key
 
 pytestmark = pytest.mark.django_db
 
@@ -146,23 +146,30 @@ def test_security_events_are_recorded(as_user, client, owner, member, admin, tea
     as_user(owner, team).patch("/api/v1/team", {"name": "Renamed"}, format="json")
     created = as_user(owner).post("/api/v1/teams", {"name": "Temp"}, format="json").json()
     as_user(owner, type(team).objects.get(pk=created["id"])).delete("/api/v1/team")
-    recorded = set(AuditEvent.objects.values_list("action", flat=True))
-    assert recorded >= {
-        Action.KEY_CREATED,
-        Action.KEY_REGENERATED,
-        Action.KEY_REVOKED,
-        Action.KEY_DELETED,
-        Action.LOGIN_FAILED,
-        Action.LOGIN_SUCCEEDED,
-        Action.REFRESH_REUSE,
-        Action.LOGOUT,
-        Action.PASSWORD_CHANGED,
-        Action.MEMBER_ROLE_CHANGED,
-        Action.MEMBER_REMOVED,
-        Action.TEAM_UPDATED,
-        Action.TEAM_CREATED,
-        Action.TEAM_DELETED,
-    }
+    temp = created["id"]
+    # (action, actor, team) of every event, in order: who did what, where.
+    events = [
+        (e.action, e.actor_id, str(e.team_id) if e.team_id else None)
+        for e in AuditEvent.objects.exclude(action=Action.API_REQUEST).order_by("created_at", "id")
+    ]
+    t = str(team.pk)
+    assert events == [
+        (Action.KEY_CREATED, owner.pk, t),
+        (Action.KEY_REGENERATED, owner.pk, t),
+        (Action.KEY_REVOKED, owner.pk, t),
+        (Action.KEY_DELETED, owner.pk, t),
+        (Action.LOGIN_FAILED, None, None),
+        (Action.LOGIN_SUCCEEDED, owner.pk, None),
+        (Action.REFRESH_REUSE, owner.pk, None),
+        (Action.LOGIN_SUCCEEDED, owner.pk, None),
+        (Action.LOGOUT, owner.pk, None),
+        (Action.PASSWORD_CHANGED, member.pk, None),
+        (Action.MEMBER_ROLE_CHANGED, admin.pk, t),
+        (Action.MEMBER_REMOVED, admin.pk, t),
+        (Action.TEAM_UPDATED, owner.pk, t),
+        (Action.TEAM_CREATED, owner.pk, temp),
+        (Action.TEAM_DELETED, owner.pk, temp),
+    ]
 
 
 def test_no_event_ever_holds_a_secret(as_key, as_user, client, key, team, owner, password):

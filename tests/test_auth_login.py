@@ -23,7 +23,7 @@ def login(client, username, password):
     return client.post(URL, {"username": username, "password": password}, format="json")
 
 
-def test_it_logs_in_with_username(client):
+def test_login_takes_a_username(client):
     user = UserFactory(username="hershel")
     response = login(client, "hershel", PASSWORD)
     assert response.status_code == 200
@@ -34,7 +34,7 @@ def test_it_logs_in_with_username(client):
     assert AuditEvent.objects.filter(action=Action.LOGIN_SUCCEEDED, actor=user).count() == 1
 
 
-def test_it_logs_in_with_email_in_any_case(client):
+def test_login_takes_an_email_in_any_case(client):
     UserFactory(username="hershel", email="Hershel@Example.com")
     assert login(client, "hershel@EXAMPLE.com", PASSWORD).status_code == 200
 
@@ -118,13 +118,13 @@ def test_unknown_user_costs_a_password_hash_like_a_wrong_password(client):
     "body",
     [{}, {"username": "x"}, {"password": "x"}, {"username": "", "password": ""}, {"username": ["a"], "password": 1}],
 )
-def test_it_rejects_incomplete_bodies_with_400(client, body):
+def test_incomplete_login_bodies_are_400(client, body):
     response = client.post(URL, body, format="json")
     assert response.status_code == 400
     assert response.json()["code"] == "validation_error"
 
 
-def test_it_never_writes_the_password_into_the_audit_log(client):
+def test_a_typed_password_never_reaches_the_audit_log(client):
     UserFactory(username="known")
     login(client, "known", "s3cret-typed-wrong")
     for event in AuditEvent.objects.all():

@@ -34,7 +34,9 @@ def invite(client, email="newcomer@example.com", role="member"):
 def test_an_admin_invites_and_the_invitee_accepts(as_user, admin, team, invitee):
     response = invite(as_user(admin, team))
     assert response.status_code == 201
-    assert response.json()["status"] == "pending"
+    body = response.json()
+    assert body["status"] == "pending" and body["email"] == "newcomer@example.com" and body["role"] == "member"
+    assert body["invited_by"] == admin.username and "token" not in body and "token_hash" not in body
     assert mail.outbox[0].to == ["newcomer@example.com"]
     token = token_in(mail.outbox[0])
     assert token not in Invitation.objects.get().token_hash
@@ -56,7 +58,9 @@ def test_the_invitations_are_listed_and_can_be_withdrawn(as_user, admin, team, i
     assert [i["email"] for i in listed] == ["newcomer@example.com"]
     assert client.delete(f"{INVITE}/{listed[0]['id']}").status_code == 204
     token = token_in(mail.outbox[0])
-    assert as_user(invitee).post(ACCEPT, {"token": token}, format="json").status_code == 400
+    response = as_user(invitee).post(ACCEPT, {"token": token}, format="json")
+    assert response.status_code == 400
+    assert response.json()["code"] == "invitation_invalid"
 
 
 def test_an_invitation_expires_after_seven_days(as_user, admin, team, invitee):
@@ -94,8 +98,11 @@ def test_re_inviting_a_pending_address_replaces_the_old_token(as_user, admin, te
     invite(client)
     first, second = token_in(mail.outbox[0]), token_in(mail.outbox[1])
     assert Invitation.objects.count() == 1
-    assert as_user(invitee).post(ACCEPT, {"token": first}, format="json").status_code == 400
-    assert as_user(invitee).post(ACCEPT, {"token": second}, format="json").status_code == 201
+    refused = as_user(invitee).post(ACCEPT, {"token": first}, format="json")
+    assert (refused.status_code, refused.json()["code"]) == (400, "invitation_invalid")
+    accepted = as_user(invitee).post(ACCEPT, {"token": second}, format="json")
+    assert accepted.status_code == 201
+    assert accepted.json()["id"] == str(team.pk) and accepted.json()["role"] == "member"
 
 
 def test_the_accepting_users_verified_email_must_match(as_user, admin, team, invitee):
@@ -109,28 +116,39 @@ def test_the_accepting_users_verified_email_must_match(as_user, admin, team, inv
     invite(as_user(admin, team), email="other@example.com")
     response = as_user(unverified).post(ACCEPT, {"token": token_in(mail.outbox[1])}, format="json")
     assert response.status_code == 403
+    assert response.json()["code"] == "invitation_email_mismatch"
     assert not Membership.objects.filter(team=team, user__in=[stranger, unverified]).exists()
 
 
 def test_another_teams_invitation_cannot_be_withdrawn(as_user, admin, team, outsider, other_team):
     invite(as_user(outsider, other_team))
     foreign = Invitation.objects.get()
-    assert as_user(admin, team).delete(f"{INVITE}/{foreign.pk}").status_code == 404
+    response = as_user(admin, team).delete(f"{INVITE}/{foreign.pk}")
+    assert (response.status_code, response.json()["code"]) == (404, "not_found")
     assert Invitation.objects.exists()
 
 
-@pytest.mark.parametrize("body", [{}, {"email": "nope"}, {"email": "a@example.com", "role": "god"}])
-def test_bad_invitations_are_400(as_user, admin, team, body):
-    assert as_user(admin, team).post(INVITE, body, format="json").status_code == 400
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [({}, "email"), ({"email": "nope"}, "email"), ({"email": "a@example.com", "role": "god"}, "role")],
+)
+def test_bad_invitations_are_400(as_user, admin, team, body, field):
+    response = as_user(admin, team).post(INVITE, body, format="json")
+    assert response.status_code == 400
+    assert response.json()["code"] == "validation_error" and field in response.json()["errors"]
+    assert not Invitation.objects.exists()
 
 
 def test_invitations_refuse_api_keys(as_key, key_for, owner, team):
     _, raw = key_for(owner, team, ["admin"])
-    assert invite(as_key(raw, team)).status_code == 403
+    response = invite(as_key(raw, team))
+    assert (response.status_code, response.json()["code"]) == (403, "interactive_login_required")
+    assert not Invitation.objects.exists()
 
 
 def test_a_garbage_token_is_400(as_user, invitee):
-    assert as_user(invitee).post(ACCEPT, {"token": "nope"}, format="json").status_code == 400
+    response = as_user(invitee).post(ACCEPT, {"token": "nope"}, format="json")
+    assert (response.status_code, response.json()["code"]) == (400, "invitation_invalid")
 
 
 @pytest.mark.parametrize(

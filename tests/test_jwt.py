@@ -53,12 +53,12 @@ def test_the_token_carries_aud_and_iss_and_uses_hs256(user):
     assert body["exp"] - body["iat"] == 300
 
 
-def test_it_is_signed_with_the_dedicated_key_not_secret_key(client, claims):
+def test_an_access_token_is_signed_with_the_dedicated_key_not_secret_key(client, claims):
     assert settings.JWT_SIGNING_KEY != settings.SECRET_KEY
     assert call(client, sign(claims, key=settings.SECRET_KEY)).status_code == 401
 
 
-def test_it_rejects_a_tampered_token(client, user, claims):
+def test_a_tampered_token_is_refused(client, user, claims):
     token = sign(claims)
     header, payload, signature = token.split(".")
     forged = dict(claims, user_id=str(UserFactory().pk))
@@ -68,17 +68,17 @@ def test_it_rejects_a_tampered_token(client, user, claims):
     assert response.json()["code"] == "token_invalid"
 
 
-def test_it_rejects_alg_none(client, claims):
+def test_alg_none_is_refused(client, claims):
     token = jwt.encode(claims, None, algorithm="none")
     assert call(client, token).status_code == 401
 
 
-def test_it_rejects_other_algorithms_even_with_the_right_key(client, claims):
+def test_other_algorithms_are_refused_even_with_the_right_key(client, claims):
     token = jwt.encode(claims, settings.JWT_SIGNING_KEY + "x" * 40, algorithm="HS512")
     assert call(client, token).status_code == 401
 
 
-def test_it_rejects_an_expired_token(client, user):
+def test_an_expired_token_is_refused(client, user):
     token = start_session(user=user).access_token
     with time_machine.travel(timezone.now() + timedelta(minutes=6)):
         response = call(client, token)
@@ -87,7 +87,7 @@ def test_it_rejects_an_expired_token(client, user):
 
 
 @pytest.mark.parametrize("claim,value", [("aud", "someone-else"), ("iss", "evil"), ("aud", None), ("iss", None)])
-def test_it_rejects_a_wrong_or_missing_audience_or_issuer(client, claims, claim, value):
+def test_a_wrong_or_missing_audience_or_issuer_is_refused(client, claims, claim, value):
     if value is None:
         claims.pop(claim)
     else:

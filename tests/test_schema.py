@@ -15,7 +15,7 @@ def test_the_schema_validates(tmp_path):
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yml"))
 
 
-def test_it_declares_the_bearer_and_key_schemes(schema):
+def test_the_schema_declares_the_bearer_and_key_schemes(schema):
     schemes = schema["components"]["securitySchemes"]
     assert schemes["jwtAuth"] == {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     assert schemes["apiKeyBearer"]["scheme"] == "bearer"

@@ -9,8 +9,7 @@ from access.scopes import Role
 from teams.models import Membership
 from tracking.models import Campaign, Domain, Network, Offer, Source
 
-from .conftest import make_key
-from .factories import UserFactory
+from .factories import UserFactory, make_key
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ import re
 import pytest
 from django.core import mail
 
-from .conftest import make_key
+from .factories import make_key
 
 pytestmark = pytest.mark.django_db
 

@@ -5,7 +5,7 @@ import pytest
 from apikeys.models import APIKey
 from tracking.models import Campaign, Domain, Network, Offer, Source
 
-from .conftest import make_key
+from .factories import make_key
 
 pytestmark = pytest.mark.django_db
 
