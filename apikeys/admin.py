@@ -23,7 +23,7 @@ class APIKeyAdmin(admin.ModelAdmin):
     (use the API or `manage.py create_api_key`, which show the raw key once)."""
 
     list_display = ("name", "masked", "team", "user", "status", "created_at", "last_used_at", "expires_at")
-    list_filter = (StatusFilter, "team", "user")
+    list_filter = (StatusFilter, "pepper_id", "team", "user")
     search_fields = ("name", "prefix", "team__name", "user__username")
     list_select_related = ("team", "user")
     fields = (
