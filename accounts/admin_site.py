@@ -28,10 +28,10 @@ class AdminSite(admin.AdminSite):
         if request.method != "POST":
             return super().login(request, extra_context)
         identifier = request.POST.get("username", "")[:254]
-        account = sessions.login_account_key(user=selectors.find_login_user(identifier), identifier=identifier)
+        accounts = sessions.login_accounts(user=selectors.find_login_user(identifier), identifier=identifier)
         try:
             ratelimit.check(request, "login")
-            ratelimit.check_failures(request, "login", account=account)
+            attempt = ratelimit.attempt(request, "login", accounts=accounts)
         except (ratelimit.RateLimited, ratelimit.CacheUnavailable) as exc:
             # 429 over the limit; 503 when the limit cannot be counted (the login fails closed).
             message = "Too many login attempts" if exc.status_code == 429 else "Login is temporarily unavailable"
@@ -42,6 +42,7 @@ class AdminSite(admin.AdminSite):
             return response
         response = super().login(request, extra_context)
         if request.user.is_authenticated and request.user.is_staff and response.status_code == 302:
+            attempt.succeeded()
             record_event(
                 action=Action.LOGIN_SUCCEEDED,
                 actor_id=request.user.pk,
@@ -50,7 +51,6 @@ class AdminSite(admin.AdminSite):
             )
         else:
             # A wrong password, an unknown name, and a correct password of a non-staff account all
-            # count: the form answers them alike, and so does the limit.
-            ratelimit.count_failure("login", account=account)
+            # count (the attempt stays counted): the form answers them alike, and so does the limit.
             record_event(action=Action.LOGIN_FAILED, status_code=response.status_code, data={"method": "admin"})
         return response

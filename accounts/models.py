@@ -78,6 +78,10 @@ class RefreshFamilyQuerySet(models.QuerySet):
     def active(self):
         return self.filter(revoked_at__isnull=True)
 
+    def live(self):
+        """Signed in: not revoked and not past the absolute cap (what a person's sessions list shows)."""
+        return self.active().filter(expires_at__gt=timezone.now())
+
 
 class RefreshFamily(models.Model):
     """One login: the chain of refresh tokens that descend from it by rotation.
@@ -96,6 +100,7 @@ class RefreshFamily(models.Model):
         DEACTIVATED = "deactivated"
         ADMIN = "admin"
         ACCOUNT_CLAIMED = "account_claimed"
+        USER_REVOKED = "user_revoked", "Revoked by the user (sessions list)"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="refresh_families")
@@ -108,6 +113,9 @@ class RefreshFamily(models.Model):
     # A keyed fingerprint of the password hash at login: a password changed by any path (API,
     # admin, `changepassword`) no longer matches, so the family cannot be refreshed.
     password_fingerprint = models.CharField(max_length=64)
+    # Where the login came from, as the request that started it said (shown in the sessions list).
+    user_agent = models.CharField(max_length=255, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
 
     objects = RefreshFamilyQuerySet.as_manager()
 
@@ -117,6 +125,11 @@ class RefreshFamily(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} {self.created_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def last_used_at(self):
+        """The last refresh, or the login itself (access tokens are not tracked)."""
+        return self.last_refreshed_at or self.created_at
 
 
 class OneTimeCode(models.Model):

@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import Action, record_event
-from infra import mail
+from infra import mail, ratelimit
 from infra.errors import BadRequest
 
 from . import codes, deferred
@@ -18,16 +18,19 @@ from .passwords import check_password_rules, set_password
 from .selectors import user_by_email
 
 
-def forgot_password(*, email: str, send_mail: bool = True) -> None:
+def forgot_password(*, email: str) -> None:
     """Queue the recovery mail: the answer is the same, and as fast, whether or not the account
     exists (the look-up, the code and the audit row happen after it)."""
-    deferred.run_later(_forgot_password, email=email, send_mail=send_mail)
+    deferred.run_later(_forgot_password, email=email)
 
 
-def _forgot_password(*, email: str, send_mail: bool) -> None:
+def _forgot_password(*, email: str) -> None:
     user = user_by_email(email)
     if user is None or not user.is_active:
         return
+    # The mail budget counts the account found, not what was typed: look-alike spellings of one
+    # address (which the database's case-insensitive match folds together) share it.
+    send_mail = ratelimit.allow("forgot_password", account=f"user:{user.pk}")
     with transaction.atomic():
         record_event(
             action=Action.PASSWORD_RESET_REQUESTED,

@@ -4,12 +4,12 @@ are the same either way, and cost the same work (see tests/test_timing_oracles.p
 from __future__ import annotations
 
 from django.contrib.auth.hashers import make_password
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from access.scopes import Role
 from audit.services import Action, record_event
-from infra import mail
+from infra import mail, ratelimit
 from infra.errors import BadRequest
 from teams import services as team_services
 from teams.models import Membership
@@ -30,6 +30,12 @@ def _send_verification(user: User) -> None:
     mail.send("verify_email", user.email, username=user.username, code=issued.code)
 
 
+def _username_taken() -> BadRequest:
+    # Usernames are public handles (they show in member lists); addresses are not: a taken
+    # address gets the same answer as a new one.
+    return BadRequest("This username is taken.", code="username_taken", errors={"username": ["Taken."]})
+
+
 def register(*, username: str, email: str, password: str, team_membership=None) -> None:
     """Create an unverified account with a personal team, or, when the address is taken, mail
     its owner instead. The caller cannot tell which happened.
@@ -39,7 +45,7 @@ def register(*, username: str, email: str, password: str, team_membership=None) 
     """
     email = email.strip()
     if User.objects.filter(username__iexact=username).exists():
-        raise BadRequest("This username is taken.", code="username_taken", errors={"username": ["Taken."]})
+        raise _username_taken()
     check_password_rules(password, user=User(username=username, email=email))
     existing = user_by_email(email)
     if existing is not None:
@@ -47,7 +53,15 @@ def register(*, username: str, email: str, password: str, team_membership=None) 
         mail.send("account_exists", existing.email)
         return
     with transaction.atomic():
-        user = User.objects.create_user(username=username, email=email, password=password)
+        try:
+            with transaction.atomic():
+                user = User.objects.create_user(username=username, email=email, password=password)
+        except IntegrityError:
+            # A concurrent registration took the username or the address between the checks
+            # above and this INSERT: answer as those checks would have.
+            if User.objects.filter(username__iexact=username).exists():
+                raise _username_taken() from None
+            return
         create_personal_team(user)
         if team_membership is not None:
             team_services.add_member(team=team_membership.team, user=user, role=Role.MEMBER, actor=team_membership.user)
@@ -81,7 +95,14 @@ def resend_verification(*, email: str) -> None:
 
 def _resend_verification(*, email: str) -> None:
     user = user_by_email(email)
-    if user is not None and user.is_active and not user.email_verified:
+    # Besides the per-address limit on the endpoint, a budget per account found (look-alike
+    # spellings of one address share it).
+    if (
+        user is not None
+        and user.is_active
+        and not user.email_verified
+        and ratelimit.allow("resend_verification", account=f"user:{user.pk}")
+    ):
         with transaction.atomic():
             _send_verification(user)
             record_event(action=Action.EMAIL_VERIFICATION_SENT, actor_id=user.pk, status_code=202)

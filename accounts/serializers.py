@@ -9,8 +9,14 @@ class LoginSerializer(serializers.Serializer):
     password = serializers.CharField(max_length=settings.PASSWORD_MAX_LENGTH, trim_whitespace=False)
 
 
+REFRESH_TOKEN_MAX_LENGTH = 4096
+
+
 class RefreshSerializer(serializers.Serializer):
-    refresh_token = serializers.CharField(max_length=4096)
+    refresh_token = serializers.CharField(
+        max_length=REFRESH_TOKEN_MAX_LENGTH,
+        help_text="Body mode only; with `X-GhostFlow-Session: cookie` the body is not read.",
+    )
 
 
 class TokenPairSerializer(serializers.Serializer):
@@ -97,3 +103,22 @@ class AccountSerializer(serializers.Serializer):
 
     def get_teams(self, user) -> int:
         return user.memberships.count()
+
+
+class SessionSerializer(serializers.Serializer):
+    """One login (refresh family) in the caller's sessions list."""
+
+    id = serializers.UUIDField()
+    created_at = serializers.DateTimeField(help_text="When the login happened.")
+    last_used_at = serializers.DateTimeField(help_text="The last refresh, or the login itself.")
+    expires_at = serializers.DateTimeField(help_text="The login's absolute cap; refresh cannot extend it.")
+    user_agent = serializers.CharField(help_text="The User-Agent of the login request (truncated).")
+    ip = serializers.IPAddressField(allow_null=True, help_text="The client address of the login request.")
+    current = serializers.SerializerMethodField(help_text="True for the login making this call.")
+
+    def get_current(self, family) -> bool:
+        return str(family.pk) == self.context.get("current_family")
+
+
+class RevokedSessionsSerializer(serializers.Serializer):
+    revoked = serializers.IntegerField(help_text="How many other logins were signed out.")

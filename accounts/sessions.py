@@ -13,6 +13,7 @@ from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
 
 from audit.services import Action, record_event
+from infra import request_context
 from infra.errors import Forbidden, Unauthorized
 
 from .models import RefreshFamily, User
@@ -27,6 +28,11 @@ class TokenPair:
     refresh_token: str
     expires_in: int
     family_id: uuid.UUID
+    refresh_expires_at: int  # the refresh token's `exp` (Unix seconds): the browser cookie's lifetime
+
+    def access_response(self) -> dict:
+        """The answer of the cookie mode: the refresh token travels in the cookie only."""
+        return {"access_token": self.access_token, "token_type": "bearer", "expires_in": self.expires_in}
 
     def as_response(self) -> dict:
         return {
@@ -37,13 +43,13 @@ class TokenPair:
         }
 
 
-def login_account_key(*, user: User | None, identifier: str) -> str:
-    """What the per-account login limit counts against: the account itself when the identifier
-    names one, so its username, its e-mail and any spelling that finds it share one bucket; else
-    what was typed, case-folded."""
-    if user is not None:
-        return f"user:{user.pk}"
-    return "typed:" + identifier.strip().casefold()
+def login_accounts(*, user: User | None, identifier: str) -> list[str]:
+    """What a login attempt counts against: what was typed (case-folded), always, so that a name
+    with an account and one without are limited alike and the 429 says nothing about which it
+    was; and the account it names, so that its username, its e-mail and every spelling that finds
+    it share one limit."""
+    typed = "typed:" + identifier.strip().casefold()
+    return [typed] if user is None else [typed, f"user:{user.pk}"]
 
 
 def authenticate_credentials(*, user: User | None, password: str) -> User | None:
@@ -61,11 +67,14 @@ def start_session(*, user: User) -> TokenPair:
     """A new login family and its first token pair."""
     now = timezone.now()
     jti = uuid.uuid4().hex
+    context = request_context.current()
     family = RefreshFamily.objects.create(
         user=user,
         current_jti=jti,
         expires_at=now + timedelta(seconds=settings.JWT_SESSION_MAX_AGE),
         password_fingerprint=password_fingerprint(user.password),
+        user_agent=context.user_agent if context is not None else "",
+        ip=context.ip if context is not None else None,
     )
     return _pair(user=user, family=family, jti=jti)
 
@@ -83,6 +92,7 @@ def _pair(*, user: User, family: RefreshFamily, jti: str) -> TokenPair:
         refresh_token=str(refresh),
         expires_in=int(AccessToken.lifetime.total_seconds()),
         family_id=family.pk,
+        refresh_expires_at=int(refresh["exp"]),
     )
 
 
@@ -197,6 +207,40 @@ def revoke_all_sessions(*, user: User, reason: str, except_family_id=None) -> in
     if except_family_id is not None:
         families = families.exclude(pk=except_family_id)
     return revoke_families(families.values("pk"), reason=reason)
+
+
+def live_sessions(*, user: User):
+    """A person's signed-in logins (not revoked, not past their cap), newest first."""
+    return RefreshFamily.objects.live().filter(user=user).order_by("-created_at", "-id")
+
+
+def revoke_session(*, user: User, family_id) -> bool:
+    """Revoke one of `user`'s live logins (from the sessions list). False when `family_id` is not
+    one of them (someone else's, unknown, already revoked or expired): the caller answers 404
+    without telling which."""
+    with transaction.atomic():
+        # Looked up first, so a refusal writes nothing (not even an UPDATE of no rows).
+        if not live_sessions(user=user).filter(pk=family_id).exists():
+            return False
+        # Still conditional: of two concurrent revocations, only the one that revokes records it.
+        revoked = revoke_families([family_id], reason=RefreshFamily.RevokeReason.USER_REVOKED)
+        if revoked:
+            record_event(
+                action=Action.SESSION_REVOKED, actor_id=user.pk, status_code=204, data={"family": str(family_id)}
+            )
+    return bool(revoked)
+
+
+def revoke_other_sessions(*, user: User, current_family_id) -> int:
+    """Revoke every live login of `user` but the one making the call; how many were revoked.
+    One audit event, whatever the number."""
+    with transaction.atomic():
+        others = live_sessions(user=user)
+        if current_family_id is not None:
+            others = others.exclude(pk=current_family_id)
+        revoked = revoke_families(others.values("pk"), reason=RefreshFamily.RevokeReason.USER_REVOKED)
+        record_event(action=Action.SESSION_REVOKED, actor_id=user.pk, status_code=200, data={"others": revoked})
+    return revoked
 
 
 def _access_token(user: User, family_id) -> str:

@@ -4,9 +4,13 @@ then a service call; rate limits are declared on each view (`rate_limit`)."""
 
 from __future__ import annotations
 
+import contextlib
+
 from django.conf import settings
-from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import status
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer, extend_schema
+from rest_framework import generics, status
+from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -21,8 +25,9 @@ from infra.errors import BadRequest, Forbidden, Unauthorized
 from infra.schema import ProblemSerializer
 from teams.models import Membership
 
-from . import google, passwords, recovery, registration, selectors, sessions
+from . import cookies, google, passwords, recovery, registration, selectors, sessions
 from .serializers import (
+    REFRESH_TOKEN_MAX_LENGTH,
     AccessTokenSerializer,
     AccountSerializer,
     ChangePasswordSerializer,
@@ -34,6 +39,8 @@ from .serializers import (
     RefreshSerializer,
     RegisterSerializer,
     ResetPasswordSerializer,
+    RevokedSessionsSerializer,
+    SessionSerializer,
     TokenPairSerializer,
     UserSerializer,
     VerifyEmailSerializer,
@@ -51,12 +58,39 @@ class PublicAuthView(AccessMixin, APIView):
         return 'Bearer realm="api"'
 
 
+SESSION_MODE_PARAMETER = OpenApiParameter(
+    cookies.SESSION_HEADER,
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    enum=[cookies.COOKIE_MODE],
+    description=(
+        "`cookie`: the browser's session mode. The refresh token travels in the HttpOnly cookie "
+        f"`{cookies.COOKIE_NAME}` (Path={cookies.COOKIE_PATH}, SameSite=Strict) instead of the JSON "
+        "body, and answers carry the access token only. Refresh and logout then also need an `Origin` "
+        "header naming this site (403 `origin_mismatch` otherwise). Without the header: the JSON body mode."
+    ),
+)
+TOKENS = PolymorphicProxySerializer(
+    component_name="Tokens",
+    serializers=[TokenPairSerializer, AccessTokenSerializer],
+    resource_type_field_name=None,
+)
+
+
 class LoginView(PublicAuthView):
-    """Exchange a username (or e-mail) and password for a JWT pair. Logging in never creates a key."""
+    """Exchange a username (or e-mail) and password for a JWT pair. Logging in never creates a key.
+
+    With `X-GhostFlow-Session: cookie` the refresh token is set in the `gf_refresh` cookie and the
+    answer carries the access token only."""
 
     rate_limit = "login"
 
-    @extend_schema(request=LoginSerializer, responses={200: TokenPairSerializer}, auth=[])
+    @extend_schema(
+        request=LoginSerializer,
+        parameters=[SESSION_MODE_PARAMETER],
+        responses={200: OpenApiResponse(TOKENS, description="Body mode: the pair. Cookie mode: the access token.")},
+        auth=[],
+    )
     def post(self, request):
         serializer = LoginSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -64,34 +98,81 @@ class LoginView(PublicAuthView):
         user = selectors.find_login_user(identifier)
         # Failed attempts lock the account's *password login* for a while, however it is spelled;
         # recovery (forgot/reset-password) has its own limits, so the owner can still get back in.
-        account = sessions.login_account_key(user=user, identifier=identifier)
-        ratelimit.check_failures(request, "login", account=account)
-        try:
-            pair = sessions.login(user=user, password=serializer.validated_data["password"])
-        except Unauthorized:
-            ratelimit.count_failure("login", account=account)
-            raise
+        attempt = ratelimit.attempt(
+            request, "login", accounts=sessions.login_accounts(user=user, identifier=identifier)
+        )
+        pair = sessions.login(user=user, password=serializer.validated_data["password"])
+        attempt.succeeded()  # only failures count
+        if cookies.is_cookie_mode(request):
+            return _with_refresh_cookie(pair)
         return Response(pair.as_response())
 
 
+def _with_refresh_cookie(pair: sessions.TokenPair) -> Response:
+    response = Response(pair.access_response())
+    cookies.set_refresh_cookie(response, token=pair.refresh_token, expires_at=pair.refresh_expires_at)
+    return response
+
+
+def _cookie_token(request) -> str:
+    raw = cookies.refresh_cookie(request)
+    if raw is None or len(raw) > REFRESH_TOKEN_MAX_LENGTH:
+        raise Unauthorized("No valid session cookie; log in again.", code="token_invalid")
+    return raw
+
+
 class RefreshView(PublicAuthView):
-    """Rotate a refresh token: the old one is spent; replaying it revokes the whole login."""
+    """Rotate a refresh token: the old one is spent; replaying it revokes the whole login.
+
+    With `X-GhostFlow-Session: cookie` (and an `Origin` naming this site) the token is read from
+    the `gf_refresh` cookie, the new one replaces it, and the answer carries the access token only;
+    the body is not read. A refused cookie is cleared."""
 
     rate_limit = "refresh"
 
-    @extend_schema(request=RefreshSerializer, responses={200: TokenPairSerializer}, auth=[])
+    @extend_schema(
+        request=RefreshSerializer,
+        parameters=[SESSION_MODE_PARAMETER],
+        responses={200: OpenApiResponse(TOKENS, description="Body mode: the new pair. Cookie mode: the access token.")},
+        auth=[],
+    )
     def post(self, request):
+        if cookies.is_cookie_mode(request):
+            cookies.check_origin(request)
+            pair = sessions.rotate_refresh_token(raw=_cookie_token(request))
+            return _with_refresh_cookie(pair)
         serializer = RefreshSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         pair = sessions.rotate_refresh_token(raw=serializer.validated_data["refresh_token"])
         return Response(pair.as_response())
 
+    def handle_exception(self, exc):
+        response = super().handle_exception(exc)
+        # A cookie that cannot be exchanged (spent, revoked, expired, missing) will never work
+        # again: tell the browser to drop it.
+        if response.status_code == 401 and cookies.is_cookie_mode(self.request):
+            cookies.clear_refresh_cookie(response)
+        return response
+
 
 class LogoutView(PublicAuthView):
-    """Sign out: revoke the refresh token's whole family. Access tokens expire on their own."""
+    """Sign out: revoke the refresh token's whole family. Access tokens expire on their own.
 
-    @extend_schema(request=RefreshSerializer, responses={204: None}, auth=[])
+    With `X-GhostFlow-Session: cookie` (and an `Origin` naming this site) the family of the
+    `gf_refresh` cookie is revoked and the cookie cleared; a missing or invalid cookie is still a
+    204 that clears it, so the browser can always drop its state."""
+
+    @extend_schema(request=RefreshSerializer, parameters=[SESSION_MODE_PARAMETER], responses={204: None}, auth=[])
     def post(self, request):
+        if cookies.is_cookie_mode(request):
+            cookies.check_origin(request)
+            raw = cookies.refresh_cookie(request)
+            if raw is not None and len(raw) <= REFRESH_TOKEN_MAX_LENGTH:
+                with contextlib.suppress(Unauthorized):  # nothing to revoke: the cookie is cleared anyway
+                    sessions.logout(raw=raw)
+            response = Response(status=status.HTTP_204_NO_CONTENT)
+            cookies.clear_refresh_cookie(response)
+            return response
         serializer = RefreshSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         sessions.logout(raw=serializer.validated_data["refresh_token"])
@@ -199,8 +280,7 @@ class ForgotPasswordView(PublicAuthView):
     @extend_schema(request=EmailSerializer, responses={202: DetailSerializer}, auth=[])
     def post(self, request):
         data = _valid(EmailSerializer, request)
-        mail = ratelimit.allow("forgot_password", account=data["email"])
-        recovery.forgot_password(email=data["email"], send_mail=mail)
+        recovery.forgot_password(email=data["email"])
         return Response({"detail": SENT}, status=status.HTTP_202_ACCEPTED)
 
 
@@ -232,15 +312,14 @@ class ChangePasswordView(AccessMixin, APIView):
 
     @extend_schema(request=ChangePasswordSerializer, responses={200: AccessTokenSerializer})
     def post(self, request):
-        account = str(request.user.pk)
-        ratelimit.check_failures(request, "change_password", account=account)
         data = _valid(ChangePasswordSerializer, request)
         user = request.user
         if not user.has_usable_password():
             raise Forbidden("This account has no password yet; use forgot-password to set one.", code="no_password")
+        attempt = ratelimit.attempt(request, "change_password", accounts=[str(user.pk)])
         if not user.check_password(data["current_password"]):
-            ratelimit.count_failure("change_password", account=account)
             raise BadRequest("The current password is wrong.", code="wrong_password")
+        attempt.succeeded()
         passwords.check_password_rules(data["new_password"], user=user, field="new_password")
         family_id = request.auth.get(FAMILY_CLAIM)
         passwords.set_password(user=user, password=data["new_password"], keep_family_id=family_id)
@@ -248,14 +327,16 @@ class ChangePasswordView(AccessMixin, APIView):
 
 
 class GoogleSignInView(PublicAuthView):
-    """Sign in (or up) with a Google ID token. Returns the same JWT pair as login."""
+    """Sign in (or up) with a Google ID token. Returns the same JWT pair as login, or, with
+    `X-GhostFlow-Session: cookie`, the access token and the refresh cookie (the dashboard)."""
 
     rate_limit = "google"
 
     @extend_schema(
         request=GoogleSerializer,
+        parameters=[SESSION_MODE_PARAMETER],
         responses={
-            200: TokenPairSerializer,
+            200: OpenApiResponse(TOKENS, description="Body mode: the pair. Cookie mode: the access token."),
             404: OpenApiResponse(ProblemSerializer, description="Google sign-in is not configured."),
             503: OpenApiResponse(ProblemSerializer, description="Google's keys could not be fetched."),
         },
@@ -264,7 +345,10 @@ class GoogleSignInView(PublicAuthView):
     def post(self, request):
         data = _valid(GoogleSerializer, request)
         claims = google.verify_credential(data["credential"])
-        return Response(google.sign_in(claims=claims).as_response())
+        pair = google.sign_in(claims=claims)
+        if cookies.is_cookie_mode(request):
+            return _with_refresh_cookie(pair)
+        return Response(pair.as_response())
 
 
 class AccountView(AccessMixin, APIView):
@@ -285,3 +369,47 @@ class GoogleUnlinkView(AccessMixin, APIView):
         google.unlink(user=request.user)
         request.user.refresh_from_db()
         return Response(AccountSerializer(request.user).data)
+
+
+def _current_family(request) -> str | None:
+    """The login (refresh family) of the access token making the call."""
+    family = request.auth.get(FAMILY_CLAIM) if request.auth is not None else None
+    return str(family) if family else None
+
+
+class SessionListView(AccessMixin, generics.ListAPIView):
+    """My signed-in logins (refresh families that are neither revoked nor past their cap), newest
+    first; `current` marks the one making this call."""
+
+    permission_classes = [IsAuthenticated, InteractiveLoginOnly]
+    serializer_class = SessionSerializer
+
+    def get_queryset(self):
+        return sessions.live_sessions(user=self.request.user)
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "current_family": _current_family(self.request)}
+
+
+class SessionDetailView(AccessMixin, APIView):
+    """Sign one of my logins out (its refresh token stops working; its access tokens expire on
+    their own). Someone else's login, or one that is not live, is a 404."""
+
+    permission_classes = [IsAuthenticated, InteractiveLoginOnly]
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, family_id):
+        if not sessions.revoke_session(user=request.user, family_id=family_id):
+            raise NotFound()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class RevokeOtherSessionsView(AccessMixin, APIView):
+    """Sign out everywhere else: every live login of mine except the one making this call."""
+
+    permission_classes = [IsAuthenticated, InteractiveLoginOnly]
+
+    @extend_schema(request=None, responses={200: RevokedSessionsSerializer})
+    def post(self, request):
+        revoked = sessions.revoke_other_sessions(user=request.user, current_family_id=_current_family(request))
+        return Response({"revoked": revoked})

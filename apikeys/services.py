@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from access import scopes
+from access.context import TEAM_FORBIDDEN
 from audit.services import Action, record_event
 from infra.errors import APIError, BadRequest, Conflict, Forbidden
 from teams.models import Membership
@@ -60,8 +61,11 @@ def create_key(
         raise BadRequest("expires_at must be in the future.", code="expires_in_past")
     permissions = list(dict.fromkeys(permissions))  # de-duplicated, order kept
     with transaction.atomic():
-        # Lock the owner's membership row so two concurrent creations cannot both pass the cap.
-        Membership.objects.select_for_update().filter(pk=membership.pk).values_list("pk", flat=True).first()
+        # Lock the owner's membership row so two concurrent creations cannot both pass the cap; a
+        # row removed meanwhile (the owner left the team) means no key: its removal already
+        # revoked the owner's keys, and a key made now would outlive it.
+        if Membership.objects.select_for_update().filter(pk=membership.pk).values_list("pk", flat=True).first() is None:
+            raise Forbidden(TEAM_FORBIDDEN, code="team_forbidden")
         active = APIKey.objects.active().filter(team_id=membership.team_id, user_id=membership.user_id).count()
         limit = settings.API_KEY_MAX_ACTIVE_PER_USER
         if active >= limit:

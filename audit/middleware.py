@@ -1,9 +1,10 @@
 """Records every request made with an API key: exactly one event, with its final status code."""
 
 import logging
+from types import SimpleNamespace
 
 from django.conf import settings
-from django.db import DatabaseError, InterfaceError, OperationalError, connections
+from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, connections
 
 from access.context import of as access_of
 from infra import request_context
@@ -52,10 +53,22 @@ class APIKeyAuditMiddleware:
         return response
 
     def _record_safely(self, request, response, context, using: str = "default") -> bool:
-        """Record, reconnecting once if the connection turns out to be dead. False when the event
-        could not be written at all (the database is down)."""
+        """Record, reconnecting once if the connection turns out to be dead, and without the link to
+        a key deleted while its request ran (the prefix and name snapshot stay). False when the
+        event could not be written at all (the database is down)."""
         try:
+            # No savepoint: a read's event is written in autocommit, and a write's FK constraints
+            # are checked at COMMIT (a key deleted meanwhile fails there, see infra.middleware).
             self._record(request, response, context, using=using)
+        except IntegrityError:
+            if context.key is None or context.key.pk is None:
+                logger.exception("Audit event of %s %s could not be recorded", request.method, request.path)
+                return False
+            key = context.key
+            context.key = SimpleNamespace(
+                pk=None, prefix=key.prefix, name=key.name, team_id=key.team_id, user_id=key.user_id
+            )
+            return self._record_safely(request, response, context, using=using)
         except (OperationalError, InterfaceError):
             connections[using].close()
             try:

@@ -16,6 +16,7 @@ class Action(models.TextChoices):
     LOGIN_FAILED = "login.failed"
     LOGOUT = "logout"
     REFRESH_REUSE = "refresh.reuse_detected"
+    SESSION_REVOKED = "session.revoked"
     PASSWORD_CHANGED = "password.changed"
     PASSWORD_RESET_REQUESTED = "password.reset_requested"
     PASSWORD_RESET = "password.reset"

@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "apikeys",
     "audit",
     "tracking",
+    "dashboard",
 ]
 
 MIDDLEWARE = [
@@ -235,6 +236,9 @@ JWT_ACCESS_TOKEN_LIFETIME = env.int("JWT_ACCESS_TOKEN_LIFETIME", default=300)
 JWT_REFRESH_TOKEN_LIFETIME = env.int("JWT_REFRESH_TOKEN_LIFETIME", default=14 * 24 * 3600)
 # Absolute cap of a login family: after this, refresh fails even if every token was rotated in time.
 JWT_SESSION_MAX_AGE = env.int("JWT_SESSION_MAX_AGE", default=30 * 24 * 3600)
+# The browser's session mode (X-GhostFlow-Session: cookie, accounts/cookies.py): the refresh token
+# lives in the HttpOnly `gf_refresh` cookie, sent over HTTPS only unless DEBUG.
+REFRESH_COOKIE_SECURE = env.bool("REFRESH_COOKIE_SECURE", default=not DEBUG)
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(seconds=JWT_ACCESS_TOKEN_LIFETIME),
     "REFRESH_TOKEN_LIFETIME": timedelta(seconds=JWT_REFRESH_TOKEN_LIFETIME),

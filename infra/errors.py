@@ -105,6 +105,7 @@ ERROR_CODES: dict[str, int] = {
     "insufficient_scope": 403,
     "interactive_login_required": 403,
     "permission_denied": 403,
+    "origin_mismatch": 403,
     "owner_required": 403,
     "role_above_own": 403,
     "last_owner": 409,

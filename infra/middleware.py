@@ -11,7 +11,7 @@ import logging
 import re
 import uuid
 
-from django.db import InterfaceError, OperationalError, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 
 from infra import request_context
 from infra.errors import database_unavailable, problem_response
@@ -41,20 +41,31 @@ class RequestIdMiddleware:
 _FORBIDDEN_QUERY_CHAR = re.compile("[\x00\ud800-\udfff]")
 
 
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def _forbidden_in(data) -> str | None:
+    for key, values in data.lists():
+        for text in (key, *values):
+            if isinstance(text, str) and (match := _FORBIDDEN_QUERY_CHAR.search(text)) is not None:
+                return "a NUL character" if match.group() == "\x00" else "a lone surrogate"
+    return None
+
+
 class QueryStringGuardMiddleware:
-    """Refuse, with a 400 `invalid_query`, any request whose decoded query string holds a NUL or a
-    lone surrogate in a parameter name or value, before any view, filter or query sees it."""
+    """Refuse any request whose decoded query string (400 `invalid_query`) or HTML-form body (400
+    `malformed_request`: the Django admin's forms) holds a NUL or a lone surrogate in a name or
+    value, before any view, filter or query sees it. JSON bodies get the same check in
+    infra.parsers."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        if request.META.get("QUERY_STRING"):
-            for key, values in request.GET.lists():
-                for text in (key, *values):
-                    if (match := _FORBIDDEN_QUERY_CHAR.search(text)) is not None:
-                        what = "a NUL character" if match.group() == "\x00" else "a lone surrogate"
-                        return problem_response(400, "invalid_query", f"The query string contains {what}.")
+        if request.META.get("QUERY_STRING") and (what := _forbidden_in(request.GET)):
+            return problem_response(400, "invalid_query", f"The query string contains {what}.")
+        if request.method == "POST" and request.content_type in _FORM_TYPES and (what := _forbidden_in(request.POST)):
+            return problem_response(400, "malformed_request", f"The form contains {what}.")
         return self.get_response(request)
 
 
@@ -84,6 +95,11 @@ class RequestTransactionMiddleware:
         except (OperationalError, InterfaceError):
             logger.exception("Database connection lost during %s %s", request.method, request.path)
             response = database_unavailable()
+        except IntegrityError:
+            # A constraint checked at COMMIT failed (e.g. the key of this request was deleted while
+            # it ran): nothing was written; the answer is a 500 problem document, recorded below.
+            logger.exception("Transaction of %s %s failed at commit", request.method, request.path)
+            response = problem_response(500, "server_error", "The server failed to process the request.")
         context = request_context.current()
         if context is not None:
             for callback in context.after_transaction:

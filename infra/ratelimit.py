@@ -143,31 +143,45 @@ def _account_bucket(scope: str, account: str) -> tuple[int, str, float] | None:
     return (limit, *_bucket(scope, "account", _account_key(account), window))
 
 
-def check_failures(request, scope: str, *, account: str) -> None:
-    """429 when the account already has its limit of *failed* attempts (counted by
-    count_failure); successes never count, so the owner is not locked out by their own use."""
-    bucket = _account_bucket(scope, account)
-    if bucket is None:
-        return
-    try:
-        failures = cache.get(bucket[1], 0)
-    except CACHE_ERRORS as exc:
-        _cache_failed(scope, exc)
-        return
-    if failures >= bucket[0]:
-        _refuse(request, scope, "account", bucket[2])
+class Attempt:
+    """A guess at a secret, counted against every account bucket *before* it is checked, so that
+    guesses sent in parallel cannot all pass the gate while the first ones are still being
+    checked. A success gives the counts back (`succeeded`), so the owner's own use never locks
+    them out; a failure keeps them."""
+
+    def __init__(self, scope: str, buckets: list[tuple[str, float]]):
+        self.scope = scope
+        self.buckets = buckets
+
+    def succeeded(self) -> None:
+        for key, _ in self.buckets:
+            try:
+                cache.decr(key)
+            except (ValueError, *CACHE_ERRORS):  # expired meanwhile, or the cache is gone
+                pass
 
 
-def count_failure(scope: str, *, account: str) -> None:
-    """Count a failed attempt against the account (e.g. a wrong password). Never raises for a
-    cache outage: the gate (check / check_failures) already answered before the attempt, so only
-    a cache lost in mid-request goes uncounted, and the next attempt meets the gate again."""
-    bucket = _account_bucket(scope, account)
-    if bucket is not None:
+def attempt(request, scope: str, *, accounts: list[str]) -> Attempt:
+    """Count one failed-until-proven-otherwise attempt against each account (429 when any is
+    over its limit). Several accounts: e.g. what was typed (case-folded) *and* the account it
+    names, so that every spelling of an account shares its limit while an unknown name is limited
+    exactly like a known one (the answer says nothing about which it was)."""
+    limits = _limits(scope)
+    if "account" not in limits:
+        return Attempt(scope, [])
+    limit, window = limits["account"]
+    counted = []
+    for account in dict.fromkeys(accounts):
+        key, ttl = _bucket(scope, "account", _account_key(account), window)
         try:
-            _hit(bucket[1], bucket[2])
+            count = _hit(key, ttl)
         except CACHE_ERRORS as exc:
-            logger.warning("Failure for limit %r not counted: cache unavailable (%s)", scope, type(exc).__name__)
+            _cache_failed(scope, exc)
+            continue
+        counted.append((key, ttl))
+        if count > limit:
+            _refuse(request, scope, "account", ttl)
+    return Attempt(scope, counted)
 
 
 def allow(scope: str, *, account: str) -> bool:
@@ -199,7 +213,7 @@ class DeclaredRateLimit(BaseThrottle):
         rate_limit_account = "email"       # optional: the body field naming the account
 
     Counting only *failures* per account (login, change-password) and the silent per-account mail
-    budget (forgot-password) belong to those flows: they call check_failures / count_failure /
+    budget (forgot-password) belong to those flows: they call attempt / Attempt.succeeded /
     allow themselves, because only the flow knows what failed or what was sent.
     """
 

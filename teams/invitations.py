@@ -73,9 +73,14 @@ def revoke(*, invitation: Invitation, actor) -> None:
 
 def _check_inviter_still_may_grant(invitation: Invitation) -> None:
     """An invitation grants no more than its inviter may grant *now*: an inviter who has since left
-    the team, lost `admin` or been demoted below the invited role cannot still hand that role out."""
-    inviter = Membership.objects.filter(team_id=invitation.team_id, user_id=invitation.invited_by_id).first()
-    if inviter is None or not may_grant(inviter.role, invitation.role):
+    the team, been deactivated, lost `admin` or been demoted below the invited role cannot still
+    hand that role out."""
+    inviter = (
+        Membership.objects.select_related("user")
+        .filter(team_id=invitation.team_id, user_id=invitation.invited_by_id)
+        .first()
+    )
+    if inviter is None or not inviter.user.is_active or not may_grant(inviter.role, invitation.role):
         raise Conflict(
             "The person who invited you can no longer grant this role; ask a team admin for a new invitation.",
             code="invitation_inviter_changed",

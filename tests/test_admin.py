@@ -164,3 +164,10 @@ def test_the_tracking_resources_are_in_the_admin(operator, team, model):
 def test_the_audit_list_wraps_long_paths_and_addresses(operator):
     html = operator.get("/admin/audit/auditevent/").content.decode()
     assert "audit/admin.css" in html
+
+
+def test_a_nul_in_an_admin_form_is_a_400_not_a_500():
+    browser = Client(raise_request_exception=False)
+    response = browser.post(ADMIN_LOGIN, {"username": "a\x00b", "password": "x"})
+    assert response.status_code == 400
+    assert response.json()["code"] == "malformed_request"

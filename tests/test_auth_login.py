@@ -143,3 +143,40 @@ def test_me_needs_a_credential(client):
     response = client.get("/api/v1/auth/me")
     assert response.status_code == 401
     assert response.json()["code"] == "not_authenticated"
+
+
+def test_a_locked_spelling_answers_the_same_with_or_without_an_account(client):
+    UserFactory(username="alice")
+    for name in ("ALICE", "BOBBY"):  # neither spelling finds an account (usernames are exact)
+        for _ in range(10):
+            login(client, name, "wrong-password-1")
+    # alice exists and bobby does not: both are now locked alike (the typed bucket).
+    assert login(client, "alice", "wrong-password-1").status_code == 429
+    assert login(client, "bobby", "wrong-password-1").status_code == 429
+
+
+def test_a_kelvin_sign_look_alike_is_locked_with_the_real_spelling(client):
+    for _ in range(10):
+        login(client, "\u212aate@example.com", "wrong-password-1")
+    assert login(client, "kate@example.com", "wrong-password-1").status_code == 429
+
+
+def test_parallel_guesses_are_counted_before_the_password_is_checked(client, monkeypatch):
+    """Ten more guesses arrive while the first one's password is still being hashed: together
+    with it they may make ten checks, not eleven."""
+    from accounts import sessions
+
+    UserFactory(username="victim")
+    real = sessions.authenticate_credentials
+    during = []
+
+    def slow_check(**kwargs):
+        if not during:  # the first guess, mid-hash: the others arrive now
+            during.append(None)
+            during.extend(login(client, "victim", f"parallel-{n}-x").status_code for n in range(10))
+        return real(**kwargs)
+
+    monkeypatch.setattr(sessions, "authenticate_credentials", slow_check)
+    first = login(client, "victim", "first-guess-x").status_code
+    assert first == 401
+    assert during[1:] == [401] * 9 + [429]

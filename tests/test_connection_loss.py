@@ -73,3 +73,28 @@ def test_a_read_whose_audit_insert_loses_the_connection_is_recorded_on_a_new_one
         response = as_key(raw, team).get("/api/v1/campaigns")
     assert response.status_code == 200
     assert AuditEvent.objects.get(action=Action.API_REQUEST).status_code == 200
+
+
+def _delete_key_before(statement_start: str, key_pk):
+    state = {"done": False}
+
+    def wrapper(execute, sql, params, many, context):
+        if not state["done"] and sql.startswith(statement_start):
+            state["done"] = True
+            with connection.cursor() as cursor:  # re-enters the wrapper; `done` lets it through
+                cursor.execute(
+                    "DELETE FROM apikeys_apikey WHERE id = %s",
+                    [key_pk.hex if connection.vendor == "sqlite" else key_pk],
+                )
+        return execute(sql, params, many, context)
+
+    return wrapper
+
+
+def test_a_key_deleted_while_its_request_runs_is_still_audited(as_key, key_for, owner, team):
+    key, raw = key_for(owner, team, permissions=["read:campaigns"])
+    with connection.execute_wrapper(_delete_key_before('INSERT INTO "audit_auditevent"', key.pk)):
+        response = as_key(raw, team).get("/api/v1/campaigns")
+    assert response.status_code == 200
+    event = AuditEvent.objects.get(action=Action.API_REQUEST)
+    assert event.api_key_id is None and event.key_prefix == key.prefix and event.status_code == 200

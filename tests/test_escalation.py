@@ -104,3 +104,15 @@ def test_a_security_event_made_with_a_login_names_no_key(as_user, owner, team, k
     assert as_user(owner, team).patch("/api/v1/team", {"name": "Renamed"}, format="json").status_code == 200
     event = AuditEvent.objects.get(action=Action.TEAM_UPDATED)
     assert event.actor_id == owner.pk and event.api_key_id is None
+
+
+def test_no_key_is_made_for_a_membership_removed_meanwhile(member, team):
+    from apikeys.services import create_key
+    from infra.errors import APIError
+
+    stale = Membership.objects.get(user=member, team=team)  # what the request's team step loaded
+    Membership.objects.filter(pk=stale.pk).delete()  # ...before a concurrent removal committed
+    with pytest.raises(APIError) as refused:
+        create_key(membership=stale, name="late", permissions=["read:campaigns"])
+    assert refused.value.code == "team_forbidden"
+    assert not APIKey.objects.exists()

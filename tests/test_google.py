@@ -295,3 +295,11 @@ def test_linking_a_verified_account_keeps_its_password(client):
     user.refresh_from_db()
     assert user.check_password(PASSWORD)
     assert AuditEvent.objects.get(action=Action.GOOGLE_LINKED).data == {"account_claimed": False}
+
+
+def test_google_sign_in_in_cookie_mode_sets_the_refresh_cookie(client):
+    response = client.post(URL, {"credential": credential()}, format="json", HTTP_X_GHOSTFLOW_SESSION="cookie")
+    assert response.status_code == 200
+    assert "refresh_token" not in response.json() and response.json()["access_token"]
+    cookie = response.cookies["gf_refresh"]
+    assert cookie["httponly"] and cookie["samesite"] == "Strict" and cookie["path"] == "/api/v1/auth/"

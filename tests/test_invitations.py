@@ -189,3 +189,13 @@ def test_a_removed_member_who_comes_back_does_not_get_their_keys_back(as_user, o
     response = as_key(raw, team).get("/api/v1/campaigns")
     assert response.status_code == 401
     assert response.json()["code"] == "key_revoked"
+
+
+def test_an_invitation_dies_with_its_inviters_deactivation(as_user, admin, team, invitee):
+    from accounts.activation import set_active
+
+    invite(as_user(admin, team), role="admin")
+    set_active(user=admin, active=False)
+    response = as_user(invitee).post(ACCEPT, {"token": token_in(mail.outbox[0])}, format="json")
+    assert (response.status_code, response.json()["code"]) == (409, "invitation_inviter_changed")
+    assert not Membership.objects.filter(team=team, user=invitee).exists()

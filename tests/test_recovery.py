@@ -217,3 +217,15 @@ def test_change_password_refuses_api_keys(as_key, key_for, owner, team, password
         "/api/v1/auth/change-password", {"current_password": password, "new_password": NEW}, format="json"
     )
     assert response.status_code == 403
+
+
+def test_the_mail_budget_counts_the_account_not_the_spelling(client, user, monkeypatch, settings):
+    """PostgreSQL's case-insensitive match folds look-alikes (a dotless ı) into one account; the
+    five-mails-an-hour budget must hold across every spelling that finds it."""
+    from accounts import recovery
+
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "forgot_password": {"ip": "100/h", "account": "5/h"}}
+    monkeypatch.setattr(recovery, "user_by_email", lambda email: user)  # every spelling finds it
+    for n in range(10):
+        assert forgot(client, f"forgetful+{n}@example.com").status_code == 202
+    assert len(mail.outbox) == 5

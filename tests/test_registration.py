@@ -236,3 +236,27 @@ def test_a_mail_that_fails_to_send_is_logged_and_the_answer_unchanged(client, mo
     code = OneTimeCode.objects.get()
     assert all(code.code_hash not in r.getMessage() for r in caplog.records)
     assert "newbie@example.com" not in caplog.text
+
+
+@pytest.mark.parametrize(("taken", "status"), [("email", 201), ("username", 400)])
+def test_a_registration_racing_another_is_answered_like_a_taken_one(client, taken, status):
+    """The other registration commits after our checks and before our INSERT."""
+    from django.db import connection
+
+    state = {"checked": False, "raced": False}
+    racer = {"username": "racer", "email": "racer@example.com"}
+    racer[taken] = {"username": "newbie", "email": "newbie@example.com"}[taken]
+
+    def wrapper(execute, sql, params, many, context):
+        if 'FROM "accounts_user"' in sql and "email" in sql and sql.startswith("SELECT"):
+            state["checked"] = True  # the address check: the last one before the INSERT
+        elif state["checked"] and not state["raced"] and sql.startswith("SAVEPOINT"):
+            state["raced"] = True
+            UserFactory(**racer)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(wrapper):
+        response = register(client, username="newbie", email="newbie@example.com")
+    assert state["raced"]
+    assert response.status_code == status
+    assert User.objects.filter(username__in=["newbie", "racer"]).count() == 1

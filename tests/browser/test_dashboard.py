@@ -1,0 +1,268 @@
+"""The dashboard, used the way a person uses it: in Chromium, through the public API."""
+
+import json
+import re
+import threading
+import urllib.error
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from django.core import mail
+
+from access.scopes import Role
+from accounts.models import RefreshFamily
+from tests.factories import MembershipFactory, TeamFactory, UserFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def acme():
+    return TeamFactory(name="Acme")
+
+
+@pytest.fixture
+def ada(acme):
+    user = UserFactory(username="ada", email="ada@example.com")
+    MembershipFactory(team=acme, user=user, role=Role.OWNER)
+    return user
+
+
+def code_in(message) -> str:
+    return re.search(r"\b(\d{6})\b", message.body).group(1)
+
+
+def api_call(live_server, path, key, team):
+    request = urllib.request.Request(
+        live_server.url + "/api/v1" + path, headers={"Authorization": f"Bearer {key}", "X-Team-Id": str(team.pk)}
+    )
+    try:
+        with urllib.request.urlopen(request) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as error:
+        return error.code, json.load(error)
+
+
+def test_register_verify_and_log_in(page):
+    page.goto("/register")
+    page.get_by_label("Username").fill("grace")
+    page.get_by_label("E-mail").fill("grace@example.com")
+    page.get_by_label("Password").fill("a-long-passphrase")
+    page.get_by_role("button", name="Create account").click()
+    page.wait_for_url("**/verify?email=*")
+    page.get_by_label("6-digit code").fill(code_in(mail.outbox[-1]))
+    page.get_by_role("button", name="Verify").click()
+    page.wait_for_url("**/login*")
+    page.get_by_label("Username or e-mail").fill("grace@example.com")
+    page.get_by_label("Password").fill("a-long-passphrase")
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/app/**/overview")
+    assert page.locator("#my-role").inner_text() == "owner"  # the personal team
+
+
+def test_switching_teams_changes_the_x_team_id_of_the_requests(page, sign_in, ada, acme):
+    globex = TeamFactory(name="Globex")
+    MembershipFactory(team=globex, user=ada, role=Role.VIEWER)
+    sign_in(page, "ada")
+    seen = []
+    page.on(
+        "request",
+        lambda request: seen.append(request.headers.get("x-team-id")) if "/api/v1/stats" in request.url else None,
+    )
+    page.goto(f"/app/{acme.pk}/overview")
+    page.get_by_text("Campaigns by status").wait_for()
+    with page.expect_request(lambda request: "/api/v1/stats" in request.url) as switched:
+        page.locator("#team-selector").select_option(str(globex.pk))
+    page.wait_for_url(f"**/app/{globex.pk}/overview")
+    assert switched.value.headers["x-team-id"] == str(globex.pk)
+    assert seen[-2:] == [str(acme.pk), str(globex.pk)]
+    # The chosen team survives a reload, and it is in the URL.
+    page.reload()
+    page.wait_for_url(f"**/app/{globex.pk}/overview")
+    assert page.locator("#my-role").inner_text() == "viewer"
+
+
+def test_a_key_is_shown_once_works_and_stops_when_revoked(page, sign_in, ada, acme, live_server):
+    sign_in(page, "ada")
+    page.goto(f"/app/{acme.pk}/settings/api-keys")
+    page.get_by_role("button", name="New API key").click()
+    page.get_by_label("Name").fill("CI")
+    page.locator("input[value='read:campaigns']").check()
+    page.locator("input[value='write:campaigns']").check()
+    page.get_by_role("button", name="Create key").click()
+    raw = page.get_by_label("API key", exact=True).input_value()
+    assert raw.startswith("gf_") and page.get_by_text("It will not be shown again").is_visible()
+    page.get_by_role("button", name="I have stored it").click()
+    assert api_call(live_server, "/campaigns", raw, acme)[0] == 200
+    row = page.get_by_role("row", name=re.compile("CI"))
+    assert raw not in page.content() and raw[:11] in row.inner_text()
+    row.get_by_role("button", name="Revoke").click()
+    page.get_by_role("dialog").get_by_role("button", name="Revoke").click()
+    page.get_by_text("CI revoked.").wait_for()
+    status, body = api_call(live_server, "/campaigns", raw, acme)
+    assert (status, body["code"]) == (401, "key_revoked")
+
+
+def test_scopes_above_my_role_are_disabled_with_the_reason(page, sign_in, acme):
+    UserFactory(username="vera")
+    from accounts.models import User
+
+    MembershipFactory(team=acme, user=User.objects.get(username="vera"), role=Role.MEMBER)
+    sign_in(page, "vera")
+    page.goto(f"/app/{acme.pk}/settings/api-keys")
+    page.get_by_role("button", name="New API key").click()
+    billing = page.locator("input[value='read:billing']")
+    assert billing.is_disabled()
+    assert "does not allow" in page.locator("label.scope", has=billing).get_attribute("title")
+    assert page.locator("input[value='write:campaigns']").is_enabled()
+
+
+def test_a_viewer_sees_no_create_buttons_and_no_admin_pages(page, sign_in, acme):
+    viewer = UserFactory(username="vic")
+    MembershipFactory(team=acme, user=viewer, role=Role.VIEWER)
+    sign_in(page, "vic")
+    page.goto(f"/app/{acme.pk}/campaigns")
+    page.get_by_role("heading", name="Campaigns").wait_for()
+    assert page.locator("#create").count() == 0
+    assert page.get_by_role("link", name="Audit log").count() == 0
+    assert page.locator("#invite").count() == 0 or not page.locator("#invite").is_visible()
+    page.goto(f"/app/{acme.pk}/members")
+    page.get_by_role("heading", name="Members").wait_for()
+    assert page.locator("#invite").count() == 0
+
+
+def test_invite_a_member_and_accept_in_a_second_browser(page, new_context, sign_in, ada, acme):
+    bob = UserFactory(username="bob", email="bob@example.com")
+    sign_in(page, "ada")
+    page.goto(f"/app/{acme.pk}/members")
+    page.get_by_role("button", name="Invite").click()
+    page.get_by_label("E-mail").fill("bob@example.com")
+    page.get_by_role("button", name="Send invitation").click()
+    page.get_by_text("Invitation sent to bob@example.com.").wait_for()
+    link = re.search(r"(/invitations/accept\?token=\S+)", mail.outbox[-1].body).group(1)
+    other = new_context().new_page()
+    other.goto(link)
+    other.get_by_role("link", name="Log in").click()
+    other.get_by_label("Username or e-mail").fill("bob")
+    other.get_by_label("Password").fill("correct-horse-battery")
+    other.get_by_role("button", name="Log in").click()
+    other.get_by_role("button", name="Join the team").click()
+    other.wait_for_url(f"**/app/{acme.pk}/overview")
+    assert other.locator("#my-role").inner_text() == "member"
+    assert acme.memberships.filter(user=bob, role=Role.MEMBER).exists()
+
+
+def test_the_session_survives_a_reload(page, sign_in, ada, acme):
+    sign_in(page, "ada")
+    page.reload()
+    page.wait_for_url(f"**/app/{acme.pk}/overview")
+    page.get_by_role("heading", level=1).wait_for()
+    assert RefreshFamily.objects.filter(revoked_at__isnull=True).count() == 1
+
+
+# Both tabs start a refresh at the same instant; without the cross-tab lock the second one would
+# present the refresh token the first just spent, and the server would revoke the whole login.
+RACE = """when => new Promise(resolve => setTimeout(async () => {
+  const api = await import('/static/dashboard/api.js');
+  resolve(await api.refresh());
+}, when - Date.now()))"""
+
+
+def test_two_tabs_refreshing_at_once_stay_signed_in(new_context, sign_in, ada, acme):
+    context = new_context()
+    first, second = context.new_page(), context.new_page()
+    sign_in(first, "ada")
+    second.goto(f"/app/{acme.pk}/overview")
+    second.get_by_role("heading", level=1).wait_for()
+    when = first.evaluate("Date.now()") + 500
+    for page in (first, second):
+        page.evaluate(f"when => {{ window.__race = ({RACE})(when); }}", when)
+    assert [page.evaluate("window.__race") for page in (first, second)] == [True, True]
+    assert not RefreshFamily.objects.filter(revoke_reason=RefreshFamily.RevokeReason.REUSE).exists()
+    for page in (first, second):
+        page.reload()
+        page.wait_for_url("**/overview")
+        page.get_by_role("heading", level=1).wait_for()
+    assert RefreshFamily.objects.filter(revoked_at__isnull=True).count() == 1
+
+
+def test_logging_out_in_one_tab_signs_out_the_other(new_context, sign_in, ada, acme):
+    context = new_context()
+    first, second = context.new_page(), context.new_page()
+    sign_in(first, "ada")
+    second.goto(f"/app/{acme.pk}/overview")
+    second.get_by_role("heading", level=1).wait_for()
+    first.locator("#logout").click()
+    first.wait_for_url("**/login")
+    second.wait_for_url("**/login")
+    assert not RefreshFamily.objects.filter(revoked_at__isnull=True).exists()
+
+
+def test_reset_the_password_through_the_link_in_the_mail(page, ada):
+    page.goto("/forgot-password")
+    page.get_by_label("E-mail").fill("ada@example.com")
+    page.get_by_role("button", name="Send reset code").click()
+    page.wait_for_url("**/reset-password*")
+    link = re.search(r"https?://\S+(/reset-password\?\S+)", mail.outbox[-1].body).group(1)
+    page.goto(link)
+    assert "token=" not in page.url  # the token leaves the address bar at once
+    page.get_by_label("New password").fill("an-entirely-new-passphrase")
+    page.get_by_role("button", name="Set the new password").click()
+    page.wait_for_url("**/login")
+    ada.refresh_from_db()
+    assert ada.check_password("an-entirely-new-passphrase")
+
+
+def test_a_cross_site_page_cannot_refresh_the_session(page, sign_in, ada, live_server):
+    sign_in(page, "ada")
+    family = RefreshFamily.objects.get(revoked_at__isnull=True)
+    target = live_server.url + "/api/v1/auth/refresh"
+
+    class Evil(BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = (
+                f'<form id="f" method="post" action="{target}" enctype="text/plain">'
+                '<input name=\'{"refresh_token": "x", "y": "\' value=\'"}\'></form>'
+                "<script>document.getElementById('f').submit()</script>"
+            ).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Evil)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with page.expect_response(lambda response: response.url == target) as answer:
+            page.goto(f"http://127.0.0.1:{server.server_port}/")
+        assert answer.value.status != 200
+    finally:
+        server.shutdown()
+    family.refresh_from_db()
+    assert family.revoked_at is None
+    page.goto("/app")
+    page.wait_for_url("**/overview")  # still signed in: the session was neither rotated nor revoked
+
+
+def test_losing_the_selected_team_switches_to_another(page, sign_in, ada, acme):
+    gone = TeamFactory(name="Doomed")
+    MembershipFactory(team=gone, user=ada, role=Role.MEMBER)
+    sign_in(page, "ada")
+    page.goto(f"/app/{gone.pk}/overview")
+    page.get_by_text("Campaigns by status").wait_for()
+    gone.delete()
+    page.goto(f"/app/{gone.pk}/campaigns")
+    page.wait_for_url(f"**/app/{acme.pk}/**")
+    page.get_by_text("no longer have access").wait_for()
+
+
+def test_the_dashboard_works_at_phone_width(new_context, sign_in, ada, acme):
+    page = new_context(viewport={"width": 390, "height": 844}).new_page()
+    sign_in(page, "ada")
+    page.goto(f"/app/{acme.pk}/members")
+    page.get_by_role("heading", name="Members").wait_for()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
