@@ -11,7 +11,7 @@ SITE_URL ?= http://localhost:$(PORT)
 DEV_ENV := DEBUG=1 SITE_URL=$(SITE_URL)
 
 
-.PHONY: install run key manage demo-flows test test-postgres lint format migrations-check schema bench ci clean
+.PHONY: install run key manage demo-flows screenshots test test-postgres lint format migrations-check schema bench ci clean
 
 # Under a lock, so `make run` and `make test` started together on a fresh clone do not both build it.
 $(STAMP): pyproject.toml constraints.txt
@@ -21,6 +21,7 @@ install: $(STAMP)
 
 run: install
 	$(DEV_ENV) $(BIN)/python manage.py migrate --noinput
+	@echo "Dashboard: $(SITE_URL)/  (log in as demo / ghostflow-demo-pass)"
 	$(DEV_ENV) $(BIN)/python manage.py seed_demo
 	$(DEV_ENV) $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
@@ -37,6 +38,10 @@ key: install
 # The README's flows, run against a fresh dev server of their own; fails if any answer differs.
 demo-flows: install
 	bash scripts/demo_flows.sh
+
+# PNGs of the dashboard's main pages (docs/screenshots/), from a fresh dev server and Chromium.
+screenshots: install
+	$(BIN)/python scripts/screenshots.py
 
 # Any management command against the dev settings: make manage CMD="createsuperuser"
 manage: install

@@ -7,7 +7,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("infra", "access", "audit", "teams", "apikeys", "accounts", "tracking", "config")
+PACKAGES = ("infra", "access", "audit", "teams", "apikeys", "accounts", "tracking", "dashboard", "config")
 
 
 def imports_between_packages() -> dict[str, set[str]]:

@@ -9,6 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.core import mail
+from playwright.sync_api import expect
 
 from access.scopes import Role
 from accounts.models import RefreshFamily
@@ -266,3 +267,80 @@ def test_the_dashboard_works_at_phone_width(new_context, sign_in, ada, acme):
     page.goto(f"/app/{acme.pk}/members")
     page.get_by_role("heading", name="Members").wait_for()
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_campaigns_create_edit_delete_with_field_errors(page, sign_in, ada, acme):
+    sign_in(page, "ada")
+    page.goto(f"/app/{acme.pk}/campaigns")
+    page.get_by_role("button", name="New campaign").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("Name").fill("x" * 100)
+    dialog.get_by_label("Name").evaluate("input => input.removeAttribute('maxlength')")
+    dialog.get_by_label("Name").fill("x" * 101)  # the API refuses it: its message lands by the field
+    dialog.get_by_role("button", name="Save").click()
+    dialog.locator("[data-field=name] .field-error").get_by_text("no more than 100").wait_for()
+    dialog.get_by_label("Name").fill("Spring sale")
+    dialog.get_by_label("Status").select_option("active")
+    dialog.get_by_role("button", name="Save").click()
+    page.get_by_role("row", name=re.compile("Spring sale")).wait_for()
+    page.get_by_role("row", name=re.compile("Spring sale")).get_by_role("button", name="Edit").click()
+    page.get_by_role("dialog").get_by_label("Name").fill("Summer sale")
+    page.get_by_role("dialog").get_by_role("button", name="Save").click()
+    page.get_by_role("row", name=re.compile("Summer sale")).get_by_role("button", name="Delete").click()
+    page.get_by_role("dialog").get_by_role("button", name="Delete").click()
+    page.get_by_text("No campaigns yet.").wait_for()
+
+
+def test_members_roles_and_the_last_owner_refusal_are_messages(page, sign_in, ada, acme):
+    bob = UserFactory(username="bob")
+    MembershipFactory(team=acme, user=bob, role=Role.MEMBER)
+    sign_in(page, "ada")
+    page.goto(f"/app/{acme.pk}/members")
+    page.get_by_label("Role of bob").select_option("admin")
+    page.get_by_text("bob is now admin.").wait_for()
+    assert acme.memberships.get(user=bob).role == Role.ADMIN
+    page.get_by_role("row", name=re.compile("ada")).get_by_role("button", name="Leave team").click()
+    page.get_by_role("dialog").get_by_role("button", name="Leave").click()
+    page.get_by_role("alert").get_by_text("at least one owner").wait_for()  # a message, not a crash
+    assert acme.memberships.get(user=ada).role == Role.OWNER
+
+
+def test_the_audit_log_filters_and_loads_more(page, sign_in, ada, acme):
+    from audit.models import Action, AuditEvent
+
+    for n in range(60):
+        AuditEvent.objects.create(action=Action.TEAM_UPDATED, team=acme, actor=ada, data={"n": n})
+    AuditEvent.objects.create(action=Action.KEY_CREATED, team=acme, actor=ada, status_code=201)
+    sign_in(page, "ada")
+    page.goto(f"/app/{acme.pk}/audit-log")
+    rows = page.locator("tbody tr")
+    expect(rows).to_have_count(50)
+    page.get_by_role("button", name="Load more").click()
+    expect(rows).to_have_count(61)
+    page.get_by_label("Action").select_option("key.created")
+    page.get_by_role("button", name="Filter").click()
+    expect(rows).to_have_count(1)
+
+
+def test_a_network_failure_shows_a_retry_not_a_blank_page(page, sign_in, ada, acme):
+    sign_in(page, "ada")
+    page.route("**/api/v1/campaigns*", lambda route: route.abort())
+    page.goto(f"/app/{acme.pk}/campaigns")
+    page.get_by_role("button", name="Retry").wait_for()
+    page.unroute("**/api/v1/campaigns*")
+    page.get_by_role("button", name="Retry").click()
+    page.get_by_text("No campaigns yet.").wait_for()
+
+
+def test_my_sessions_can_be_signed_out(new_context, sign_in, ada, acme):
+    laptop, phone = new_context().new_page(), new_context().new_page()
+    sign_in(laptop, "ada")
+    sign_in(phone, "ada")
+    laptop.goto(f"/app/{acme.pk}/account")
+    laptop.get_by_text("(this session)").wait_for()
+    assert laptop.locator("#sessions-title + section tbody tr, section tbody tr").count() >= 2
+    laptop.get_by_role("button", name="Sign out everywhere else").click()
+    laptop.get_by_role("dialog").get_by_role("button", name="Sign out others").click()
+    laptop.get_by_text("1 other session(s) signed out.").wait_for()
+    phone.reload()
+    phone.wait_for_url("**/login*")

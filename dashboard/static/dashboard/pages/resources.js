@@ -49,6 +49,7 @@ export const RESOURCES = {
 export function resourcePage(container, context, key) {
   const resource = RESOURCES[key];
   const canWrite = context.can(`write:${key}`);
+  const singular = resource.title.toLowerCase().replace(/s$/, "");
   const path = `/${key}`;
   const filterForm = h("form", { class: "filters", role: "search", onsubmit: (event) => {
     event.preventDefault();
@@ -58,7 +59,7 @@ export function resourcePage(container, context, key) {
   h("button", { type: "submit", class: "secondary" }, "Filter"));
 
   const edit = async (row) => {
-    const saved = await dialog(row ? `Edit ${resource.label(row)}` : `New ${resource.title.toLowerCase().replace(/s$/, "")}`, (close) => {
+    const saved = await dialog(row ? `Edit ${resource.label(row)}` : `New ${singular}`, (close) => {
       const form = h("form", { onsubmit: (event) => {
         event.preventDefault();
         submitting(form, async () => {
@@ -100,6 +101,6 @@ export function resourcePage(container, context, key) {
   const table = pagedTable({ api: context.api, path, columns, query: () => formValues(filterForm),
     empty: `No ${resource.title.toLowerCase()} yet.` });
   container.append(
-    header(resource.title, canWrite ? h("button", { type: "button", id: "create", onclick: () => edit(null) }, "New") : null),
+    header(resource.title, canWrite ? h("button", { type: "button", id: "create", onclick: () => edit(null) }, `New ${singular}`) : null),
     filterForm, table.element);
 }
