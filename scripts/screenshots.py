@@ -41,17 +41,25 @@ def main() -> int:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "DEBUG": "1", "DATABASE_URL": f"sqlite:///{work}/db.sqlite3", "SITE_URL": base}
-    run = lambda *args: subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=env, check=True,  # noqa: E731
-                                        capture_output=True, text=True).stdout
+
+    def run(*args: str) -> str:
+        command = [PYTHON, "manage.py", *args]
+        return subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True, text=True).stdout
+
     run("migrate", "--noinput", "-v0")
     seed = run("seed_demo")
     team = re.search(r"team 1: .* ([0-9a-f-]{36})", seed).group(1)
-    server = subprocess.Popen([PYTHON, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"], cwd=ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [PYTHON, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         for _ in range(100):
             try:
-                urllib.request.urlopen(f"{base}/healthz")  # noqa: S310 - our own dev server
+                urllib.request.urlopen(f"{base}/healthz")
                 break
             except OSError:
                 time.sleep(0.1)
