@@ -344,3 +344,14 @@ def test_my_sessions_can_be_signed_out(new_context, sign_in, ada, acme):
     laptop.get_by_text("1 other session(s) signed out.").wait_for()
     phone.reload()
     phone.wait_for_url("**/login*")
+
+
+def test_no_token_is_ever_written_to_web_storage(page, sign_in, ada, acme):
+    sign_in(page, "ada")
+    page.goto(f"/app/{acme.pk}/settings/api-keys")
+    page.get_by_role("heading", name="API keys").wait_for()
+    stored = page.evaluate("JSON.stringify([Object.entries(localStorage), Object.entries(sessionStorage)])")
+    assert "eyJ" not in stored and "gf_" not in stored.replace("gf.team", "")
+    cookies = {cookie["name"]: cookie for cookie in page.context.cookies()}
+    assert cookies["gf_refresh"]["httpOnly"] and cookies["gf_refresh"]["sameSite"] == "Strict"
+    assert page.evaluate("document.cookie").find("gf_refresh") == -1
