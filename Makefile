@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 # `make run` is a local development server: DEBUG on, embedded SQLite, console e-mail. Links in
 # mails and the printed curl lines follow the port: `make run PORT=8001`.
-SITE_URL ?= http://localhost:$(PORT)
+SITE_URL ?= http://127.0.0.1:$(PORT)
 DEV_ENV := DEBUG=1 SITE_URL=$(SITE_URL)
 
 
@@ -21,8 +21,8 @@ install: $(STAMP)
 
 run: install
 	$(DEV_ENV) $(BIN)/python manage.py migrate --noinput
-	@echo "Dashboard: $(SITE_URL)/  (log in as demo / ghostflow-demo-pass)"
 	$(DEV_ENV) $(BIN)/python manage.py seed_demo
+	@echo "\n==> Dashboard: $(SITE_URL)/  (log in as demo / ghostflow-demo-pass)\n"
 	$(DEV_ENV) $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 # A gf_ key for the server `make run` started (same database, same dev pepper), printed once:

@@ -8,6 +8,7 @@ from django.utils import timezone
 from access.scopes import Role
 from accounts.models import User
 from teams.models import Membership, Team
+from tracking.models import Campaign, Domain, Network, Offer, Source
 
 DEMO_PASSWORD = "ghostflow-demo-pass"
 
@@ -35,12 +36,27 @@ class Command(BaseCommand):
             Membership.objects.update_or_create(team=team, user=user, defaults={"role": role})
         return team
 
+    @staticmethod
+    def _resources(team: Team) -> None:
+        """A few rows to look at in the dashboard, once per team."""
+        if Network.objects.for_team(team).exists():
+            return
+        network = Network.objects.create(team=team, name="Affiliate One", postback_url="https://postback.example.com/1")
+        offer = Offer.objects.create(
+            team=team, name="Spring offer", url="https://offers.example.com/spring", payout=2.5, network=network
+        )
+        domain = Domain.objects.create(team=team, hostname="track.example.com")
+        source = Source.objects.create(team=team, name="Newsletter", kind=Source.Kind.EMAIL)
+        for name, status in (("Spring sale", "active"), ("Summer teaser", "draft"), ("Winter clearance", "paused")):
+            Campaign.objects.create(team=team, name=name, status=status, domain=domain, offer=offer, source=source)
+
     @transaction.atomic
     def handle(self, *args, password: str, **options):
         demo = self._user("demo", "demo@example.com", password)
         alice = self._user("alice", "alice@example.com", password)
         acme = self._team("Acme Ads", [(demo, Role.OWNER), (alice, Role.MEMBER)])
         globex = self._team("Globex Media", [(alice, Role.OWNER), (demo, Role.ADMIN)])
+        self._resources(acme)
 
         base = settings.SITE_URL
         self.stdout.write(self.style.SUCCESS("Demo data ready."))

@@ -70,7 +70,10 @@ async function loadTeams() {
 
 function pickTeam() {
   const stored = localStorage.getItem(TEAM_KEY);
-  return state.teams.find((team) => team.id === stored) || state.teams[0] || null;
+  // Otherwise the team where I have the most say, then by name.
+  const ranked = [...state.teams].sort(
+    (a, b) => (config.role_rank[b.role] || 0) - (config.role_rank[a.role] || 0) || a.name.localeCompare(b.name));
+  return state.teams.find((team) => team.id === stored) || ranked[0] || null;
 }
 
 function can(role, scope) {

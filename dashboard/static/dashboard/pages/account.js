@@ -11,7 +11,7 @@ export async function accountPage(container) {
   container.append(profile, passwordSection(), h("h2", { id: "sessions-title" }, "Sessions"), sessions);
 
   const renderProfile = () => loading(profile, () => api.get("/me/account"), (account) => {
-    profile.append(h("h2", { id: "profile-title" }, "Profile"),
+    profile.append(h("div", {}, h("h2", { id: "profile-title" }, "Profile"),
       h("dl", { class: "facts" },
         h("dt", {}, "Username"), h("dd", {}, account.username),
         h("dt", {}, "E-mail"), h("dd", {}, `${account.email} ${account.email_verified ? "(verified)" : "(not verified)"}`),
@@ -27,7 +27,7 @@ export async function accountPage(container) {
           } catch (error) {
             notice("error", error.message);
           }
-        } }, "Unlink Google") : null);
+        } }, "Unlink Google") : null));
   });
 
   const renderSessions = () => loading(sessions, () => api.get("/auth/sessions"), (page) => {

@@ -2,9 +2,11 @@
 // regenerate (its owner only), rename, delete, and each key's own audit log.
 
 import { config } from "../api.js";
-import { confirmDialog, dialog, field, formatDate, formValues, h, notice, secretDialog, submitting } from "../ui.js";
+import { confirmDialog, dialog, field, formValues, h, notice, secretDialog, submitting } from "../ui.js";
 import { header, pagedTable } from "./common.js";
 import { eventColumns } from "./audit.js";
+
+const shortDate = (value) => (value ? new Date(value).toLocaleDateString() : "—");
 
 const GRACE = [["0", "Stop the old secret now"], ["600", "Keep it 10 minutes"], ["3600", "Keep it 1 hour"], ["86400", "Keep it 24 hours"]];
 
@@ -56,7 +58,7 @@ export function keysPage(container, context) {
       return form;
     });
     if (issued) {
-      await secretDialog(`Your new key “${issued.name}”`, issued.raw_key, "Send it as `Authorization: Bearer <key>` with `X-Team-Id`.");
+      await secretDialog(`Your new key “${issued.name}”`, issued.raw_key, "Send it as “Authorization: Bearer <key>” with the X-Team-Id header of this team.");
       table.reload();
     }
   };
@@ -113,9 +115,9 @@ export function keysPage(container, context) {
     ["Status", (key) => h("span", { class: `badge badge-${key.status}` }, key.status)],
     ["Scopes", (key) => key.scopes.join(", ")],
     ["Owner", (key) => key.owner.username],
-    ["Created", (key) => formatDate(key.created_at)],
-    ["Last used", (key) => formatDate(key.last_used_at)],
-    ["Expires", (key) => formatDate(key.expires_at)],
+    ["Created", (key) => shortDate(key.created_at)],
+    ["Last used", (key) => shortDate(key.last_used_at)],
+    ["Expires", (key) => shortDate(key.expires_at)],
     ["", (key) => h("span", { class: "row-actions" },
       key.status === "active" && key.owner.id === context.me.id
         ? h("button", { type: "button", class: "link", onclick: () => regenerate(key) }, "Regenerate") : null,
@@ -136,7 +138,7 @@ export function keysPage(container, context) {
   const table = pagedTable({ api: context.api, path, columns, query: () => formValues(statusFilter), empty: "No API keys yet." });
   container.append(
     header("API keys", h("button", { type: "button", id: "create-key", onclick: create }, "New API key")),
-    h("p", {}, context.can("admin") ? "Every key of this team (you are an admin)." : "Your keys in this team."),
+    h("p", {}, context.can("admin") ? `Every key of this team (you are ${context.role === "owner" ? "its owner" : "an admin"}).` : "Your keys in this team."),
     statusFilter, table.element);
 }
 
