@@ -11,7 +11,7 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from infra import request_context
 from infra.errors import Unauthorized
 
-from . import keys
+from . import keys, principals
 from .models import APIKey
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -60,7 +60,7 @@ class APIKeyAuthentication(BaseAuthentication):
         if parsed is None:
             raise Unauthorized("The API key is malformed.", code="key_invalid")
         digests = list(parsed.digests.values())
-        key = APIKey.objects.for_authentication(digests).first()
+        key = principals.lookup(digests)
         if key is None:
             raise Unauthorized("The API key is not valid.", code="key_invalid")
         digest = key.digest if key.digest in digests else key.previous_digest

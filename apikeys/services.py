@@ -12,6 +12,7 @@ from django.utils import timezone
 from access import scopes
 from access.context import TEAM_FORBIDDEN
 from audit.services import Action, record_event
+from infra import coherence
 from infra.errors import APIError, BadRequest, Conflict, Forbidden
 from teams.models import Membership
 
@@ -106,6 +107,7 @@ def revoke_key(*, key: APIKey, actor) -> APIKey:
         # finds the key, and is refused as revoked and recorded against it.
         updated = APIKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=now)
         if updated:
+            coherence.invalidate()
             record_event(
                 action=Action.KEY_REVOKED,
                 team_id=key.team_id,
@@ -190,6 +192,7 @@ def revoke_keys_of(*, user_id, team_id=None, reason: str, actor_id=None) -> int:
         if not revoked:
             return 0
         APIKey.objects.filter(pk__in=[key.pk for key in revoked]).update(revoked_at=timezone.now())
+        coherence.invalidate()
         for key in revoked:
             record_event(
                 action=Action.KEY_REVOKED,

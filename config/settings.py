@@ -303,6 +303,11 @@ RATE_LIMITS_ON_CACHE_FAILURE = {
 }
 
 # --- API keys ---
+# The principal cache (apikeys/principals.py): "auto" keeps resolved keys per process when the
+# cache is Redis (shared, so every process sees revocations at once: infra/coherence.py); "on"
+# also without Redis (one process only); "off" never.
+PRINCIPAL_CACHE = env.str("PRINCIPAL_CACHE", default="auto")
+PRINCIPAL_CACHE_SECONDS = env.int("PRINCIPAL_CACHE_SECONDS", default=30)
 API_KEY_MAX_ACTIVE_PER_USER = env.int("API_KEY_MAX_ACTIVE_PER_USER", default=25)
 API_KEY_MAX_GRACE_SECONDS = 24 * 3600
 

@@ -34,3 +34,7 @@ AUDIT_READS_DATABASE = "default"
 
 # An answer with an undeclared error code (or a declared one with another status) fails the test.
 ERROR_CODES_STRICT = True
+
+# Off by default: many tests change keys and memberships with the ORM behind the services' back.
+# tests/test_principal_cache.py turns it on.
+PRINCIPAL_CACHE = "off"

@@ -1,0 +1,266 @@
+"""The principal cache: a warm key request costs no query for authentication, team or scopes, and
+no change that ends or narrows a key is ever missed, in this process or (test at the end) in
+another one."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import time_machine
+from django.db import connection
+from django.utils import timezone
+
+from access.scopes import Role
+from accounts.activation import set_active
+from apikeys import principals
+from apikeys.models import APIKey
+from teams.models import Membership
+from tracking.models import Campaign
+
+from .factories import access_token
+
+CAMPAIGNS = "/api/v1/campaigns"
+
+
+@pytest.fixture
+def cached(settings):
+    settings.PRINCIPAL_CACHE = "on"
+    principals.clear()
+    yield
+    principals.clear()
+
+
+@pytest.fixture
+def key(owner, team, key_for, cached):
+    return key_for(owner, team, permissions=["read:campaigns", "write:campaigns"])
+
+
+def warm(as_key, raw, team):
+    assert as_key(raw, team).get(CAMPAIGNS).status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_warm_key_request_costs_two_queries(as_key, key, team, django_assert_num_queries):
+    for n in range(10):
+        Campaign.objects.create(team=team, name=f"c{n}")
+    warm(as_key, key[1], team)  # resolves the key and writes last_used_at
+    with django_assert_num_queries(2):
+        # 1. the page of campaigns
+        # 2. the audit event INSERT
+        response = as_key(key[1], team).get(CAMPAIGNS)
+    assert len(response.json()["results"]) == 10
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("change", ["revoke", "delete", "regenerate", "remove_owner", "deactivate", "delete_team"])
+def test_a_cached_key_is_refused_right_after_the_call_that_ends_it(as_key, as_user, key, owner, admin, team, change):
+    warm(as_key, key[1], team)
+    by_owner, by_admin = as_user(owner, team), as_user(admin, team)
+    if change == "revoke":
+        assert by_admin.put(f"/api/v1/auth/api-keys/{key[0].pk}/revoke").status_code == 200
+    elif change == "delete":
+        assert by_admin.delete(f"/api/v1/auth/api-keys/{key[0].pk}").status_code == 204
+    elif change == "regenerate":
+        assert by_owner.post(f"/api/v1/auth/api-keys/{key[0].pk}/regenerate", {}, format="json").status_code == 200
+    elif change == "remove_owner":
+        Membership.objects.filter(team=team, user=admin).update(role=Role.OWNER)
+        assert as_user(admin, team).delete(f"/api/v1/team/members/{owner.pk}").status_code == 204
+    elif change == "deactivate":
+        set_active(user=owner, active=False)
+    elif change == "delete_team":
+        assert by_owner.delete("/api/v1/team").status_code == 204
+    response = as_key(key[1], team).get(CAMPAIGNS)
+    assert response.status_code == 401
+    refused = response.json()["code"]
+    expected = {
+        "revoke": "key_revoked",
+        "delete": "key_invalid",
+        "regenerate": "key_invalid",
+        "remove_owner": "key_revoked",
+        "deactivate": "key_revoked",
+        "delete_team": "key_invalid",
+    }
+    assert refused == expected[change]
+
+
+@pytest.mark.django_db
+def test_a_demoted_owner_narrows_the_cached_key_at_once(as_key, as_user, key, owner, admin, team):
+    warm(as_key, key[1], team)
+    Membership.objects.filter(team=team, user=admin).update(role=Role.OWNER)
+    assert (
+        as_user(admin, team).patch(f"/api/v1/team/members/{owner.pk}", {"role": "viewer"}, format="json").status_code
+        == 200
+    )
+    response = as_key(key[1], team).post(CAMPAIGNS, {"name": "x"}, format="json")
+    assert (response.status_code, response.json()["code"]) == (403, "insufficient_scope")
+
+
+@pytest.mark.django_db
+def test_expiry_and_the_end_of_a_grace_period_are_checked_on_every_use(as_key, key, team, owner):
+    APIKey.objects.filter(pk=key[0].pk).update(expires_at=timezone.now() + timedelta(minutes=5))
+    principals.clear()
+    warm(as_key, key[1], team)
+    with time_machine.travel(timezone.now() + timedelta(minutes=6)):
+        assert as_key(key[1], team).get(CAMPAIGNS).json()["code"] == "key_expired"
+
+
+@pytest.mark.django_db
+def test_an_unreadable_generation_bypasses_the_cache(as_key, key, team, monkeypatch):
+    from infra import coherence
+
+    warm(as_key, key[1], team)
+    APIKey.objects.filter(pk=key[0].pk).update(revoked_at=timezone.now())  # behind the services' back
+    monkeypatch.setattr(coherence, "current", lambda: None)
+    assert as_key(key[1], team).get(CAMPAIGNS).json()["code"] == "key_revoked"
+
+
+@pytest.mark.django_db
+def test_a_change_that_cannot_invalidate_is_refused_and_rolled_back(as_user, key, admin, team, monkeypatch):
+    import redis
+
+    from infra import coherence
+
+    def down(*args, **kwargs):
+        raise redis.exceptions.ConnectionError("down")
+
+    monkeypatch.setattr(coherence, "_replace", down)
+    response = as_user(admin, team).put(f"/api/v1/auth/api-keys/{key[0].pk}/revoke")
+    assert (response.status_code, response.json()["code"]) == (503, "service_unavailable")
+    assert APIKey.objects.get(pk=key[0].pk).revoked_at is None
+
+
+# --- two processes ---------------------------------------------------------------------------
+
+
+def _redis_url() -> str | None:
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=0.5):
+            return "redis://127.0.0.1:6379/13"
+    except OSError:
+        if os.environ.get("REQUIRE_REDIS_SERVER") == "1":
+            pytest.fail("Redis is required at 127.0.0.1:6379 (REQUIRE_REDIS_SERVER=1)")
+        pytest.skip("Redis is not running at 127.0.0.1:6379: the two-process test needs it")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def two_servers(settings, transactional_db, tmp_path):
+    """Two gunicorn processes on the test database and one Redis, as two nodes would be."""
+    redis_url = _redis_url()
+    database = connection.settings_dict
+    if database["ENGINE"].endswith("sqlite3"):
+        database_url = f"sqlite:///{database['NAME']}"
+    else:
+        host, port = database["HOST"] or "127.0.0.1", database["PORT"] or 5432
+        database_url = f"postgres://{database['USER']}@{host}:{port}/{database['NAME']}"
+    env = {
+        "PATH": os.environ["PATH"],
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DEBUG": "0",
+        "SECRET_KEY": settings.SECRET_KEY,
+        "JWT_SIGNING_KEY": settings.JWT_SIGNING_KEY,
+        "API_KEY_PEPPER": settings.API_KEY_PEPPER,
+        "EMAIL_URL": "dummymail://",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "0",
+        "DATABASE_URL": database_url,
+        "DATABASE_CONN_MAX_AGE": "0",
+        "AUDIT_READS_ASYNC_COMMIT": "0",
+        "CACHE_URL": f"{redis_url}?key_prefix={tmp_path.name}",
+        "PRINCIPAL_CACHE": "on",
+        "RATE_LIMITS_ENABLED": "0",
+        "LOG_LEVEL": "ERROR",
+    }
+    root = Path(__file__).resolve().parent.parent
+    servers = []
+    for _ in range(2):
+        port = _free_port()
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "config.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "1",
+                "--log-level",
+                "error",
+            ],
+            cwd=root,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        servers.append((process, f"http://127.0.0.1:{port}"))
+    for _process, url in servers:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(url + "/healthz", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+    yield [url for _, url in servers]
+    for process, _ in servers:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=10)
+
+
+def _call(url, method, path, headers, body=None):
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(
+        url + path, data=data, method=method, headers={**headers, "Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+@pytest.mark.parametrize("change", ["revoke", "remove_owner", "demote_owner"])
+def test_a_change_through_one_process_is_seen_by_the_next_request_on_another(
+    two_servers, owner, admin, team, key_for, change
+):
+    a, b = two_servers
+    _, raw = key_for(owner, team, permissions=["read:campaigns", "write:campaigns"])
+    key_headers = {"Authorization": f"Bearer {raw}", "X-Team-Id": str(team.pk)}
+    Membership.objects.filter(team=team, user=admin).update(role=Role.OWNER)
+    admin_headers = {"Authorization": f"Bearer {access_token(admin)}", "X-Team-Id": str(team.pk)}
+    for _ in range(3):  # B has resolved, and cached, the key
+        assert _call(b, "GET", CAMPAIGNS, key_headers) == 200
+    if change == "revoke":
+        key_id = APIKey.objects.get().pk
+        assert _call(a, "PUT", f"/api/v1/auth/api-keys/{key_id}/revoke", admin_headers) == 200
+        assert _call(b, "GET", CAMPAIGNS, key_headers) == 401
+    elif change == "remove_owner":
+        assert _call(a, "DELETE", f"/api/v1/team/members/{owner.pk}", admin_headers) == 204
+        assert _call(b, "GET", CAMPAIGNS, key_headers) == 401
+    else:
+        assert _call(a, "PATCH", f"/api/v1/team/members/{owner.pk}", admin_headers, {"role": "viewer"}) == 200
+        assert _call(b, "POST", CAMPAIGNS, key_headers, {"name": "x"}) == 403
+        assert _call(b, "GET", CAMPAIGNS, key_headers) == 200  # narrowed, not ended
+
+
+def test_a_removed_members_next_jwt_request_on_another_process_is_403(two_servers, owner, member, team):
+    a, b = two_servers
+    member_headers = {"Authorization": f"Bearer {access_token(member)}", "X-Team-Id": str(team.pk)}
+    assert _call(b, "GET", CAMPAIGNS, member_headers) == 200
+    owner_headers = {"Authorization": f"Bearer {access_token(owner)}", "X-Team-Id": str(team.pk)}
+    assert _call(a, "DELETE", f"/api/v1/team/members/{member.pk}", owner_headers) == 204
+    assert _call(b, "GET", CAMPAIGNS, member_headers) == 403
