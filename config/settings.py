@@ -82,11 +82,12 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "infra.middleware.RequestIdMiddleware",
     "infra.middleware.QueryStringGuardMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Sessions, Django's user and messages: pages only (admin, dashboard); API requests skip them.
+    "infra.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "infra.middleware.AuthenticationMiddleware",
+    "infra.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # The request's transaction, then its audit event inside it (see each class).
     "infra.middleware.RequestTransactionMiddleware",

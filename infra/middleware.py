@@ -11,6 +11,9 @@ import logging
 import re
 import uuid
 
+from django.contrib.auth.middleware import AuthenticationMiddleware as _AuthenticationMiddleware
+from django.contrib.messages.middleware import MessageMiddleware as _MessageMiddleware
+from django.contrib.sessions.middleware import SessionMiddleware as _SessionMiddleware
 from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 
 from infra import request_context
@@ -106,3 +109,29 @@ class RequestTransactionMiddleware:
                 callback(response)
             context.after_transaction.clear()
         return response
+
+
+def _is_api(request) -> bool:
+    return request.path_info.startswith("/api/")
+
+
+# Sessions, Django's session user and messages serve pages only (Django admin, the dashboard
+# shell). API requests authenticate with their own credential through DRF and never read a
+# session, Django's user or messages, so these subclasses let them through untouched: no session
+# cookie parsing, no lazy user, no message storage on the hot path. (Subclasses, so that Django
+# admin's checks still find them; CsrfViewMiddleware stays as it is: API views are csrf-exempt.)
+
+
+class SessionMiddleware(_SessionMiddleware):
+    def __call__(self, request):
+        return self.get_response(request) if _is_api(request) else super().__call__(request)
+
+
+class AuthenticationMiddleware(_AuthenticationMiddleware):
+    def __call__(self, request):
+        return self.get_response(request) if _is_api(request) else super().__call__(request)
+
+
+class MessageMiddleware(_MessageMiddleware):
+    def __call__(self, request):
+        return self.get_response(request) if _is_api(request) else super().__call__(request)
