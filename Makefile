@@ -67,8 +67,11 @@ migrations-check: install
 schema: install
 	$(DEV_ENV) $(BIN)/python manage.py spectacular --validate --fail-on-warn --file schema.yml
 
+# Ours beside the peers (bench/compare.py, wrk) and the in-process costs (bench/inprocess.py).
 bench: install
-	$(BIN)/python bench/run.py
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[bench]'
+	$(BIN)/python bench/compare.py
+	$(BIN)/python bench/inprocess.py
 
 ci:
 	bash .ci/run
