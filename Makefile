@@ -20,9 +20,9 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 run: install
+	@echo "==> Dashboard: $(SITE_URL)/  (log in as demo / ghostflow-demo-pass)"
 	$(DEV_ENV) $(BIN)/python manage.py migrate --noinput
 	$(DEV_ENV) $(BIN)/python manage.py seed_demo
-	@echo "\n==> Dashboard: $(SITE_URL)/  (log in as demo / ghostflow-demo-pass)\n"
 	$(DEV_ENV) $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 # A gf_ key for the server `make run` started (same database, same dev pepper), printed once:

@@ -60,6 +60,7 @@ class Command(BaseCommand):
 
         base = settings.SITE_URL
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
+        self.stdout.write(f"  dashboard: {base}/")
         self.stdout.write(f"  user:     demo / {password}   (also: alice / {password})")
         self.stdout.write(f"  team 1:   {acme.name}  {acme.pk}  (demo is owner)")
         self.stdout.write(f"  team 2:   {globex.name}  {globex.pk}  (demo is admin)")

@@ -13,7 +13,8 @@ export const RESOURCES = {
     label: (row) => row.name,
     columns: [["Name", (row) => row.name], ["Status", (row) => row.status]],
     fields: () => [["Name", "name", { required: true, maxlength: 100 }], ["Status", "status", { options: CAMPAIGN_STATUSES }]],
-    filters: [["status", "Status", [["", "Any"], ...CAMPAIGN_STATUSES]], ["search", "Search"]],
+    filters: [["status", "Status", [["", "Any"], ...CAMPAIGN_STATUSES]], ["search", "Search"],
+      ["domain", "Domain id"], ["offer", "Offer id"], ["source", "Source id"]],
   },
   domains: {
     title: "Domains",
@@ -28,7 +29,7 @@ export const RESOURCES = {
     columns: [["Name", (row) => row.name], ["URL", (row) => row.url], ["Payout", (row) => row.payout]],
     fields: () => [["Name", "name", { required: true, maxlength: 100 }], ["URL", "url", { type: "url", required: true }],
       ["Payout", "payout", { type: "number", step: "0.01", min: "0" }]],
-    filters: [["search", "Search"]],
+    filters: [["search", "Search"], ["network", "Network id"]],
   },
   sources: {
     title: "Sources",
