@@ -321,7 +321,7 @@ class ChangePasswordView(AccessMixin, APIView):
             raise BadRequest("The current password is wrong.", code="wrong_password")
         attempt.succeeded()
         passwords.check_password_rules(data["new_password"], user=user, field="new_password")
-        family_id = request.auth.get(FAMILY_CLAIM)
+        family_id = request.access.credential.get(FAMILY_CLAIM)
         passwords.set_password(user=user, password=data["new_password"], keep_family_id=family_id)
         return Response(sessions.fresh_access_token(user=user, family_id=family_id))
 
@@ -373,7 +373,8 @@ class GoogleUnlinkView(AccessMixin, APIView):
 
 def _current_family(request) -> str | None:
     """The login (refresh family) of the access token making the call."""
-    family = request.auth.get(FAMILY_CLAIM) if request.auth is not None else None
+    credential = request.access.credential
+    family = credential.get(FAMILY_CLAIM) if credential is not None else None
     return str(family) if family else None
 
 
