@@ -526,3 +526,25 @@ def test_datetime_param_refuses_what_cannot_be_an_instant(value):
     with pytest.raises(BadRequest) as caught:
         datetime_param(value, "since")
     assert caught.value.code == "invalid_filter"
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/v1/campaigns", {"name": 123}),
+        ("/api/v1/domains", {"hostname": -2839085.78}),
+        ("/api/v1/auth/api-keys", {"name": 5, "permissions": ["read"]}),
+    ],
+)
+def test_a_number_where_the_schema_says_string_is_a_400_and_writes_nothing(as_user, owner, team, path, body):
+    from tracking.models import Campaign, Domain
+
+    response = as_user(owner, team).post(path, body, format="json")
+    assert response.status_code == 400
+    assert response.json()["code"] == "validation_error"
+    assert not Campaign.objects.exists() and not Domain.objects.exists()
+
+
+def test_a_numeric_code_is_not_taken_for_the_text_code(client):
+    response = client.post("/api/v1/auth/verify-email", {"email": "a@example.com", "code": 123456}, format="json")
+    assert response.status_code == 400 and "code" in response.json()["errors"]
