@@ -17,11 +17,15 @@ from typing import Any
 
 from django.apps import apps
 
+from infra.coherence import ProcessCache
 from infra.errors import BadRequest, Forbidden
 
 from .scopes import effective_scopes
 
 TEAM_HEADER = "X-Team-Id"
+# A login's membership in a team, per process, coherent like the principal cache (a membership
+# saved or deleted replaces the generation): infra.coherence.
+_memberships = ProcessCache()
 TEAM_FORBIDDEN = "The team does not exist or you are not a member of it."
 
 
@@ -94,6 +98,10 @@ def _set(request, access: Access) -> Access:
     return access
 
 
+def clear() -> None:
+    _memberships.clear()
+
+
 def of(request) -> Access:
     """The request's access (ANONYMOUS before authentication or without a credential)."""
     return getattr(request, "access", ANONYMOUS)
@@ -141,7 +149,10 @@ def enter_team(request) -> Access:
             id=credential.owner_membership_id, team=credential.team, user=credential.user, role=credential.owner_role
         )
     else:
-        membership = membership_model.objects.select_related("team").filter(team_id=team_id, user=access.user).first()
+        membership = _memberships.get(
+            (access.user.pk, team_id),
+            lambda: membership_model.objects.select_related("team").filter(team_id=team_id, user=access.user).first(),
+        )
         if membership is None:
             raise Forbidden(TEAM_FORBIDDEN, code="team_forbidden")
     permissions = access.credential.permissions if access.rules.has_permissions else None

@@ -1,11 +1,23 @@
 """JWT authentication: simplejwt's class, with our error codes and no claim on gf_ keys."""
 
+import copy
+
+from django.utils.translation import gettext_lazy as _
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt import authentication
-from rest_framework_simplejwt.exceptions import ExpiredTokenError, InvalidToken, TokenError
+from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
 from rest_framework_simplejwt.settings import api_settings
+from rest_framework_simplejwt.utils import get_md5_hash_password
 
 from apikeys.keys import KEY_PREFIX
+from infra.coherence import ProcessCache
 from infra.errors import Unauthorized
+
+_users = ProcessCache()
+
+
+def clear() -> None:
+    _users.clear()
 
 
 class JWTAuthentication(authentication.JWTAuthentication):
@@ -39,7 +51,22 @@ class JWTAuthentication(authentication.JWTAuthentication):
         raise Unauthorized("The access token is invalid.", code="token_invalid")
 
     def get_user(self, validated_token):
+        """simplejwt's checks (the user exists, is active, and the token's password fingerprint
+        is current), on every request; only the row is cached, per process and coherent like the
+        principal cache (a user saved, e.g. deactivated or with a new password, replaces the
+        generation: infra.coherence). Each request gets its own copy of the row."""
         try:
-            return super().get_user(validated_token)
-        except InvalidToken as exc:
+            user_id = validated_token[api_settings.USER_ID_CLAIM]
+        except KeyError as exc:
             raise Unauthorized("The access token is invalid.", code="token_invalid") from exc
+        model = self.user_model
+        user = _users.get(str(user_id), lambda: model.objects.filter(**{api_settings.USER_ID_FIELD: user_id}).first())
+        if user is None:
+            raise AuthenticationFailed(_("User not found"))
+        if api_settings.CHECK_USER_IS_ACTIVE and not user.is_active:
+            raise AuthenticationFailed(_("User is inactive"))
+        if api_settings.CHECK_REVOKE_TOKEN and validated_token.get(
+            api_settings.REVOKE_TOKEN_CLAIM
+        ) != get_md5_hash_password(user.password):
+            raise AuthenticationFailed(_("The user's password has been changed."))
+        return copy.copy(user)

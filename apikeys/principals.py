@@ -4,43 +4,24 @@ costs no query for authentication, team or scopes.
 
 Coherent across processes through infra.coherence: an entry is used only while the shared
 generation token is the one read before the entry was resolved. Time-based states (expiry, the
-end of a regeneration grace period) are checked on every use (APIKey.refusal), not cached.
+end of a regeneration grace period) are checked on every use (APIKey.refusal), not cached. The
+cached key is shared by the requests of this process on purpose: last_used_at, written at most
+once a minute, is the only thing a request changes on it.
 """
 
 from __future__ import annotations
 
-import time
-from collections import OrderedDict
-
-from django.conf import settings
-
-from infra import coherence
+from infra.coherence import ProcessCache
 
 from .models import APIKey
 
-MAX_ENTRIES = 10_000
-_entries: OrderedDict[tuple[str, ...], tuple[str, float, APIKey]] = OrderedDict()
+_keys = ProcessCache()
 
 
 def lookup(digests: list[str]) -> APIKey | None:
     """The key with one of these digests, with owner, team and the owner's membership."""
-    if not coherence.enabled():
-        return APIKey.objects.for_authentication(digests).first()
-    generation = coherence.current()  # read before resolving: see infra.coherence
-    cache_key = tuple(digests)
-    if generation is not None:
-        entry = _entries.get(cache_key)
-        if entry is not None and entry[0] == generation and entry[1] > time.monotonic():
-            _entries.move_to_end(cache_key)
-            return entry[2]
-    key = APIKey.objects.for_authentication(digests).first()
-    if key is not None and generation is not None:
-        _entries[cache_key] = (generation, time.monotonic() + settings.PRINCIPAL_CACHE_SECONDS, key)
-        _entries.move_to_end(cache_key)
-        while len(_entries) > MAX_ENTRIES:
-            _entries.popitem(last=False)
-    return key
+    return _keys.get(tuple(digests), lambda: APIKey.objects.for_authentication(digests).first())
 
 
 def clear() -> None:
-    _entries.clear()
+    _keys.clear()

@@ -15,7 +15,9 @@ unless PRINCIPAL_CACHE=on says there is only one process.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
+from collections import OrderedDict
 
 from django.conf import settings
 from django.core.cache import cache
@@ -75,3 +77,43 @@ def _replace_after_commit() -> None:
         # Entries made in the few milliseconds before the commit may then live until they expire
         # (PRINCIPAL_CACHE_SECONDS); said, not hidden.
         logger.error("Could not replace the access generation after a commit")
+
+
+_caches: list[ProcessCache] = []
+
+
+def clear_all() -> None:
+    """Forget every process cache (tests; never needed for correctness)."""
+    for process_cache in _caches:
+        process_cache.clear()
+
+
+class ProcessCache:
+    """A per-process cache whose entries are valid only while the shared generation token is the
+    one read before they were loaded (see above), and for at most PRINCIPAL_CACHE_SECONDS.
+    Negative results (nothing found) are never kept."""
+
+    def __init__(self, max_entries: int = 10_000):
+        self.max_entries = max_entries
+        self.entries: OrderedDict = OrderedDict()
+        _caches.append(self)
+
+    def get(self, key, load):
+        if not enabled():
+            return load()
+        generation = current()  # read before loading
+        if generation is not None:
+            entry = self.entries.get(key)
+            if entry is not None and entry[0] == generation and entry[1] > time.monotonic():
+                self.entries.move_to_end(key)
+                return entry[2]
+        value = load()
+        if value is not None and generation is not None:
+            self.entries[key] = (generation, time.monotonic() + settings.PRINCIPAL_CACHE_SECONDS, value)
+            self.entries.move_to_end(key)
+            while len(self.entries) > self.max_entries:
+                self.entries.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        self.entries.clear()

@@ -21,8 +21,8 @@ from django.utils import timezone
 
 from access.scopes import Role
 from accounts.activation import set_active
-from apikeys import principals
 from apikeys.models import APIKey
+from infra import coherence
 from teams.models import Membership
 from tracking.models import Campaign
 
@@ -34,9 +34,9 @@ CAMPAIGNS = "/api/v1/campaigns"
 @pytest.fixture
 def cached(settings):
     settings.PRINCIPAL_CACHE = "on"
-    principals.clear()
+    coherence.clear_all()
     yield
-    principals.clear()
+    coherence.clear_all()
 
 
 @pytest.fixture
@@ -107,7 +107,7 @@ def test_a_demoted_owner_narrows_the_cached_key_at_once(as_key, as_user, key, ow
 @pytest.mark.django_db
 def test_expiry_and_the_end_of_a_grace_period_are_checked_on_every_use(as_key, key, team, owner):
     APIKey.objects.filter(pk=key[0].pk).update(expires_at=timezone.now() + timedelta(minutes=5))
-    principals.clear()
+    coherence.clear_all()
     warm(as_key, key[1], team)
     with time_machine.travel(timezone.now() + timedelta(minutes=6)):
         assert as_key(key[1], team).get(CAMPAIGNS).json()["code"] == "key_expired"
@@ -264,3 +264,49 @@ def test_a_removed_members_next_jwt_request_on_another_process_is_403(two_server
     owner_headers = {"Authorization": f"Bearer {access_token(owner)}", "X-Team-Id": str(team.pk)}
     assert _call(a, "DELETE", f"/api/v1/team/members/{member.pk}", owner_headers) == 204
     assert _call(b, "GET", CAMPAIGNS, member_headers) == 403
+
+
+# --- logins: the user row and the membership are cached the same way ---------------------------
+
+
+@pytest.mark.django_db
+def test_a_warm_jwt_team_request_costs_one_query(as_user, member, team, cached, django_assert_num_queries):
+    client = as_user(member, team)
+    assert client.get("/api/v1/team/members").status_code == 200
+    with django_assert_num_queries(1):
+        # 1. the page of members (the token's user and the membership come from the cache)
+        assert client.get("/api/v1/team/members").status_code == 200
+
+
+@pytest.mark.django_db
+def test_an_old_token_is_refused_after_a_password_change_even_with_the_user_cached(as_user, member, team, cached):
+    from accounts.passwords import set_password
+
+    old = as_user(member, team)
+    assert old.get(CAMPAIGNS).status_code == 200
+    set_password(user=member, password="a-brand-new-passphrase")
+    fresh = as_user(member, team)
+    assert fresh.get(CAMPAIGNS).status_code == 200  # caches the user with the new password hash
+    response = old.get(CAMPAIGNS)
+    assert response.status_code == 401  # the fingerprint is checked on every request
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("change", ["remove", "deactivate", "demote"])
+def test_a_cached_login_sees_removal_deactivation_and_demotion_at_once(as_user, owner, member, team, cached, change):
+    client = as_user(member, team)
+    assert client.post(CAMPAIGNS, {"name": "x"}, format="json").status_code == 201
+    if change == "remove":
+        assert as_user(owner, team).delete(f"/api/v1/team/members/{member.pk}").status_code == 204
+        assert client.get(CAMPAIGNS).status_code == 403
+    elif change == "deactivate":
+        set_active(user=member, active=False)
+        assert client.get(CAMPAIGNS).status_code == 401
+    else:
+        assert (
+            as_user(owner, team)
+            .patch(f"/api/v1/team/members/{member.pk}", {"role": "viewer"}, format="json")
+            .status_code
+            == 200
+        )
+        assert client.post(CAMPAIGNS, {"name": "y"}, format="json").status_code == 403
