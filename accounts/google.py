@@ -178,5 +178,6 @@ def unlink(*, user: User) -> None:
             "Set a password first (forgot-password), or you would have no way to sign in.", code="password_required"
         )
     with transaction.atomic():
-        User.objects.filter(pk=user.pk).update(google_sub=None)
+        user.google_sub = None
+        user.save(update_fields=["google_sub"])  # a save: cached copies of the user are replaced
         record_event(action=Action.GOOGLE_UNLINKED, actor_id=user.pk)
