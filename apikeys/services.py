@@ -105,9 +105,10 @@ def revoke_key(*, key: APIKey, actor) -> APIKey:
         now = timezone.now()
         # The previous digest of a regenerated key stays: a call with that old secret then still
         # finds the key, and is refused as revoked and recorded against it.
-        updated = APIKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=now)
+        updated = coherence.invalidate_around(
+            lambda: APIKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=now)
+        )
         if updated:
-            coherence.invalidate()
             record_event(
                 action=Action.KEY_REVOKED,
                 team_id=key.team_id,
@@ -191,8 +192,9 @@ def revoke_keys_of(*, user_id, team_id=None, reason: str, actor_id=None) -> int:
         revoked = list(live)
         if not revoked:
             return 0
-        APIKey.objects.filter(pk__in=[key.pk for key in revoked]).update(revoked_at=timezone.now())
-        coherence.invalidate()
+        coherence.invalidate_around(
+            lambda: APIKey.objects.filter(pk__in=[key.pk for key in revoked]).update(revoked_at=timezone.now())
+        )
         for key in revoked:
             record_event(
                 action=Action.KEY_REVOKED,

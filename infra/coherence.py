@@ -27,56 +27,80 @@ from .ratelimit import CACHE_ERRORS, CacheUnavailable
 
 logger = logging.getLogger("ghostflow.coherence")
 KEY = "gf:access-generation"
+# A change in flight marks the token "dirty" until this long after it began (longer than any
+# transaction); while dirty, nothing is cached or served from cache. If the clean token that
+# follows the commit cannot be written, the mark simply runs out: cache misses, never a stale hit.
+DIRTY_SECONDS = 60
+
+
+def _shared() -> bool:
+    return settings.CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
 
 
 def enabled() -> bool:
+    """Whether *this* process may keep entries (the read side)."""
     mode = settings.PRINCIPAL_CACHE
     if mode == "on":
         return True
     if mode == "off" or settings.PRINCIPAL_CACHE_SECONDS <= 0:
         return False
-    return settings.CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
+    return _shared()
+
+
+def _must_announce() -> bool:
+    # The write side does not depend on this process's own PRINCIPAL_CACHE: a worker, a shell or
+    # an admin pod with the cache off must still tell the processes that have it on.
+    return enabled() or _shared()
 
 
 def current() -> str | None:
-    """The token now, or None when it cannot be read (then nothing cached may be used)."""
+    """The token now, or None when it cannot be read or a change is in flight (then nothing may
+    be cached or served from cache)."""
     try:
         token = cache.get(KEY)
         if token is None:
-            token = uuid.uuid4().hex
-            cache.add(KEY, token, timeout=None)
+            cache.add(KEY, uuid.uuid4().hex, timeout=None)
             token = cache.get(KEY)
     except CACHE_ERRORS:
+        return None
+    if token is not None and token.startswith("dirty:") and float(token.split(":")[2]) > time.time():
         return None
     return token
 
 
-def _replace() -> None:
-    cache.set(KEY, uuid.uuid4().hex, timeout=None)
-
-
-def invalidate() -> None:
-    """Call inside the transaction of any change that narrows or ends a credential. Fails (503,
-    and the change rolls back) when the token cannot be replaced: a change that other processes
-    might not see must not happen."""
-    if not enabled():
+def changing() -> None:
+    """Call *before* writing a change that can narrow or end a credential. Marks the token dirty;
+    fails (503, nothing written) when it cannot: a change other processes might not see must not
+    happen."""
+    if not _must_announce():
         return
     try:
-        _replace()
+        cache.set(KEY, f"dirty:{uuid.uuid4().hex}:{time.time() + DIRTY_SECONDS}", timeout=None)
     except CACHE_ERRORS as exc:
         raise CacheUnavailable("principal_cache") from exc
-    # Entries resolved between the replacement above and the commit saw the old rows: replace
-    # the token again once the change is visible.
-    transaction.on_commit(_replace_after_commit)
 
 
-def _replace_after_commit() -> None:
+def changed() -> None:
+    """Call right after the write: a clean token once the change is committed (at once outside a
+    transaction)."""
+    if not _must_announce():
+        return
+    transaction.on_commit(_replace_clean)  # runs at once in autocommit
+
+
+def invalidate_around(write):
+    """changing(), the write, changed(): for writes that send no model signal (queryset.update)."""
+    changing()
+    result = write()
+    changed()
+    return result
+
+
+def _replace_clean() -> None:
     try:
-        _replace()
+        cache.set(KEY, uuid.uuid4().hex, timeout=None)
     except CACHE_ERRORS:
-        # Entries made in the few milliseconds before the commit may then live until they expire
-        # (PRINCIPAL_CACHE_SECONDS); said, not hidden.
-        logger.error("Could not replace the access generation after a commit")
+        logger.error("Could not write a clean access generation after a change; it clears by itself")
 
 
 _caches: list[ProcessCache] = []
