@@ -8,10 +8,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import Action, record_event
-from infra import mail, ratelimit
+from infra import background, mail, ratelimit
 from infra.errors import BadRequest
 
-from . import codes, deferred
+from . import codes
 from .codes import CODE_INVALID
 from .models import OneTimeCode, User
 from .passwords import check_password_rules, set_password
@@ -21,7 +21,7 @@ from .selectors import user_by_email
 def forgot_password(*, email: str) -> None:
     """Queue the recovery mail: the answer is the same, and as fast, whether or not the account
     exists (the look-up, the code and the audit row happen after it)."""
-    deferred.run_later(_forgot_password, email=email)
+    background.run_later(_forgot_password, email=email)
 
 
 def _forgot_password(*, email: str) -> None:

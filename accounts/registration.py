@@ -9,12 +9,12 @@ from django.utils import timezone
 
 from access.scopes import Role
 from audit.services import Action, record_event
-from infra import mail, ratelimit
+from infra import background, mail, ratelimit
 from infra.errors import BadRequest
 from teams import services as team_services
 from teams.models import Membership
 
-from . import codes, deferred
+from . import codes
 from .codes import CODE_INVALID
 from .models import OneTimeCode, User
 from .passwords import check_password_rules
@@ -90,7 +90,7 @@ def verify_email(*, email: str, code: str) -> None:
 
 def resend_verification(*, email: str) -> None:
     """Queue a fresh code: the answer is the same, and as fast, whether or not the account exists."""
-    deferred.run_later(_resend_verification, email=email)
+    background.run_later(_resend_verification, email=email)
 
 
 def _resend_verification(*, email: str) -> None:

@@ -88,13 +88,15 @@ def seed(env: dict[str, str], campaigns: int = 50) -> dict[str, str]:
 
 
 @contextmanager
-def gunicorn(env: dict[str, str], port: int, workers: int):
+def gunicorn(env: dict[str, str], port: int, workers: int, app: str = "config.wsgi:application", cwd: Path = ROOT):
+    """Serve `app` (ours by default) with gunicorn on 127.0.0.1:`port` until the block ends; it
+    answers `/healthz` before the block starts."""
     process = subprocess.Popen(
         [
             PYTHON,
             "-m",
             "gunicorn",
-            "config.wsgi:application",
+            app,
             "--bind",
             f"127.0.0.1:{port}",
             "--workers",
@@ -102,7 +104,7 @@ def gunicorn(env: dict[str, str], port: int, workers: int):
             "--log-level",
             "warning",
         ],
-        cwd=ROOT,
+        cwd=cwd,
         env=env,
     )
     try:

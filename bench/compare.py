@@ -20,13 +20,10 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
-import time
-import urllib.request
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -67,37 +64,6 @@ def peers_manage(env, *args) -> str:
     return subprocess.run(
         [PYTHON, "-m", "django", *args], cwd=BENCH, env=env, check=True, capture_output=True, text=True
     ).stdout
-
-
-@contextmanager
-def peers_gunicorn(env, port: int, workers: int):
-    process = subprocess.Popen(
-        [
-            PYTHON,
-            "-m",
-            "gunicorn",
-            "peers.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--log-level",
-            "warning",
-        ],
-        cwd=BENCH,
-        env=env,
-    )
-    try:
-        for _ in range(150):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.2)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
 
 
 def wrk(url: str, headers: dict[str, str], seconds: int, connections: int) -> dict:
@@ -144,7 +110,7 @@ def main() -> int:
     team = {"X-Team-Id": ours["team"]}
     with ExitStack() as stack:
         our_url = stack.enter_context(gunicorn(ours_env, 8811, args.workers))
-        peer_url = stack.enter_context(peers_gunicorn(penv, 8812, args.workers))
+        peer_url = stack.enter_context(gunicorn(penv, 8812, args.workers, app="peers.wsgi:application", cwd=BENCH))
         cases = {
             "peer: no authentication (floor)": (f"{peer_url}/floor/campaigns", team),
             "peer: djangorestframework-api-key": (

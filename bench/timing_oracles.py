@@ -109,11 +109,12 @@ def main() -> None:
                 f"{percentile(values, 0.9):>7.2f}  {'yes' if overlap else 'NO'}"
             )
     # Let the queued account work (and the mail it sends) finish before the interpreter exits.
-    from accounts import deferred
-    from infra import mail
+    from infra import background
 
-    deferred._executor.shutdown(wait=True)
-    mail._executor.shutdown(wait=True)
+    while background._executor._work_queue.qsize():  # work queued by work (its mail) included
+        time.sleep(0.2)
+    time.sleep(1)
+    background._executor.shutdown(wait=True)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 """E-mail: plain-text templates (templates/email/) through Django's e-mail framework.
 
-Sending happens after the database work commits, off the request thread (unless
-EMAIL_SEND_INLINE is set, as in tests), so an answer never waits on (or reveals, through its timing)
-whether a mail went out. A failure is logged with the template and a hashed recipient, never
+Sending happens after the database work commits, off the request thread (infra.background;
+at once with EMAIL_SEND_INLINE, as in tests), so an answer never waits on (or reveals, through its
+timing) whether a mail went out. A failure is logged with the template and a hashed recipient, never
 with the code or token, and never silently dropped.
 """
 
@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import transaction
 from django.template.loader import render_to_string
 
+from . import background
+
 logger = logging.getLogger("ghostflow.email")
-_executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="mail")
 
 SUBJECTS = {
     "verify_email": "Your GhostFlow verification code",
@@ -40,8 +39,4 @@ def _deliver(template: str, to: str, context: dict) -> bool:
 
 
 def send(template: str, to: str, **context) -> None:
-    if settings.EMAIL_SEND_INLINE:
-        # Tests: at once, into mail.outbox (their transaction never commits).
-        _deliver(template, to, context)
-        return
-    transaction.on_commit(lambda: _executor.submit(_deliver, template, to, context))
+    background.run_later(_deliver, template=template, to=to, context=context)

@@ -1,9 +1,9 @@
-"""Account work that runs after the answer, off the request thread.
-
-Some endpoints must answer the same whether or not an address has an account (forgot-password,
-resend-verification). Doing the account work (look-up, new code, audit row, mail) before answering
-made the existing-account answer measurably slower; here the request only queues it, so both
-answers do the same work. With EMAIL_SEND_INLINE (tests), the work runs at once instead.
+"""Work that runs after the answer, off the request thread: mail, and the account work of the
+endpoints that must answer alike whether or not an address has an account (forgot-password,
+resend-verification: doing their look-up, code and audit row before answering made the
+existing-account answer measurably slower; the request only queues it, so both answers do the
+same work). It starts once the current transaction commits; with EMAIL_SEND_INLINE (tests) it
+runs at once instead. The request's audit context goes with it.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from django.db import connections, transaction
 
 from infra import request_context
 
-logger = logging.getLogger("ghostflow.deferred")
-_executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="account-work")
+logger = logging.getLogger("ghostflow.background")
+_executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="background")
 
 
 # The worker waits this long before starting, so its work does not compete for the interpreter
@@ -34,7 +34,7 @@ def _run(work: Callable[..., None], kwargs: dict, context) -> None:
             work(**kwargs)
     except Exception:
         # Never the arguments: they hold an address.
-        logger.exception("Deferred %s failed", work.__name__)
+        logger.exception("Background %s failed", work.__name__)
     finally:
         connections.close_all()  # this thread's connections only
 
