@@ -123,7 +123,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# A dead or frozen Redis must fail within CACHE_TIMEOUT_SECONDS (config/ratelimit.py then answers
+# A dead or frozen Redis must fail within CACHE_TIMEOUT_SECONDS (infra/ratelimit.py then answers
 # 503 or lets the request through), never hold a worker for the OS timeout. Options in the URL
 # (?socket_timeout=2) win.
 CACHE_TIMEOUT_SECONDS = env.float("CACHE_TIMEOUT_SECONDS", default=0.5)
@@ -268,7 +268,7 @@ GOOGLE_CLIENT_ID = env.str("GOOGLE_CLIENT_ID", default="")
 GOOGLE_JWKS_URL = env.str("GOOGLE_JWKS_URL", default="https://www.googleapis.com/oauth2/v3/certs")
 GOOGLE_JWKS_CACHE_SECONDS = env.int("GOOGLE_JWKS_CACHE_SECONDS", default=3600)
 
-# --- Rate limits (config/ratelimit.py): per IP and per account, shared through the cache. ---
+# --- Rate limits (infra/ratelimit.py): per IP and per account, shared through the cache. ---
 RATE_LIMITS_ENABLED = env.bool("RATE_LIMITS_ENABLED", default=True)
 RATE_LIMITS = {
     "login": {"ip": "30/5m", "account": "10/15m"},  # account: failed attempts only
@@ -285,7 +285,7 @@ RATE_LIMITS = {
     "accept_invitation": {"ip": "30/15m"},
 }
 RATE_LIMITS.update(env.json("RATE_LIMITS", default={}))
-# What a limit does while the cache is unreachable (config/ratelimit.py); a scope missing here
+# What a limit does while the cache is unreachable (infra/ratelimit.py); a scope missing here
 # fails closed. "closed": 503 service_unavailable + Retry-After, for limits that guard guessable
 # secrets (passwords, e-mailed codes, invitation tokens) or send mail. "open": the request goes
 # through uncounted, for limits in front of checks that are strong on their own, so signed-in

@@ -19,6 +19,7 @@ from django.db import IntegrityError, InterfaceError, OperationalError, transact
 from infra import request_context
 from infra.errors import database_unavailable, problem_response
 from infra.net import client_ip
+from infra.parsers import forbidden_character
 
 logger = logging.getLogger("ghostflow.requests")
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -40,18 +41,14 @@ class RequestIdMiddleware:
         return response
 
 
-# A NUL cannot be stored in (or compared with) PostgreSQL text; a lone surrogate is not Unicode.
-_FORBIDDEN_QUERY_CHAR = re.compile("[\x00\ud800-\udfff]")
-
-
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 def _forbidden_in(data) -> str | None:
     for key, values in data.lists():
         for text in (key, *values):
-            if isinstance(text, str) and (match := _FORBIDDEN_QUERY_CHAR.search(text)) is not None:
-                return "a NUL character" if match.group() == "\x00" else "a lone surrogate"
+            if isinstance(text, str) and (what := forbidden_character(text)) is not None:
+                return what
     return None
 
 

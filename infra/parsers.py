@@ -34,10 +34,15 @@ def nesting_depth(text: str) -> int:
     return max(accumulate(map(_DEPTH_STEP.__getitem__, brackets)), default=0)
 
 
-def _describe(char: str) -> str:
-    if char == "\x00":
+def forbidden_character(text: str) -> str | None:
+    """What in `text` no database or renderer can take (a NUL, a lone surrogate), described, or
+    None. The one check behind the JSON parser and the query-string and form guard."""
+    match = _FORBIDDEN_CHAR.search(text)
+    if match is None:
+        return None
+    if match.group() == "\x00":
         return "a NUL character (\\u0000), which cannot be stored"
-    return f"a lone surrogate (\\u{ord(char):04x}), which is not valid Unicode"
+    return f"a lone surrogate (\\u{ord(match.group()):04x}), which is not valid Unicode"
 
 
 def check_strings(data: Any) -> None:
@@ -58,8 +63,8 @@ def check_strings(data: Any) -> None:
         else:
             continue
         for string in strings:
-            if (match := _FORBIDDEN_CHAR.search(string)) is not None:
-                raise ParseError(f"JSON parse error - {where} contains {_describe(match.group())}.")
+            if (what := forbidden_character(string)) is not None:
+                raise ParseError(f"JSON parse error - {where} contains {what}.")
 
 
 class JSONParser(parsers.JSONParser):

@@ -2,11 +2,11 @@
 
 Each class of hostile input is refused where it enters:
 
-- the JSON parser (config/parsers.py): nesting deeper than 64 levels, lone surrogates and NULs in
+- the JSON parser (infra/parsers.py): nesting deeper than 64 levels, lone surrogates and NULs in
   any key or string value: 400 `malformed_request`;
-- the query-string guard (config/middleware.py): a NUL or lone surrogate in a query parameter:
+- the query-string guard (infra/middleware.py): a NUL or lone surrogate in a query parameter:
   400 `invalid_query`;
-- `datetime_param` (config/params.py): a datetime whose offset pushes it out of range in UTC:
+- `datetime_param` (infra/params.py): a datetime whose offset pushes it out of range in UTC:
   400 `invalid_filter`;
 - the renderer (UNICODE_JSON = False): a lone surrogate that reaches it is escaped, not a 500.
 
