@@ -16,6 +16,19 @@ def route(pattern: str, view, name: str):
 
 
 urlpatterns = [
+    # Django tries patterns in order: the resources that scripts call with their keys come first.
+    *route("campaigns", tracking.CampaignList, "campaigns"),
+    *route("campaigns/<uuid:object_id>", tracking.CampaignDetail, "campaign"),
+    *route("domains", tracking.DomainList, "domains"),
+    *route("domains/<uuid:object_id>", tracking.DomainDetail, "domain"),
+    *route("offers", tracking.OfferList, "offers"),
+    *route("offers/<uuid:object_id>", tracking.OfferDetail, "offer"),
+    *route("sources", tracking.SourceList, "sources"),
+    *route("sources/<uuid:object_id>", tracking.SourceDetail, "source"),
+    *route("networks", tracking.NetworkList, "networks"),
+    *route("networks/<uuid:object_id>", tracking.NetworkDetail, "network"),
+    *route("stats", tracking.StatsView, "stats"),
+    *route("billing", tracking.BillingView, "billing"),
     *route("auth/login", accounts.LoginView, "login"),
     *route("auth/refresh", accounts.RefreshView, "refresh"),
     *route("auth/logout", accounts.LogoutView, "logout"),
@@ -45,16 +58,4 @@ urlpatterns = [
     *route("team/invitations", teams.InvitationListView, "team-invitations"),
     *route("team/invitations/<uuid:invitation_id>", teams.InvitationDetailView, "team-invitation"),
     *route("invitations/accept", teams.AcceptInvitationView, "accept-invitation"),
-    *route("campaigns", tracking.CampaignList, "campaigns"),
-    *route("campaigns/<uuid:object_id>", tracking.CampaignDetail, "campaign"),
-    *route("domains", tracking.DomainList, "domains"),
-    *route("domains/<uuid:object_id>", tracking.DomainDetail, "domain"),
-    *route("offers", tracking.OfferList, "offers"),
-    *route("offers/<uuid:object_id>", tracking.OfferDetail, "offer"),
-    *route("sources", tracking.SourceList, "sources"),
-    *route("sources/<uuid:object_id>", tracking.SourceDetail, "source"),
-    *route("networks", tracking.NetworkList, "networks"),
-    *route("networks/<uuid:object_id>", tracking.NetworkDetail, "network"),
-    *route("stats", tracking.StatsView, "stats"),
-    *route("billing", tracking.BillingView, "billing"),
 ]

@@ -117,6 +117,9 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # The same backend, with a health check that costs no round trip: infra/postgresql/base.py.
+    DATABASES["default"]["ENGINE"] = "infra.postgresql"
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Concurrent writers wait for the lock instead of failing at once; IMMEDIATE takes the write
     # lock at BEGIN, so two transactions never deadlock upgrading a read lock.
@@ -324,7 +327,7 @@ AUDIT_API_KEY_REQUESTS = env.bool("AUDIT_API_KEY_REQUESTS", default=True)
 # always commit together, synchronously, on the default connection.
 AUDIT_READS_ASYNC_COMMIT = env.bool("AUDIT_READS_ASYNC_COMMIT", default=True)
 AUDIT_READS_DATABASE = "default"
-if AUDIT_READS_ASYNC_COMMIT and DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql"):
+if AUDIT_READS_ASYNC_COMMIT and DATABASES["default"]["ENGINE"] == "infra.postgresql":
     _audit_options = {**DATABASES["default"].get("OPTIONS", {}), "options": "-c synchronous_commit=off"}
     DATABASES["audit_reads"] = {**DATABASES["default"], "OPTIONS": _audit_options, "TEST": {"MIRROR": "default"}}
     AUDIT_READS_DATABASE = "audit_reads"

@@ -24,6 +24,9 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 EMAIL_SEND_INLINE = True
 # TEST_CACHE_URL=redis://... runs the suite (rate limits included) against Redis, as CI does.
 CACHES = {"default": cache_url_config(os.environ.get("TEST_CACHE_URL", "locmemcache://ghostflow-tests"))}  # noqa: F405
+# Parallel test workers share that Redis: each keeps its own keys (rate-limit counters, the
+# access generation), or one worker's changes would show up in another's query budgets.
+CACHES["default"]["KEY_PREFIX"] = os.environ.get("PYTEST_XDIST_WORKER", "")
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
 

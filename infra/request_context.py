@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 USER_AGENT_MAX = 255
+NOT_READ = object()
 
 
 @dataclass
@@ -32,6 +33,8 @@ class RequestContext:
     rate_limited: dict | None = None
     # Run, with the final response, by the transaction middleware once the transaction has ended.
     after_transaction: list[Callable[[Any], None]] = field(default_factory=list)
+    # The shared access generation as this request read it (infra.coherence), read at most once.
+    generation: Any = NOT_READ
 
 
 _current: ContextVar[RequestContext | None] = ContextVar("request_context", default=None)

@@ -130,7 +130,7 @@ def test_a_change_that_cannot_invalidate_is_refused_and_rolled_back(as_user, key
     def down(*args, **kwargs):
         raise redis.exceptions.ConnectionError("down")
 
-    monkeypatch.setattr(coherence.cache, "set", down)
+    monkeypatch.setattr(coherence, "_write_token", down)
     response = as_user(admin, team).put(f"/api/v1/auth/api-keys/{key[0].pk}/revoke")
     assert (response.status_code, response.json()["code"]) == (503, "service_unavailable")
     assert APIKey.objects.get(pk=key[0].pk).revoked_at is None
@@ -340,3 +340,69 @@ def test_a_failed_clean_token_after_commit_never_leaves_a_stale_entry(as_key, ke
     assert coherence.current() is None  # so the cache is bypassed
     monkeypatch.setattr(coherence, "_replace_clean", lambda: (_ for _ in ()).throw(redis.exceptions.ConnectionError()))
     assert as_key(key[1], team).get(CAMPAIGNS).json()["code"] == "key_revoked"
+
+
+# --- the generation token itself ----------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_request_reads_the_generation_once(as_user, member, team, cached, monkeypatch):
+    """The token user, the membership (and a key) are each checked against one read of the token:
+    a round trip per request, not per cache."""
+    reads = []
+    read = coherence._read_token
+    monkeypatch.setattr(coherence, "_read_token", lambda: reads.append(1) or read())
+    client = as_user(member, team)
+    assert client.get("/api/v1/team/members").status_code == 200
+    reads.clear()
+    assert client.get("/api/v1/team/members").status_code == 200
+    assert len(reads) == 1
+
+
+@pytest.mark.django_db
+def test_a_change_inside_a_request_forgets_the_token_it_read(cached, monkeypatch):
+    """A request that read the token and then makes a change must not go on stamping or serving
+    entries with the token from before its own change."""
+    from infra import request_context
+
+    reads = []
+    read = coherence._read_token
+    monkeypatch.setattr(coherence, "_read_token", lambda: reads.append(1) or read())
+    with request_context.use(request_context.RequestContext()):
+        before = coherence.current()
+        assert coherence.current() == before and len(reads) == 1
+        coherence.changing()
+        assert coherence.current() is None  # read again: the mark of the change in flight
+        assert len(reads) == 2
+
+
+def test_the_token_is_read_raw_from_redis_and_old_pickled_values_still_read(settings, tmp_path):
+    """On Redis the token is a plain string read with one long-lived client (Django's cache API
+    cost more than the round trip); a value pickled by an older version still reads."""
+    import pickle
+
+    from django.core.cache import caches
+
+    redis_url = _redis_url()
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": redis_url,
+            "KEY_PREFIX": tmp_path.name,
+        }
+    }
+    settings.PRINCIPAL_CACHE = "on"
+    client, key = coherence._redis()
+    try:
+        coherence._replace_clean()
+        raw = client.get(key)
+        assert raw is not None and not raw.startswith(b"\x80")
+        assert coherence.current() == raw.decode()
+        client.set(key, pickle.dumps("an-old-token"))
+        assert coherence.current() == "an-old-token"
+        coherence.changing()
+        assert client.get(key).startswith(b"dirty:")
+        assert coherence.current() is None  # a change in flight: nothing cached or served
+    finally:
+        client.delete(key)
+        caches["default"].close()

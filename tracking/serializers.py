@@ -1,5 +1,7 @@
 from rest_framework import serializers
 
+from infra.representation import RepresentationFromClassFields
+
 from .models import Campaign, Domain, Network, Offer, Source
 
 
@@ -11,7 +13,7 @@ class TeamObjectField(serializers.PrimaryKeyRelatedField):
         return self.queryset.model.objects.for_team(self.context["request"].access.team)
 
 
-class TeamOwnedSerializer(serializers.ModelSerializer):
+class TeamOwnedSerializer(RepresentationFromClassFields, serializers.ModelSerializer):
     serializer_related_field = TeamObjectField
 
     class Meta:
