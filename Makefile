@@ -14,7 +14,7 @@ DEV_ENV := DEBUG=1 SITE_URL=$(SITE_URL)
 .PHONY: install run key manage demo-flows screenshots test test-postgres lint format migrations-check schema bench ci clean
 
 # Under a lock, so `make run` and `make test` started together on a fresh clone do not both build it.
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt clients/python/pyproject.toml
 	@$(PYTHON) scripts/bootstrap_venv.py
 
 install: $(STAMP)
@@ -56,6 +56,7 @@ test-postgres: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy --config-file clients/python/pyproject.toml
 
 format: install
 	$(BIN)/ruff check --fix .

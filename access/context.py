@@ -34,6 +34,7 @@ class Kind(StrEnum):
 
     JWT = "jwt"
     API_KEY = "api_key"
+    INTEGRATION = "integration"  # a team's Admin key (client-signed JWT): integrations/
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,8 @@ class KindRules:
 KINDS: dict[str, KindRules] = {
     Kind.JWT: KindRules(interactive=True, bound_to_team=False, has_permissions=False),
     Kind.API_KEY: KindRules(interactive=False, bound_to_team=True, has_permissions=True),
+    # The team's own credential: its permissions ∩ the `admin` role, whoever created it.
+    Kind.INTEGRATION: KindRules(interactive=False, bound_to_team=True, has_permissions=True),
 }
 _NOBODY = KindRules(interactive=False, bound_to_team=False, has_permissions=False)
 
@@ -141,13 +144,20 @@ def enter_team(request) -> Access:
         credential = access.credential
         if credential.team_id != team_id:
             raise Forbidden(
-                "This API key belongs to another team; send the X-Team-Id of the key's team.",
+                "This credential belongs to another team; send the X-Team-Id of its team.",
                 code="key_team_mismatch",
             )
-        # The credential's query already brought the team and the owner's membership: no query here.
-        membership = membership_model(
-            id=credential.owner_membership_id, team=credential.team, user=credential.user, role=credential.owner_role
-        )
+        # The credential's query already brought the team (and a key's owner membership): no query.
+        if access.kind == Kind.INTEGRATION:
+            # Nobody's membership: the team's integration acts with the role that caps it.
+            membership = membership_model(team=credential.team, role=credential.acting_role)
+        else:
+            membership = membership_model(
+                id=credential.owner_membership_id,
+                team=credential.team,
+                user=credential.user,
+                role=credential.owner_role,
+            )
     else:
         membership = _memberships.get(
             (access.user.pk, team_id),

@@ -20,6 +20,16 @@ class HasScope(BasePermission):
         raise Forbidden(f"This action needs the `{needed}` scope.", code="insufficient_scope", required_scope=needed)
 
 
+class PersonOnly(BasePermission):
+    """Endpoints about the caller's own account: a login or a person's key, never an integration
+    (a team's credential, nobody's account)."""
+
+    def has_permission(self, request, view) -> bool:
+        if request.access.user is not None and getattr(request.access.user, "pk", None) is None:
+            raise Forbidden("An integration has no account; this endpoint describes one.", code="no_account")
+        return True
+
+
 class InteractiveLoginOnly(BasePermission):
     """Only a person's login: no key ever mints, widens or renews keys, manages the account, or
     changes who is in a team (a key's role ceiling is its owner's, not its holder's)."""
@@ -27,7 +37,7 @@ class InteractiveLoginOnly(BasePermission):
     def has_permission(self, request, view) -> bool:
         if not request.access.is_interactive:
             raise Forbidden(
-                "This endpoint needs an interactive (JWT) login; API keys are not accepted here.",
+                "This endpoint needs an interactive (JWT) login; API keys and integrations are not accepted here.",
                 code="interactive_login_required",
             )
         return True

@@ -36,9 +36,14 @@ class UserSerializer(serializers.Serializer):
 
 
 class MeSerializer(serializers.Serializer):
-    user = UserSerializer()
-    auth = serializers.ChoiceField(choices=["jwt", "api_key"], help_text="Which credential made this call.")
+    user = UserSerializer(allow_null=True, help_text="Null for an integration (nobody's account).")
+    auth = serializers.ChoiceField(
+        choices=["jwt", "api_key", "integration"], help_text="Which credential made this call."
+    )
     api_key = serializers.DictField(required=False, help_text="With an API key: id, name, team and scopes.")
+    integration = serializers.DictField(
+        required=False, help_text="With an integration's Admin key: id, name, team, admin_key_id and scopes."
+    )
 
 
 PASSWORD = {"max_length": settings.PASSWORD_MAX_LENGTH, "trim_whitespace": False}

@@ -16,8 +16,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from access import context, scopes
-from access.context import TEAM_HEADER
-from access.permissions import InteractiveLoginOnly
+from access.context import TEAM_HEADER, Kind
+from access.permissions import InteractiveLoginOnly, PersonOnly
 from access.scopes import sorted_scopes
 from access.views import AccessMixin
 from infra import ratelimit
@@ -185,6 +185,22 @@ class MeView(AccessMixin, APIView):
     @extend_schema(responses={200: MeSerializer})
     def get(self, request):
         access = request.access
+        if access.kind == Kind.INTEGRATION:
+            # A team's integration is nobody's account: it is described instead of a user.
+            integration = access.credential
+            return Response(
+                {
+                    "user": None,
+                    "auth": access.kind,
+                    "integration": {
+                        "id": str(integration.pk),
+                        "name": integration.name,
+                        "team": str(integration.team_id),
+                        "admin_key_id": integration.admin_key_id,
+                        "scopes": sorted_scopes(integration.effective_scopes()),
+                    },
+                }
+            )
         body = {"user": UserSerializer(request.user).data, "auth": access.kind}
         key = access.key
         if key is not None:
@@ -353,6 +369,8 @@ class GoogleSignInView(PublicAuthView):
 
 class AccountView(AccessMixin, APIView):
     """Account summary and sign-in methods (for the CLI and the dashboard)."""
+
+    permission_classes = [IsAuthenticated, PersonOnly]
 
     @extend_schema(responses={200: AccountSerializer})
     def get(self, request):

@@ -54,20 +54,23 @@ class APIKeyAuditMiddleware:
 
     def _record_safely(self, request, response, context, using: str = "default") -> bool:
         """Record, reconnecting once if the connection turns out to be dead, and without the link to
-        a key deleted while its request ran (the prefix and name snapshot stay). False when the
+        a key or integration deleted while its request ran (the prefix and name snapshot stay). False when the
         event could not be written at all (the database is down)."""
         try:
             # No savepoint: a read's event is written in autocommit, and a write's FK constraints
             # are checked at COMMIT (a key deleted meanwhile fails there, see infra.middleware).
             self._record(request, response, context, using=using)
         except IntegrityError:
-            if context.key is None or context.key.pk is None:
+            key, integration = context.key, context.integration
+            if getattr(key, "pk", None) is not None:
+                context.key = SimpleNamespace(
+                    pk=None, prefix=key.prefix, name=key.name, team_id=key.team_id, user_id=key.user_id
+                )
+            elif getattr(integration, "pk", None) is not None:
+                context.integration = SimpleNamespace(pk=None, team_id=integration.team_id)
+            else:
                 logger.exception("Audit event of %s %s could not be recorded", request.method, request.path)
                 return False
-            key = context.key
-            context.key = SimpleNamespace(
-                pk=None, prefix=key.prefix, name=key.name, team_id=key.team_id, user_id=key.user_id
-            )
             return self._record_safely(request, response, context, using=using)
         except (OperationalError, InterfaceError):
             connections[using].close()
@@ -89,17 +92,21 @@ class APIKeyAuditMiddleware:
                 data=context.rate_limited,
                 using=using,
             )
+        if context.integration is not None and context.integration_key == "admin":
+            record_event(
+                action=Action.API_REQUEST,
+                team_id=context.integration.team_id,
+                status_code=response.status_code,
+                data=_refusal(request, response),
+                using=using,
+            )
+            return
         key = context.key
         if key is None or not settings.AUDIT_API_KEY_REQUESTS:
             return
-        data = {}
+        data = _refusal(request, response)
         if context.key_secret != "current":
             data["secret"] = context.key_secret
-        body = getattr(response, "data", None)
-        if response.status_code >= 400 and isinstance(body, dict) and body.get("code"):
-            data["code"] = body["code"]
-            if body["code"] == "key_team_mismatch":
-                data["requested_team"] = request.headers.get("X-Team-Id", "")[:64]
         record_event(
             action=Action.API_REQUEST,
             team_id=key.team_id,
@@ -109,3 +116,14 @@ class APIKeyAuditMiddleware:
             data=data,
             using=using,
         )
+
+
+def _refusal(request, response) -> dict:
+    """What the event of a refused request adds: the problem's code (and the team asked for)."""
+    data = {}
+    body = getattr(response, "data", None)
+    if response.status_code >= 400 and isinstance(body, dict) and body.get("code"):
+        data["code"] = body["code"]
+        if body["code"] == "key_team_mismatch":
+            data["requested_team"] = request.headers.get("X-Team-Id", "")[:64]
+    return data

@@ -37,6 +37,13 @@ class Action(models.TextChoices):
     TEAM_UPDATED = "team.updated"
     TEAM_DELETED = "team.deleted"
     RATE_LIMITED = "rate_limited"
+    INTEGRATION_CREATED = "integration.created"
+    INTEGRATION_UPDATED = "integration.updated"
+    INTEGRATION_ADMIN_KEY_REGENERATED = "integration.admin_key_regenerated"
+    INTEGRATION_CONTENT_KEY_REGENERATED = "integration.content_key_regenerated"
+    INTEGRATION_REVOKED = "integration.revoked"
+    INTEGRATION_DELETED = "integration.deleted"
+    CONTENT_API_REQUESTS = "content_api.requests"
 
 
 def uuid7() -> uuid.UUID:
@@ -84,6 +91,16 @@ class AuditEvent(models.Model):
         db_index=False,  # the (api_key, created_at) index serves every lookup by key
         related_name="audit_events",
     )
+    # A team's integration (integrations/), for events made with one of its keys or about it;
+    # which key is in `data["integration_key"]` ("admin" or "content").
+    integration = models.ForeignKey(
+        "integrations.Integration",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        db_index=False,  # the (integration, created_at) index serves every lookup by integration
+        related_name="audit_events",
+    )
     key_prefix = models.CharField(max_length=16, blank=True)
     key_name = models.CharField(max_length=100, blank=True)
     action = models.CharField(max_length=40, choices=Action.choices)
@@ -99,6 +116,7 @@ class AuditEvent(models.Model):
         indexes = [
             models.Index(fields=["api_key", "-created_at"], name="audit_key_created_idx"),
             models.Index(fields=["team", "-created_at"], name="audit_team_created_idx"),
+            models.Index(fields=["integration", "-created_at"], name="audit_integration_created_idx"),
             models.Index(fields=["created_at"], name="audit_created_idx"),
         ]
 

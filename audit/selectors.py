@@ -19,13 +19,15 @@ def events_of_key(key):
 
 
 def apply_filters(queryset, params):
-    """`action`, `key`, `actor`, `status` (2xx/3xx/4xx/5xx), `since`, `until`. Bad values are 400."""
+    """`action`, `key`, `integration`, `actor`, `status` (2xx/3xx/4xx/5xx), `since`, `until`. Bad values are 400."""
     if (action := params.get("action")) is not None:
         if action not in Action.values:
             raise BadRequest("Unknown action.", code="invalid_filter", valid_actions=Action.values)
         queryset = queryset.filter(action=action)
     if (key := params.get("key")) is not None:
         queryset = queryset.filter(api_key_id=uuid_param(key, "key"))
+    if (integration := params.get("integration")) is not None:
+        queryset = queryset.filter(integration_id=uuid_param(integration, "integration"))
     if (actor := params.get("actor")) is not None:
         queryset = queryset.filter(actor_id=uuid_param(actor, "actor"))
     if (status := params.get("status")) is not None:

@@ -17,6 +17,12 @@ class AuditActorSerializer(serializers.Serializer):
 class AuditEventSerializer(serializers.ModelSerializer):
     actor = AuditActorSerializer(read_only=True, allow_null=True)
     api_key = serializers.SerializerMethodField()
+    integration = serializers.UUIDField(
+        source="integration_id",
+        allow_null=True,
+        read_only=True,
+        help_text="The integration that acted, or the subject.",
+    )
 
     class Meta:
         model = AuditEvent
@@ -26,6 +32,7 @@ class AuditEventSerializer(serializers.ModelSerializer):
             "action",
             "actor",
             "api_key",
+            "integration",
             "method",
             "path",
             "status_code",
@@ -40,3 +47,8 @@ class AuditEventSerializer(serializers.ModelSerializer):
         if not event.key_prefix:
             return None
         return AuditKeySerializer(event).data
+
+
+class StreamTokenSerializer(serializers.Serializer):
+    token = serializers.CharField(help_text="For `GET /api/v1/audit-log/stream?token=`: once, within `expires_in`.")
+    expires_in = serializers.IntegerField(help_text="Seconds left to open the stream with it.")

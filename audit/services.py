@@ -17,6 +17,7 @@ def record_event(
     team_id=None,
     actor_id=None,
     api_key=None,
+    integration=None,
     status_code: int | None = None,
     data: dict[str, Any] | None = None,
     using: str = "default",
@@ -41,6 +42,12 @@ def record_event(
         status_code=status_code,
         data=data or {},
     )
+    if integration is None and context is not None:
+        integration = context.integration
+    if integration is not None:
+        event.integration_id = integration.pk
+        if context is not None and context.integration is integration and context.integration_key:
+            event.data = {**event.data, "integration_key": context.integration_key}
     if api_key is not None:
         event.api_key_id = api_key.pk
         event.key_prefix = api_key.prefix

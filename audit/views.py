@@ -12,6 +12,7 @@ from .serializers import AuditEventSerializer
 FILTERS = [
     OpenApiParameter("action", str, enum=Action.values, required=False),
     OpenApiParameter("key", OpenApiTypes.UUID, required=False),
+    OpenApiParameter("integration", OpenApiTypes.UUID, required=False),
     OpenApiParameter("actor", OpenApiTypes.UUID, required=False),
     OpenApiParameter(
         "status",

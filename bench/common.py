@@ -40,6 +40,9 @@ def environment(database_url: str, **extra: str) -> dict[str, str]:
         "SECRET_KEY": os.environ.get("BENCH_SECRET_KEY", secrets.token_urlsafe(50)),
         "JWT_SIGNING_KEY": os.environ.get("BENCH_JWT_SIGNING_KEY", secrets.token_urlsafe(40)),
         "API_KEY_PEPPER": os.environ.get("BENCH_API_KEY_PEPPER", secrets.token_urlsafe(40)),
+        "SECRETS_ENCRYPTION_KEYS": os.environ.get(
+            "BENCH_SECRETS_ENCRYPTION_KEYS", "YmVuY2gtc2VjcmV0cy1lbmNyeXB0aW9uLWtleS14eHg="
+        ),
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "SECURE_SSL_REDIRECT": "0",
         "DATABASE_URL": database_url,

@@ -6,6 +6,7 @@ from django.urls import path
 from accounts import views as accounts
 from apikeys import views as apikeys
 from audit import views as audit
+from integrations import views as integrations
 from teams import views as teams
 from tracking import views as tracking
 
@@ -51,6 +52,21 @@ urlpatterns = [
     *route("auth/api-keys/<uuid:key_id>/regenerate", apikeys.APIKeyRegenerateView, "api-key-regenerate"),
     *route("auth/api-keys/<uuid:key_id>/audit-log", apikeys.KeyAuditLogView, "api-key-audit-log"),
     *route("audit-log", audit.TeamAuditLogView, "audit-log"),
+    *route("integrations", integrations.IntegrationListView, "integrations"),
+    *route("integrations/<uuid:integration_id>", integrations.IntegrationDetailView, "integration"),
+    *route(
+        "integrations/<uuid:integration_id>/regenerate-admin-key",
+        integrations.RegenerateAdminKeyView,
+        "integration-regenerate-admin-key",
+    ),
+    *route(
+        "integrations/<uuid:integration_id>/regenerate-content-key",
+        integrations.RegenerateContentKeyView,
+        "integration-regenerate-content-key",
+    ),
+    *route(
+        "integrations/<uuid:integration_id>/audit-log", integrations.IntegrationAuditLogView, "integration-audit-log"
+    ),
     *route("teams", teams.TeamListView, "teams"),
     *route("team", teams.CurrentTeamView, "team"),
     *route("team/members", teams.MemberListView, "team-members"),

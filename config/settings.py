@@ -55,6 +55,30 @@ def _peppers(value: str) -> dict[int, str]:
 
 API_KEY_PEPPERS = _peppers(env.str("API_KEY_PEPPERS", default=""))
 
+
+def _encryption_keys() -> list[str]:
+    """Fernet keys for secrets the server must read back (integrations' Admin keys): the first
+    encrypts, all decrypt (integrations/secrets.py). Required when DEBUG is off."""
+    from cryptography.fernet import Fernet
+
+    keys = env.list("SECRETS_ENCRYPTION_KEYS", default=[])
+    if not keys:
+        if not DEBUG:
+            raise ImproperlyConfigured(
+                "SECRETS_ENCRYPTION_KEYS is not set. It is required when DEBUG is off; generate one with "
+                "`python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'`."
+            )
+        keys = ["ZGV2LW9ubHktaW5zZWN1cmUtc2VjcmV0cy1rZXkteHg="]  # base64("dev-only-insecure-secrets-key-xx")
+    for key in keys:
+        try:
+            Fernet(key)
+        except ValueError as exc:
+            raise ImproperlyConfigured("SECRETS_ENCRYPTION_KEYS: each key must be a Fernet key.") from exc
+    return keys
+
+
+SECRETS_ENCRYPTION_KEYS = _encryption_keys()
+
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -75,6 +99,7 @@ INSTALLED_APPS = [
     "apikeys",
     "audit",
     "tracking",
+    "integrations",
     "dashboard",
 ]
 
@@ -217,6 +242,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Order matters: the key class claims only gf_ credentials, the JWT class everything else.
         "apikeys.authentication.APIKeyAuthentication",
+        "integrations.authentication.AdminTokenAuthentication",  # `Ghost <jwt>`, or Bearer with an Admin-key kid
         "accounts.authentication.JWTAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -286,6 +312,9 @@ RATE_LIMITS = {
     "change_password": {"ip": "20/15m", "account": "10/15m"},
     "google": {"ip": "30/5m"},
     "accept_invitation": {"ip": "30/15m"},
+    # The public Content API (integrations/content.py): per IP, and per Content key.
+    "content_api": {"ip": "300/m"},
+    "content_api_key": {"account": "1200/m"},
 }
 RATE_LIMITS.update(env.json("RATE_LIMITS", default={}))
 # What a limit does while the cache is unreachable (infra/ratelimit.py); a scope missing here
@@ -305,6 +334,8 @@ RATE_LIMITS_ON_CACHE_FAILURE = {
     "forgot_password": "closed",
     "refresh": "open",
     "google": "open",
+    "content_api": "open",  # public, read-only data
+    "content_api_key": "open",
 }
 
 # --- API keys ---

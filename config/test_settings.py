@@ -6,6 +6,7 @@ os.environ.setdefault("DEBUG", "0")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-" + "t" * 50)
 os.environ.setdefault("JWT_SIGNING_KEY", "test-jwt-signing-key-" + "j" * 32)
 os.environ.setdefault("API_KEY_PEPPER", "test-api-key-pepper-" + "p" * 32)
+os.environ.setdefault("SECRETS_ENCRYPTION_KEYS", "dGVzdC1zZWNyZXRzLWVuY3J5cHRpb24ta2V5LXR0dHQ=")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
 os.environ.setdefault("EMAIL_URL", "consolemail://")  # replaced by locmem below
 os.environ.setdefault("DATABASE_CONN_MAX_AGE", "0")

@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/v1/", include("config.api_urls")),
+    path("api/content/v1/", include("config.content_urls")),
     path("", include("dashboard.urls")),
 ]
 

@@ -115,6 +115,22 @@ expect 201 -X POST $B/invitations/accept -H "Authorization: Bearer $GRACES_JWT" 
   -d "{\"token\": \"$INVITATION\"}"
 expect 200 $B/team/members -H "Authorization: Bearer $GRACES_JWT" -H "X-Team-Id: $TEAM"
 
+echo "## A team-owned integration: sign a 5-minute token with its Admin key; the Content key in ?key="
+expect 201 -X POST $B/integrations -H "Authorization: Bearer $JWT" -H "X-Team-Id: $TEAM" -H "$H" \
+  -d '{"name": "CI pipeline", "permissions": ["read:campaigns"], "allowed_origins": ["https://shop.example.com"]}'
+ADMIN_KEY=$(echo "$BODY" | json 'd["admin_key"]'); CONTENT_KEY=$(echo "$BODY" | json 'd["content_key"]')
+INTEGRATION_ID=$(echo "$BODY" | json 'd["id"]')
+TOKEN=$("${PYTHON:-python3}" -c '
+import sys, time, jwt
+kid, secret = sys.argv[1].split(":")
+now = int(time.time())
+print(jwt.encode({"iat": now, "exp": now + 300, "aud": "/v1/admin/"}, bytes.fromhex(secret),
+                 algorithm="HS256", headers={"kid": kid}))' "$ADMIN_KEY")
+expect 200 $B/campaigns -H "Authorization: Ghost $TOKEN" -H "X-Team-Id: $TEAM"
+expect 403 $B/stats -H "Authorization: Ghost $TOKEN" -H "X-Team-Id: $TEAM"
+expect 200 "${B%/v1}/content/v1/campaigns?key=$CONTENT_KEY" -H 'Accept-Version: v1'
+expect 200 $B/integrations/$INTEGRATION_ID/audit-log -H "Authorization: Bearer $JWT" -H "X-Team-Id: $TEAM"
+
 echo "## Log out: the refresh token's whole login is revoked"
 expect 204 $B/auth/logout -H "$H" -d "{\"refresh_token\": \"$REFRESH\"}"
 expect 401 $B/auth/refresh -H "$H" -d "{\"refresh_token\": \"$REFRESH\"}"

@@ -29,6 +29,9 @@ class RequestContext:
     # The API key presented (found by its digest), and "current" or "previous" (its old secret).
     key: Any = None
     key_secret: str = "current"
+    # The integration presented (integrations/), and which of its keys: "admin" or "content".
+    integration: Any = None
+    integration_key: str = ""
     # Set when a rate limit refused the request: {"scope": ..., "limit": "ip" | "account"}.
     rate_limited: dict | None = None
     # Run, with the final response, by the transaction middleware once the transaction has ended.

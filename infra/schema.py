@@ -29,6 +29,7 @@ TAGS: tuple[tuple[str, str], ...] = (
     ("invitations/", "Invitations"),
     ("team", "Teams"),
     ("audit-log", "Audit log"),
+    ("integrations", "Integrations"),
     ("campaigns", "Campaigns"),
     ("domains", "Domains"),
     ("offers", "Offers"),
@@ -128,3 +129,19 @@ def add_team_scheme(result, generator, request, public):
 def drop_trailing_slash_aliases(endpoints, **kwargs):
     """Preprocessing hook: the tolerated `/api/v1/.../` aliases are not separate operations."""
     return [e for e in endpoints if not (e[0].startswith("/api/v1/") and e[0].endswith("/"))]
+
+
+class AdminTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "integrations.authentication.AdminTokenAuthentication"
+    name = "integrationToken"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": (
+                "`Ghost <token>`: a JWT (HS256, at most 5 minutes, `aud` /v1/admin/, `kid` = the Admin key's id) "
+                "signed with an integration's Admin key. `Bearer <token>` is accepted too."
+            ),
+        }

@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
 STAMP = VENV / ".installed"
-INPUTS = (ROOT / "pyproject.toml", ROOT / "constraints.txt")
+INPUTS = (ROOT / "pyproject.toml", ROOT / "constraints.txt", ROOT / "clients" / "python" / "pyproject.toml")
 
 
 def up_to_date() -> bool:
@@ -38,7 +38,10 @@ def main() -> int:
             venv.EnvBuilder(with_pip=True).create(VENV)
         pip = [str(VENV / "bin" / "python"), "-m", "pip", "--quiet"]
         subprocess.run([*pip, "install", "--upgrade", "pip"], check=True)
-        subprocess.run([*pip, "install", "-c", "constraints.txt", "-e", ".[dev]"], check=True, cwd=ROOT)
+        # The SDK and `gf` (clients/python) too: tests/sdk runs them against this project.
+        subprocess.run(
+            [*pip, "install", "-c", "constraints.txt", "-e", ".[dev]", "-e", "clients/python"], check=True, cwd=ROOT
+        )
         STAMP.touch()
     return 0
 

@@ -18,4 +18,4 @@ SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$WORK"' EXIT
 for _ in $(seq 50); do curl -fs "http://127.0.0.1:$PORT/healthz" > /dev/null && break; sleep 0.2; done
 TEAM=$(grep -oE 'team 1: .* ([0-9a-f-]{36})' "$WORK/seed.txt" | grep -oE '[0-9a-f-]{36}')
-B="http://127.0.0.1:$PORT/api/v1" TEAM="$TEAM" MAILDIR="$WORK/mail" bash docs/flows.sh
+B="http://127.0.0.1:$PORT/api/v1" TEAM="$TEAM" MAILDIR="$WORK/mail" PYTHON="$(pwd)/$BIN/python" bash docs/flows.sh

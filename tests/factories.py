@@ -66,6 +66,17 @@ def make_key(user, team, permissions=("admin",), **kwargs):
     return result.key, result.raw
 
 
+def make_integration(user, team, permissions=("read",), **kwargs):
+    """An integration made through the service (as the API would): returns the IssuedIntegration
+    (the integration, its Admin key `{id}:{secret}` and its Content key)."""
+    from integrations.services import create_integration
+
+    membership = Membership.objects.get(user=user, team=team)
+    return create_integration(
+        membership=membership, name=kwargs.pop("name", "test integration"), permissions=list(permissions), **kwargs
+    )
+
+
 class InvitationFactory(factory.django.DjangoModelFactory):
     """A pending invitation (its token is not known: use the API to test acceptance)."""
 

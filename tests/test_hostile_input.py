@@ -41,6 +41,8 @@ from teams.invitations import invite
 from teams.models import Membership
 from tracking.models import Campaign, Domain, Network, Offer, Source
 
+from .factories import make_integration
+
 pytestmark = pytest.mark.django_db
 
 PROBLEM = "application/problem+json"
@@ -146,8 +148,16 @@ def world(owner, team, member, key_for):
         actor_membership=Membership.objects.get(user=owner, team=team), email="new@example.com", role="member"
     )
     key, raw_key = key_for(owner, team)
+    integration = make_integration(owner, team).integration
     objects = {"campaigns": campaign, "domains": domain, "offers": offer, "sources": source, "networks": network}
-    return {"key": key, "raw_key": raw_key, "member": member, "invitation": invitation, "objects": objects}
+    return {
+        "key": key,
+        "raw_key": raw_key,
+        "member": member,
+        "invitation": invitation,
+        "integration": integration,
+        "objects": objects,
+    }
 
 
 def real_path(path: str, world) -> str:
@@ -156,6 +166,7 @@ def real_path(path: str, world) -> str:
         "key_id": world["key"].pk,
         "user_id": world["member"].pk,
         "invitation_id": world["invitation"].pk,
+        "integration_id": world["integration"].pk,
         "object_id": world["objects"][resource].pk if resource in world["objects"] else uuid.uuid4(),
     }
     return re.sub(r"\{(\w+)\}", lambda m: str(ids.get(m.group(1), uuid.uuid4())), path)

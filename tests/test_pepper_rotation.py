@@ -59,6 +59,7 @@ def test_api_key_peppers_are_read_as_id_pepper_pairs(tmp_path):
         "SECRET_KEY": "s" * 60,
         "JWT_SIGNING_KEY": "j" * 48,
         "API_KEY_PEPPER": "p" * 48,
+        "SECRETS_ENCRYPTION_KEYS": "dGVzdC1zZWNyZXRzLWVuY3J5cHRpb24ta2V5LXR0dHQ=",
         "EMAIL_URL": "consolemail://",
         "API_KEY_PEPPERS": "2:" + "q" * 40,
     }

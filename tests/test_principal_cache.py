@@ -172,6 +172,7 @@ def two_servers(settings, transactional_db, tmp_path):
         "SECRET_KEY": settings.SECRET_KEY,
         "JWT_SIGNING_KEY": settings.JWT_SIGNING_KEY,
         "API_KEY_PEPPER": settings.API_KEY_PEPPER,
+        "SECRETS_ENCRYPTION_KEYS": ",".join(settings.SECRETS_ENCRYPTION_KEYS),
         "EMAIL_URL": "dummymail://",
         "ALLOWED_HOSTS": "127.0.0.1",
         "SECURE_SSL_REDIRECT": "0",

@@ -41,6 +41,7 @@ def test_team_scoped_operations_require_x_team_id_with_every_credential(schema):
         frozenset({"jwtAuth", "teamId"}),
         frozenset({"apiKeyBearer", "teamId"}),
         frozenset({"apiKeyHeader", "teamId"}),
+        frozenset({"integrationToken", "teamId"}),
     }
     assert not _needs_team(schema["paths"]["/api/v1/teams"]["get"])
     assert not _needs_team(schema["paths"]["/api/v1/auth/login"]["post"])

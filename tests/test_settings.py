@@ -15,6 +15,7 @@ PRODUCTION = {
     "SECRET_KEY": secrets.token_urlsafe(50),
     "JWT_SIGNING_KEY": "j" * 48,
     "API_KEY_PEPPER": "p" * 48,
+    "SECRETS_ENCRYPTION_KEYS": "dGVzdC1zZWNyZXRzLWVuY3J5cHRpb24ta2V5LXR0dHQ=",
     "ALLOWED_HOSTS": "api.example.com",
     "EMAIL_URL": "smtp+tls://mailer:secret@smtp.example.com:587",
 }
@@ -27,7 +28,7 @@ def manage(*args, **env):
     )
 
 
-@pytest.mark.parametrize("missing", ["SECRET_KEY", "JWT_SIGNING_KEY", "API_KEY_PEPPER"])
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "JWT_SIGNING_KEY", "API_KEY_PEPPER", "SECRETS_ENCRYPTION_KEYS"])
 def test_a_missing_secret_stops_start_up_with_debug_off(missing):
     env = {k: v for k, v in PRODUCTION.items() if k != missing}
     result = manage("check", **env)

@@ -105,6 +105,47 @@ def test_a_key_is_shown_once_works_and_stops_when_revoked(page, sign_in, ada, ac
     assert (status, body["code"]) == (401, "key_revoked")
 
 
+def test_an_integration_is_created_its_keys_work_and_regenerating_stops_the_old_ones(
+    page, sign_in, ada, acme, live_server
+):
+    from integrations.tokens import sign
+
+    sign_in(page, "ada")
+    page.goto(f"/app/{acme.pk}/settings/integrations")
+    page.get_by_role("button", name="New integration").click()
+    page.get_by_label("Name", exact=True).fill("Shop widget")
+    page.locator("input[value='read:campaigns']").check()
+    page.get_by_label(re.compile("Allowed origins")).fill("https://shop.example.com")
+    page.get_by_role("button", name="Create integration").click()
+    admin_key = page.get_by_label("API key", exact=True).input_value()
+    assert re.fullmatch(r"[0-9a-f]{24}:[0-9a-f]{64}", admin_key)
+    page.get_by_role("button", name="I have stored it").click()
+    row = page.get_by_role("row", name=re.compile("Shop widget"))
+    content_key = row.locator("code.content-key").inner_text()
+    assert admin_key.split(":")[1] not in page.content()
+    token = sign(admin_key)
+    request = urllib.request.Request(
+        live_server.url + "/api/v1/campaigns", headers={"Authorization": f"Ghost {token}", "X-Team-Id": str(acme.pk)}
+    )
+    with urllib.request.urlopen(request) as response:
+        assert response.status == 200
+    with urllib.request.urlopen(f"{live_server.url}/api/content/v1/team?key={content_key}") as response:
+        assert json.load(response)["name"] == "Acme"
+    row.get_by_role("button", name="Regenerate Admin key").click()
+    page.get_by_role("dialog").get_by_role("button", name="Regenerate").click()
+    new_key = page.get_by_label("API key", exact=True).input_value()
+    page.get_by_role("button", name="I have stored it").click()
+    assert new_key != admin_key
+    try:
+        urllib.request.urlopen(request)
+        raise AssertionError("the old Admin key still works")
+    except urllib.error.HTTPError as error:
+        assert (error.code, json.load(error)["code"]) == (401, "kid_unknown")
+    page.get_by_role("link", name="Shop widget").click()
+    page.get_by_role("heading", name="Integration activity").wait_for()
+    expect(page.get_by_role("cell", name="api_request").first).to_be_visible()
+
+
 def test_scopes_above_my_role_are_disabled_with_the_reason(page, sign_in, acme):
     UserFactory(username="vera")
     from accounts.models import User

@@ -5,6 +5,7 @@ import { ApiError, api, config, isSignedIn, login, logout, onAuthChange, publicA
 import { clear, dialog, field, formValues, h, notice, submitting } from "./ui.js";
 import { accountPage } from "./pages/account.js";
 import { auditPage } from "./pages/audit.js";
+import { integrationAuditPage, integrationsPage } from "./pages/integrations.js";
 import { keysPage, keyAuditPage } from "./pages/keys.js";
 import { membersPage } from "./pages/members.js";
 import { overviewPage } from "./pages/overview.js";
@@ -113,13 +114,18 @@ function renderTeamPage(teamId, rest) {
   const main = h("main", { id: "main", tabindex: "-1" });
   const container = h("div", { class: "page" });
   main.append(h("div", { id: "notices" }), container);
-  clear(root).append(layout(context, page), main);
+  clear(root).append(layout(context, page, rest[1]), main);
   const pages = {
     overview: () => overviewPage(container, context),
     members: () => membersPage(container, context),
     "audit-log": () => auditPage(container, context),
     account: () => accountPage(container, context),
-    settings: () => (rest[2] ? keyAuditPage(container, context, rest[2]) : keysPage(container, context)),
+    settings: () => {
+      if (rest[1] === "integrations" && context.can("admin")) {
+        return rest[2] ? integrationAuditPage(container, context, rest[2]) : integrationsPage(container, context);
+      }
+      return rest[2] ? keyAuditPage(container, context, rest[2]) : keysPage(container, context);
+    },
   };
   const run = pages[page] || (RESOURCES[page] ? () => resourcePage(container, context, page) : null);
   if (!run) {
@@ -138,7 +144,7 @@ export function handleError(error, context) {
   notice("error", error.message || "Something went wrong.");
 }
 
-function layout(context, page) {
+function layout(context, page, sub) {
   const link = (href, label, key) =>
     h("a", { href: `${context.base}/${href}`, "data-link": true, "aria-current": page === key ? "page" : null }, label);
   const selector = h("select", { id: "team-selector", "aria-label": "Team", onchange: (event) => {
@@ -150,7 +156,8 @@ function layout(context, page) {
     ...Object.entries(RESOURCES).map(([key, resource]) => (context.can(`read:${key}`) ? link(key, resource.title, key) : null)),
     link("members", "Members", "members"),
     context.can("admin") ? link("audit-log", "Audit log", "audit-log") : null,
-    link("settings/api-keys", "Settings → API keys", "settings"),
+    link("settings/api-keys", "Settings → API keys", sub === "api-keys" ? "settings" : null),
+    context.can("admin") ? link("settings/integrations", "Settings → Integrations", sub === "integrations" ? "settings" : null) : null,
     link("account", "Account", "account"));
   return h("aside", { class: "sidebar" },
     h("div", { class: "brand" }, "GhostFlow"),

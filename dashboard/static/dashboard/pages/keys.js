@@ -10,7 +10,7 @@ const shortDate = (value) => (value ? new Date(value).toLocaleDateString() : "â€
 
 const GRACE = [["0", "Stop the old secret now"], ["600", "Keep it 10 minutes"], ["3600", "Keep it 1 hour"], ["86400", "Keep it 24 hours"]];
 
-function scopePicker(role) {
+export function scopePicker(role) {
   const allowed = new Set(config.roles[role] || []);
   const reason = `Your role (${role}) does not allow this scope.`;
   const box = (value, label, enabled, title) =>

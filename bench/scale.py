@@ -1,0 +1,553 @@
+"""`make bench-scale`: key requests, audit pages and retention at 1,000,000 keys and 10,000,000
+audit events on PostgreSQL.
+
+    .venv/bin/python bench/scale.py [--keys 1000000] [--events 10000000] [--months 12]
+        [--database-url postgres://postgres@127.0.0.1:5432/ghostflow_scale] [--skip-generate]
+        [--seconds 5] [--rounds 5] [--connections 4] [--workers 2] [--repeat 30]
+        [--prune-older-than 180] [--prune-commit]
+
+1. Generates, with COPY (never the API): users, teams (two members each), `--keys` API keys (ten
+   per user; stored digests, not usable), and `--events` audit events spread evenly over the last
+   `--months` months and the current one, so over many monthly partitions. 5% of the events
+   belong to one key of the bench team ("scale-hot", made by apikeys.services.create_key) and 5%
+   more to that team without a key, so its pages have depth. A re-run reuses the data when the
+   counts match (`--skip-generate` does not even count).
+2. Key-request throughput: `GET /api/v1/campaigns` with a gf_ key (made by the real service) and
+   X-Team-Id, against a small database (`<name>_small`: the seed only) and the scaled one, each
+   under its own gunicorn, with the principal cache on (the default with Redis) and off (every
+   request looks the key up among 1,000,000). wrk in interleaved rounds; the ratio scaled/small
+   (median of the per-round ratios) must be >= 0.9.
+3. The SQL of the per-key and team audit pages (first page, and a page 6 months back through a
+   cursor): the query the views run (selectors + infra.pagination), captured through the ORM,
+   then timed as a round trip (planning included) and with EXPLAIN ANALYZE; must be < 10 ms.
+4. prune_audit's work (audit.retention.prune_events) at 10M rows with a cutoff `--prune-older-than`
+   days back: whole months dropped, the straddling month's older rows deleted in batches. Run in
+   a transaction that is rolled back, so the data set survives for the next run (`--prune-commit`
+   keeps the result; the next run then regenerates the events). The row-delete rate measured on
+   the straddling month gives the old all-rows delete time by extrapolation.
+
+Writes bench/results/scale.json and prints the tables. Needs wrk and a local PostgreSQL and
+Redis; the generated data takes about 6 GB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import statistics
+import sys
+import time
+from contextlib import ExitStack
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from common import ROOT, ensure_database, environment, gunicorn, seed
+from compare import wrk
+
+MARK = "scale"  # the request_id of every generated event: how a re-run counts them
+HOT_SHARE = 0.05  # events of the bench team's "scale-hot" key
+TEAM_SHARE = 0.05  # more events of the bench team, without a key (logins)
+PAGE_SIZE = 50
+SQL_BUDGET_MS = 10.0
+THROUGHPUT_FLOOR = 0.9
+
+# Generated rows get recognisable ids (the last 12 hex digits are the row's index), so events
+# can name keys, users and teams without reading a million rows back.
+KEY_ID = "5ca1e000-0000-4000-8000-{:012x}"
+USER_ID = "5ca1e000-0000-4000-8001-{:012x}"
+TEAM_ID = "5ca1e000-0000-4000-8002-{:012x}"
+KEYS_PER_USER = 10
+USERS_PER_TEAM = 2
+EPOCH = "2025-01-01 00:00:00+00"
+
+EVENT_COLUMNS = (
+    "id, created_at, team_id, actor_id, api_key_id, key_prefix, key_name, action, method, path, "
+    "status_code, ip, user_agent, request_id, data"
+)
+
+
+def shape(keys: int) -> tuple[int, int]:
+    users = math.ceil(keys / KEYS_PER_USER)
+    return users, math.ceil(users / USERS_PER_TEAM)
+
+
+# --- generation ---------------------------------------------------------------------------------
+
+
+def copy_lines(cursor, statement: str, lines) -> None:
+    """COPY text lines into a table, 20,000 lines a write. The queued writer sends from a thread
+    (libpq releases the GIL), so the database ingests while Python makes the next block."""
+    from psycopg.copy import QueuedLibpqWriter
+
+    block = []
+    with cursor.copy(statement, writer=QueuedLibpqWriter(cursor)) as copy:
+        for line in lines:
+            block.append(line)
+            if len(block) == 20_000:
+                copy.write("".join(block))
+                block = []
+        if block:
+            copy.write("".join(block))
+
+
+def generate_accounts(raw, *, keys: int) -> None:
+    users, teams = shape(keys)
+    with raw.cursor() as cursor:
+        copy_lines(
+            cursor,
+            "COPY teams_team (id, name, plan, created_at) FROM STDIN",
+            (f"{TEAM_ID.format(t)}\tscale-team-{t}\tfree\t{EPOCH}\n" for t in range(teams)),
+        )
+        # "!" is Django's unusable-password marker: nobody can log in as a generated user.
+        copy_lines(
+            cursor,
+            "COPY accounts_user (id, password, is_superuser, username, first_name, last_name, email, is_staff, "
+            "is_active, date_joined) FROM STDIN",
+            (
+                f"{USER_ID.format(u)}\t!\tf\tscale-user-{u}\t\t\tscale-user-{u}@example.invalid\tf\tt\t{EPOCH}\n"
+                for u in range(users)
+            ),
+        )
+        copy_lines(
+            cursor,
+            "COPY teams_membership (team_id, user_id, role, created_at) FROM STDIN",
+            (
+                f"{TEAM_ID.format(u // USERS_PER_TEAM)}\t{USER_ID.format(u)}\t"
+                f"{'owner' if u % USERS_PER_TEAM == 0 else 'member'}\t{EPOCH}\n"
+                for u in range(users)
+            ),
+        )
+        # Digests are unique placeholders, not HMACs: these keys exist to make the table big.
+        copy_lines(
+            cursor,
+            "COPY apikeys_apikey (id, team_id, user_id, name, permissions, prefix, digest, pepper_id, created_at) "
+            "FROM STDIN",
+            (
+                f"{KEY_ID.format(k)}\t{TEAM_ID.format(k // KEYS_PER_USER // USERS_PER_TEAM)}\t"
+                f'{USER_ID.format(k // KEYS_PER_USER)}\tscale-{k}\t["read"]\tgf_{k:08x}\t{k:064x}\t1\t{EPOCH}\n'
+                for k in range(keys)
+            ),
+        )
+
+
+def event_lines(*, start: datetime, end: datetime, count: int, keys: int, hot: dict, rng: random.Random):
+    """`count` events evenly spread over [start, end), in time order, as COPY text lines."""
+    start_us = int(start.timestamp() * 1_000_000)
+    step = (end.timestamp() - start.timestamp()) * 1_000_000 / count
+    from_timestamp = datetime.fromtimestamp
+    for j in range(count):
+        moment = start_us + int((j + rng.random()) * step)
+        # A UUIDv7 of that moment (audit.models.uuid7's layout), so ids order like created_at.
+        uid = (moment // 1000) << 80 | 0x7 << 76 | rng.getrandbits(12) << 64 | 0b10 << 62 | rng.getrandbits(62)
+        created = from_timestamp(moment / 1_000_000, UTC).isoformat()
+        draw = rng.random()
+        if draw < HOT_SHARE:
+            rest = hot["request"]
+        elif draw < HOT_SHARE + TEAM_SHARE:
+            rest = hot["login"]
+        else:
+            k = rng.randrange(keys)
+            u = k // KEYS_PER_USER
+            rest = (
+                f"{TEAM_ID.format(u // USERS_PER_TEAM)}\t{USER_ID.format(u)}\t{KEY_ID.format(k)}\t"
+                f"gf_{k:08x}\tscale-{k}\tapi_request\tGET\t/api/v1/campaigns\t200"
+            )
+        yield f"{uid:032x}\t{created}\t{rest}\t10.0.0.1\tscale-bench\t{MARK}\t{{}}\n"
+
+
+def generate_events(raw, *, events: int, keys: int, months: int, hot_key, owner_id, log) -> None:
+    from django.utils import timezone
+
+    from audit import partitions
+
+    now = timezone.now()
+    first = partitions.add_months(partitions.month_start(now), -months)
+    partitions.ensure_partitions(since=first)
+    start, end = datetime(first.year, first.month, 1, tzinfo=UTC), now - timedelta(minutes=1)
+    hot = {
+        "request": f"{hot_key.team_id}\t{owner_id}\t{hot_key.pk}\t{hot_key.prefix}\t{hot_key.name}\t"
+        "api_request\tGET\t/api/v1/campaigns\t200",
+        "login": f"{hot_key.team_id}\t{owner_id}\t\\N\t\t\tlogin.succeeded\tPOST\t/api/v1/auth/login\t200",
+    }
+    rng = random.Random(20261123)
+    total_seconds = (end - start).total_seconds()
+    month, written = first, 0
+    while datetime(month.year, month.month, 1, tzinfo=UTC) < end:
+        chunk_start = datetime(month.year, month.month, 1, tzinfo=UTC)
+        following = partitions.add_months(month, 1)
+        chunk_end = min(end, datetime(following.year, following.month, 1, tzinfo=UTC))
+        # Each month is one COPY and one transaction; the last month takes the rounding rest.
+        share = (chunk_end - chunk_start).total_seconds() / total_seconds
+        count = events - written if chunk_end == end else round(events * share)
+        started = time.perf_counter()
+        with raw.cursor() as cursor:
+            # Foreign-key checks off for the load (a superuser setting): every id is made above
+            # and exists, and checking 10M rows one by one would double the load time.
+            cursor.execute("SET session_replication_role = replica")
+            copy_lines(
+                cursor,
+                f"COPY audit_auditevent ({EVENT_COLUMNS}) FROM STDIN",
+                event_lines(start=chunk_start, end=chunk_end, count=count, keys=keys, hot=hot, rng=rng),
+            )
+            cursor.execute("SET session_replication_role = origin")
+        raw.commit()
+        written += count
+        log(f"  {month:%Y-%m}: {count:,} events in {time.perf_counter() - started:.1f}s")
+        month = following
+
+
+def counts(cursor, *, keys: int) -> tuple[int, int]:
+    """Generated keys (by their id range, through the primary key) and generated events."""
+    cursor.execute(
+        "SELECT count(*) FROM apikeys_apikey WHERE id BETWEEN %s AND %s",
+        [KEY_ID.format(0), KEY_ID.format(16**12 - 1)],
+    )
+    key_count = cursor.fetchone()[0]
+    cursor.execute("SELECT count(*) FROM audit_auditevent WHERE request_id = %s", [MARK])
+    return key_count, cursor.fetchone()[0]
+
+
+def wipe(cursor, *, accounts: bool) -> None:
+    """Remove generated data. The whole audit table goes (this database is the benchmark's own)."""
+    cursor.execute("TRUNCATE audit_auditevent")
+    if accounts:
+        for table, column, pattern in [
+            ("apikeys_apikey", "id", KEY_ID),
+            ("teams_membership", "user_id", USER_ID),
+            ("accounts_user", "id", USER_ID),
+            ("teams_team", "id", TEAM_ID),
+        ]:
+            cursor.execute(
+                f"DELETE FROM {table} WHERE {column} BETWEEN %s AND %s",  # table and column: constants above
+                [pattern.format(0), pattern.format(16**12 - 1)],
+            )
+
+
+# --- measurements ----------------------------------------------------------------------------
+
+
+def throughput(cases: dict, *, rounds: int, seconds: int, connections: int) -> dict:
+    results: dict[str, list[dict]] = {name: [] for name in cases}
+    for url, headers in cases.values():  # warm-up: connections, caches
+        wrk(url, headers, 2, connections)
+    for number in range(rounds):
+        # ABBA order: a drift of the machine's speed during a round hits both sides alike.
+        order = list(cases.items()) if number % 2 == 0 else list(reversed(cases.items()))
+        for name, (url, headers) in order:
+            results[name].append(wrk(url, headers, seconds, connections))
+    return {
+        name: {
+            "rps": [round(r["rps"], 1) for r in runs],
+            "median_rps": statistics.median(r["rps"] for r in runs),
+            "p50_ms": statistics.median(r["p50_ms"] for r in runs),
+            "p99_ms": statistics.median(r["p99_ms"] for r in runs),
+        }
+        for name, runs in results.items()
+    }
+
+
+def page_sql(queryset, *, position: datetime | None, repeat: int) -> dict:
+    """Run one audit page the way the views do (infra.pagination on the selector's queryset), then
+    time its SQL as the ORM sent it."""
+    from django.db import connection
+    from django.test import RequestFactory
+    from django.test.utils import CaptureQueriesContext
+    from rest_framework.pagination import Cursor
+    from rest_framework.request import Request
+
+    from infra.pagination import CursorPagination
+
+    params = {"page_size": PAGE_SIZE}
+    if position is not None:
+        paginator = CursorPagination()
+        paginator.base_url = "http://127.0.0.1/audit-log"
+        # The position a page boundary at that moment would carry (DRF: str() of created_at).
+        encoded = paginator.encode_cursor(Cursor(offset=0, reverse=False, position=str(position)))
+        params["cursor"] = parse_qs(urlparse(encoded).query)["cursor"][0]
+
+    def run():
+        return CursorPagination().paginate_queryset(
+            queryset, Request(RequestFactory(HTTP_HOST="127.0.0.1").get("/audit-log", params))
+        )
+
+    with CaptureQueriesContext(connection) as captured:
+        rows = run()
+    sql = captured.captured_queries[-1]["sql"]
+    orm = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        run()
+        orm.append((time.perf_counter() - started) * 1000)
+    round_trips = []
+    with connection.cursor() as cursor:
+        for _ in range(repeat):
+            started = time.perf_counter()
+            cursor.execute(sql)
+            cursor.fetchall()
+            round_trips.append((time.perf_counter() - started) * 1000)
+        cursor.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + sql)
+        (explain,) = cursor.fetchone()
+        cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql)
+        plan = [line for (line,) in cursor.fetchall()]
+    explain = explain[0] if isinstance(explain, list) else json.loads(explain)[0]
+    round_trips.sort()
+    return {
+        "rows": len(rows),
+        "oldest_on_page": str(rows[-1].created_at) if rows else None,
+        "sql_ms_median": round(statistics.median(round_trips), 3),
+        "sql_ms_p95": round(round_trips[max(0, int(len(round_trips) * 0.95) - 1)], 3),
+        "planning_ms": explain["Planning Time"],
+        "execution_ms": explain["Execution Time"],
+        "orm_ms_median": round(statistics.median(orm), 3),
+        "sql": sql,
+        "plan": plan,
+    }
+
+
+def prune(*, older_than_days: int, batch_size: int, commit: bool) -> dict:
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from audit import partitions, retention
+
+    cutoff = timezone.now() - timedelta(days=older_than_days)
+    plan = retention.plan_prune(cutoff=cutoff)
+    dropped_rows = 0
+    with connection.cursor() as cursor:
+        for partition in plan.partitions_to_drop:
+            cursor.execute(f"SELECT count(*) FROM {connection.ops.quote_name(partition.name)}")  # a catalog name
+            dropped_rows += cursor.fetchone()[0]
+        cursor.execute("SELECT count(*) FROM audit_auditevent")
+        before = cursor.fetchone()[0]
+    with transaction.atomic():
+        started = time.perf_counter()
+        report = retention.prune_events(cutoff=cutoff, batch_size=batch_size)
+        elapsed = time.perf_counter() - started
+        if not commit:
+            transaction.set_rollback(True)
+    rate = report.rows_deleted / report.delete_seconds if report.delete_seconds > 0 else None
+    removed = dropped_rows + report.rows_deleted
+    return {
+        "cutoff": str(cutoff),
+        "committed": commit,
+        "rows_before": before,
+        "partitions_dropped": [partition.name for partition in report.partitions_dropped],
+        "rows_in_dropped_partitions": dropped_rows,
+        "drop_seconds": round(report.drop_seconds, 3),
+        "rows_deleted": report.rows_deleted,
+        "batches": report.batches,
+        "delete_seconds": round(report.delete_seconds, 2),
+        "total_seconds": round(elapsed, 2),
+        "row_delete_rate_per_s": round(rate) if rate else None,
+        "all_rows_delete_estimate_seconds": round(removed / rate, 1) if rate else None,
+        "partitions_left": len(partitions.month_partitions()) - (0 if commit else len(report.partitions_dropped)),
+    }
+
+
+# --- main ----------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--keys", type=int, default=1_000_000)
+    parser.add_argument("--events", type=int, default=10_000_000)
+    parser.add_argument("--months", type=int, default=12)
+    parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/ghostflow_scale")
+    parser.add_argument("--skip-generate", action="store_true", help="reuse the data as it is, without counting it")
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--prune-older-than", type=int, default=180, help="days")
+    parser.add_argument("--prune-commit", action="store_true", help="keep the prune's result (default: roll back)")
+    args = parser.parse_args()
+    if args.keys < 1 or args.events < 1 or args.months < 1:
+        parser.error("--keys, --events and --months must be positive")
+    scaled_url = args.database_url
+    parsed = urlparse(scaled_url)
+    small_url = parsed._replace(path=parsed.path + "_small").geturl()
+
+    def log(message: str) -> None:
+        print(message, flush=True)
+
+    for url in (scaled_url, small_url):
+        ensure_database(url)
+    # Both servers get the same settings; the principal cache needs Redis (one database each).
+    small_env = environment(small_url, RATE_LIMITS_ENABLED="0", REDIS_URL="redis://127.0.0.1:6379/13")
+    scaled_env = environment(scaled_url, RATE_LIMITS_ENABLED="0", REDIS_URL="redis://127.0.0.1:6379/14")
+    small = seed(small_env, campaigns=10)
+    scaled = seed(scaled_env, campaigns=10)
+
+    os.environ.update(scaled_env)
+    import django
+
+    django.setup()
+    import psycopg
+    from django.db import connection
+
+    from apikeys.models import APIKey
+    from apikeys.services import create_key
+    from audit import partitions, selectors
+    from teams.models import Membership, Team
+
+    with psycopg.connect(small_url, autocommit=True) as small_db:
+        small_db.execute("TRUNCATE audit_auditevent")  # the small figure is for a small table
+
+    team = Team.objects.get(pk=scaled["team"])
+    owner_membership = Membership.objects.get(team=team, user_id=scaled["user"])
+    hot_key = APIKey.objects.filter(team=team, name="scale-hot").first()
+    if hot_key is None:
+        hot_key = create_key(membership=owner_membership, name="scale-hot", permissions=["read"]).key
+
+    generation = {}
+    if not args.skip_generate:
+        with psycopg.connect(scaled_url) as raw:
+            with raw.cursor() as cursor:
+                key_count, event_count = counts(cursor, keys=args.keys)
+            log(f"found {key_count:,} generated keys and {event_count:,} generated events")
+            redo_accounts = key_count != args.keys
+            if redo_accounts or event_count != args.events:
+                with raw.cursor() as cursor:
+                    wipe(cursor, accounts=redo_accounts)
+                raw.commit()
+            if redo_accounts:
+                started = time.perf_counter()
+                generate_accounts(raw, keys=args.keys)
+                raw.commit()
+                generation["accounts_seconds"] = round(time.perf_counter() - started, 1)
+                log(f"generated {args.keys:,} keys in {generation['accounts_seconds']}s")
+            if redo_accounts or event_count != args.events:
+                started = time.perf_counter()
+                generate_events(
+                    raw,
+                    events=args.events,
+                    keys=args.keys,
+                    months=args.months,
+                    hot_key=hot_key,
+                    owner_id=scaled["user"],
+                    log=log,
+                )
+                generation["events_seconds"] = round(time.perf_counter() - started, 1)
+                log(f"generated {args.events:,} events in {generation['events_seconds']}s")
+                started = time.perf_counter()
+                raw.autocommit = True
+                raw.execute("VACUUM ANALYZE")  # visibility map and statistics, as autovacuum would
+                generation["vacuum_analyze_seconds"] = round(time.perf_counter() - started, 1)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM apikeys_apikey")
+        total_keys = cursor.fetchone()[0]
+        cursor.execute("SELECT count(*) FROM audit_auditevent")
+        total_events = cursor.fetchone()[0]
+        cursor.execute("SELECT pg_size_pretty(pg_database_size(current_database()))")
+        size = cursor.fetchone()[0]
+    month_count = len(partitions.month_partitions())
+    log(f"scaled database: {total_keys:,} keys, {total_events:,} events in {month_count} month partitions, {size}")
+
+    # (b) the audit pages' SQL
+    deep = datetime.now(UTC) - timedelta(days=182)
+    pages = {}
+    for label, queryset in [
+        ("key", selectors.apply_filters(selectors.events_of_key(hot_key), {})),
+        ("team", selectors.apply_filters(selectors.events_of_team(team), {})),
+    ]:
+        pages[f"{label}: first page"] = page_sql(queryset, position=None, repeat=args.repeat)
+        pages[f"{label}: 6 months back"] = page_sql(queryset, position=deep, repeat=args.repeat)
+    # Most keys are not hot: one with a handful of events spread over the year.
+    sparse_key = APIKey.objects.get(pk=KEY_ID.format(args.keys // 2))
+    sparse = selectors.apply_filters(selectors.events_of_key(sparse_key), {})
+    pages["sparse key: first page"] = page_sql(sparse, position=None, repeat=args.repeat)
+    hot_events = hot_key.audit_events.count()
+    sparse_events = sparse_key.audit_events.count()
+    team_events = selectors.events_of_team(team).count()
+    connection.close()
+
+    # (a) throughput, small and scaled interleaved, principal cache on and off
+    cases = {}
+    with ExitStack() as stack:
+        for label, env, data, port in [
+            ("small", small_env, small, 8841),
+            ("scaled", scaled_env, scaled, 8842),
+            ("small, cache off", {**small_env, "PRINCIPAL_CACHE": "off"}, small, 8843),
+            ("scaled, cache off", {**scaled_env, "PRINCIPAL_CACHE": "off"}, scaled, 8844),
+        ]:
+            base = stack.enter_context(gunicorn(env, port, args.workers))
+            headers = {"Authorization": f"Bearer {data['key']}", "X-Team-Id": data["team"]}
+            cases[label] = (f"{base}/api/v1/campaigns", headers)
+        log("measuring throughput ...")
+        rates = throughput(cases, rounds=args.rounds, seconds=args.seconds, connections=args.connections)
+    # Per round, scaled against small measured moments apart; the median of those ratios.
+    ratios = {
+        mode: round(
+            statistics.median(a / b for a, b in zip(rates[scaled_case]["rps"], rates[small_case]["rps"], strict=True)),
+            3,
+        )
+        for mode, scaled_case, small_case in [
+            ("cache on", "scaled", "small"),
+            ("cache off", "scaled, cache off", "small, cache off"),
+        ]
+    }
+
+    # (c) retention at 10M rows
+    log("measuring prune ...")
+    pruning = prune(older_than_days=args.prune_older_than, batch_size=5000, commit=args.prune_commit)
+
+    print(f"\n{'throughput':<20} {'req/s per round':<40} {'median':>7} {'p50 ms':>7} {'p99 ms':>7}")
+    for name, result in rates.items():
+        per_round = " / ".join(f"{rps:.0f}" for rps in result["rps"])
+        print(
+            f"{name:<20} {per_round:<40} {result['median_rps']:>7.0f} {result['p50_ms']:>7.2f} {result['p99_ms']:>7.2f}"
+        )
+    for mode, ratio in ratios.items():
+        verdict = "ok" if ratio >= THROUGHPUT_FLOOR else "BELOW 0.9"
+        print(f"scaled / small, principal {mode}: {ratio:.3f} ({verdict})")
+    header = f"{'rows':>5} {'median ms':>10} {'p95 ms':>8} {'plan ms':>8} {'exec ms':>8} {'ORM ms':>8}"
+    print(f"\n{'audit page SQL':<24} {header}")
+    for name, result in pages.items():
+        print(
+            f"{name:<24} {result['rows']:>5} {result['sql_ms_median']:>10.2f} {result['sql_ms_p95']:>8.2f} "
+            f"{result['planning_ms']:>8.2f} {result['execution_ms']:>8.2f} {result['orm_ms_median']:>8.2f}"
+        )
+    print(f"(the key has {hot_events:,} events, the team {team_events:,}, the sparse key {sparse_events})")
+    print(
+        f"\nprune older than {args.prune_older_than}d ({'committed' if pruning['committed'] else 'rolled back'}): "
+        f"dropped {len(pruning['partitions_dropped'])} partitions ({pruning['rows_in_dropped_partitions']:,} rows) "
+        f"in {pruning['drop_seconds']:.2f}s; deleted {pruning['rows_deleted']:,} rows in {pruning['batches']} "
+        f"batches in {pruning['delete_seconds']:.1f}s ({pruning['row_delete_rate_per_s']} rows/s); "
+        f"all rows by row delete at that rate: ~{pruning['all_rows_delete_estimate_seconds']}s"
+    )
+
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    result = {
+        "settings": vars(args),
+        "dataset": {
+            "keys": total_keys,
+            "events": total_events,
+            "month_partitions": month_count,
+            "database_size": size,
+            "hot_key_events": hot_events,
+            "team_events": team_events,
+            "sparse_key_events": sparse_events,
+        },
+        "generation": generation or "reused",
+        "throughput": rates,
+        "throughput_ratio_scaled_to_small": ratios,
+        "audit_pages": pages,
+        "prune": pruning,
+    }
+    (out / "scale.json").write_text(json.dumps(result, indent=2, default=str))
+    ok = all(ratio >= THROUGHPUT_FLOOR for ratio in ratios.values()) and all(
+        page["sql_ms_median"] < SQL_BUDGET_MS for page in pages.values()
+    )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,779 @@
+"""The asynchronous client, :class:`AsyncGhostFlow`: the same API as :class:`GhostFlow`, awaited.
+
+async with AsyncGhostFlow("https://api.example.com", api_key="gf_...", team_id="...") as gf:
+    campaign = await gf.campaigns.create(name="Spring sale")
+    async for campaign in gf.campaigns.list(status="active"):
+        ...
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager, nullcontext
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Generic, TypeVar, Unpack, cast
+
+import httpx
+
+from . import _core
+from ._core import DEFAULT_TIMEOUT, Id, segment
+from .auth import AdminKey, LoginState, Tokens, TokenStore
+from .errors import AuthenticationError, ConfigurationError, error_from_response, parse_retry_after
+from .models import (
+    Account,
+    APIKey,
+    AuditEvent,
+    Billing,
+    Campaign,
+    CampaignCreate,
+    CampaignStatus,
+    CampaignUpdate,
+    Domain,
+    DomainCreate,
+    DomainUpdate,
+    Integration,
+    IntegrationUpdate,
+    Invitation,
+    IssuedAPIKey,
+    IssuedIntegration,
+    Me,
+    Member,
+    Network,
+    NetworkCreate,
+    NetworkUpdate,
+    Offer,
+    OfferCreate,
+    OfferUpdate,
+    Role,
+    Source,
+    SourceCreate,
+    SourceKind,
+    SourceUpdate,
+    Stats,
+    Team,
+    TeamWithRole,
+)
+from .pagination import AsyncPaginator, Page
+from .retry import DEFAULT_RETRY, RetryPolicy
+
+__all__ = ["AsyncGhostFlow"]
+
+T = TypeVar("T")
+
+
+@asynccontextmanager
+async def _store_locked(store: TokenStore) -> AsyncIterator[None]:
+    """Hold the store's lock without blocking the event loop while waiting for it (a file lock
+    may wait for another process's refresh)."""
+    lock = store.lock()
+    if isinstance(lock, nullcontext):
+        yield
+        return
+    await asyncio.to_thread(lock.__enter__)
+    try:
+        yield
+    finally:
+        await asyncio.to_thread(lock.__exit__, None, None, None)
+
+
+class AsyncGhostFlow:
+    """The asynchronous client: the constructor and every method are those of
+    :class:`ghostflow_client.GhostFlow`, with ``await`` (and ``async for`` over listings).
+
+    One instance belongs to one event loop; refreshes are single-flight within it (an
+    ``asyncio.Lock``) and, through the token store's lock, with other processes.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        api_key: str | None = None,
+        admin_key: str | AdminKey | None = None,
+        team_id: Id | None = None,
+        username: str | None = None,
+        email: str | None = None,
+        password: str | None = None,
+        refresh_token: str | None = None,
+        token_store: TokenStore | None = None,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        retry: RetryPolicy = DEFAULT_RETRY,
+        http_client: httpx.AsyncClient | None = None,
+        user_agent: str | None = None,
+    ) -> None:
+        self._settings = _core.make_settings(
+            base_url,
+            api_key=api_key,
+            admin_key=admin_key,
+            username=username,
+            email=email,
+            password=password,
+            refresh_token=refresh_token,
+            token_store=token_store,
+            retry=retry,
+            user_agent=user_agent,
+        )
+        self.team_id: str | None = segment(team_id) if team_id is not None else None
+        self._owns_http = http_client is None
+        self._http = http_client if http_client is not None else httpx.AsyncClient(timeout=timeout)
+        self._refresh_lock = asyncio.Lock()
+        self._resources()
+
+    def _resources(self) -> None:
+        self.campaigns = Campaigns(self)
+        self.domains = Domains(self)
+        self.offers = Offers(self)
+        self.sources = Sources(self)
+        self.networks = Networks(self)
+        self.api_keys = APIKeys(self)
+        self.teams = Teams(self)
+        self.members = Members(self)
+        self.invitations = Invitations(self)
+        self.audit_log = AuditLog(self)
+        self.integrations = Integrations(self)
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def with_team(self, team_id: Id) -> AsyncGhostFlow:
+        """A client for another team, sharing this one's connection pool and login."""
+        other = object.__new__(AsyncGhostFlow)
+        other._settings = self._settings
+        other._owns_http = False
+        other._http = self._http
+        other._refresh_lock = self._refresh_lock
+        other.team_id = segment(team_id)
+        other._resources()
+        return other
+
+    async def aclose(self) -> None:
+        """Close the connection pool (not one passed in as ``http_client``)."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncGhostFlow:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    @property
+    def base_url(self) -> str:
+        """The API root every path is relative to (``.../api/v1/``)."""
+        return self._settings.base_url
+
+    @property
+    def tokens(self) -> Tokens | None:
+        """The login's current token pair (None with a key or when logged out)."""
+        login = self._settings.login
+        return login.tokens if login is not None else None
+
+    # --- sessions ----------------------------------------------------------------------------
+
+    async def login(self, username: str, password: str) -> None:
+        """Log in with a username (or e-mail address) and password; the tokens go to the store."""
+        login = self._login_state()
+        async with self._refresh_lock, _store_locked(login.store):
+            body = await self._request(
+                "POST", "auth/login", json={"username": username, "password": password}, authenticated=False
+            )
+            login.install(Tokens.from_response(body))
+
+    async def refresh(self) -> None:
+        """Exchange the refresh token for a new pair now (normally automatic)."""
+        login = self._login_state()
+        await self._renew(seen=login.tokens)
+
+    async def logout(self) -> None:
+        """End the login on the server and forget its tokens (see :meth:`GhostFlow.logout`)."""
+        login = self._login_state()
+        async with self._refresh_lock, _store_locked(login.store):
+            tokens = login.store.load() or login.tokens
+            login.password = None
+            try:
+                if tokens is not None and tokens.refresh_token:
+                    await self._request(
+                        "POST", "auth/logout", json={"refresh_token": tokens.refresh_token}, authenticated=False
+                    )
+            except AuthenticationError:
+                pass  # already signed out, or the token is dead: nothing left to revoke
+            finally:
+                login.drop()
+
+    # --- account-level calls -----------------------------------------------------------------
+
+    async def me(self) -> Me:
+        """The caller (``GET auth/me``); with an API key also the key's id, name, team and scopes."""
+        return cast(Me, await self._request("GET", "auth/me"))
+
+    async def account(self) -> Account:
+        """The caller's account: sign-in methods, number of teams, ..."""
+        return cast(Account, await self._request("GET", "me/account"))
+
+    async def stats(self) -> Stats:
+        """The team's counts (``read:stats``)."""
+        return cast(Stats, await self._request("GET", "stats", team_scoped=True))
+
+    async def billing(self) -> Billing:
+        """The team's plan and usage (``read:billing``)."""
+        return cast(Billing, await self._request("GET", "billing", team_scoped=True))
+
+    # --- the request pipeline (as GhostFlow's; comments there) -------------------------------
+
+    def _login_state(self) -> LoginState:
+        login = self._settings.login
+        if login is None:
+            raise ConfigurationError("This client uses a key (api_key or admin_key); logins need a client without one.")
+        return login
+
+    async def _authorization(self) -> tuple[str, Tokens | None]:
+        if self._settings.api_key is not None:
+            return f"Bearer {self._settings.api_key}", None
+        if self._settings.admin_key is not None:
+            return f"{_core.ADMIN_SCHEME} {self._settings.admin_key.token()}", None
+        login = self._login_state()
+        tokens = login.tokens
+        if tokens is None or tokens.access_is_stale():
+            tokens = await self._renew(seen=tokens)
+        return f"Bearer {tokens.access_token}", tokens
+
+    async def _renew(self, *, seen: Tokens | None) -> Tokens:
+        login = self._login_state()
+        async with self._refresh_lock:
+            ready = login.usable(seen)
+            if ready is not None:
+                return ready
+            async with _store_locked(login.store):
+                ready = login.adopt_stored(seen)
+                if ready is not None:
+                    return ready
+                if login.tokens is not None and login.tokens.refresh_token:
+                    try:
+                        body = await self._request(
+                            "POST",
+                            "auth/refresh",
+                            json={"refresh_token": login.tokens.refresh_token},
+                            authenticated=False,
+                        )
+                        return login.install(Tokens.from_response(body))
+                    except AuthenticationError:
+                        login.drop()
+                        if login.password is None:
+                            raise
+                if login.username is None or login.password is None:
+                    raise login.no_login()
+                body = await self._request(
+                    "POST",
+                    "auth/login",
+                    json={"username": login.username, "password": login.password},
+                    authenticated=False,
+                )
+                return login.install(Tokens.from_response(body))
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, object | None] | None = None,
+        json: object | None = None,
+        authenticated: bool = True,
+        team_scoped: bool = False,
+        team_id: str | None = None,
+    ) -> Any:
+        team = team_id or self.team_id
+        if team_scoped and team is None:
+            raise ConfigurationError("This call needs a team: pass team_id=... or use client.with_team(...).")
+        url = self._settings.base_url + path
+        policy = self._settings.retry
+        attempt = 0
+        renewed = False
+        while True:
+            headers = {"Accept": "application/json", "User-Agent": self._settings.user_agent}
+            used: Tokens | None = None
+            if authenticated:
+                headers["Authorization"], used = await self._authorization()
+            if team is not None:
+                headers["X-Team-Id"] = team
+            try:
+                response = await self._http.request(
+                    method, url, params=_core.query(params or {}), json=json, headers=headers
+                )
+            except httpx.TransportError as exc:
+                if policy.may_retry(method, attempt):
+                    await asyncio.sleep(policy.delay(attempt) or 0.0)
+                    attempt += 1
+                    continue
+                raise _core.network_error(exc, method, url) from exc
+            if (
+                response.status_code == 401
+                and authenticated
+                and not renewed
+                and _core.problem_code(response) == "token_expired"
+                and (used is not None or self._settings.admin_key is not None)
+            ):
+                if used is not None:
+                    await self._renew(seen=used)
+                else:
+                    _core.discard_admin_token(self._settings, headers["Authorization"])
+                renewed = True
+                continue
+            if response.status_code in policy.retry_statuses and policy.may_retry(method, attempt):
+                delay = policy.delay(attempt, parse_retry_after(response.headers.get("Retry-After")))
+                if delay is not None:
+                    await asyncio.sleep(delay)
+                    attempt += 1
+                    continue
+            if response.is_error:
+                raise error_from_response(response)
+            return _core.decode(response)
+
+    def _paginate(
+        self, path: str, params: Mapping[str, object | None], *, team_scoped: bool = True
+    ) -> AsyncPaginator[T]:
+        async def fetch(cursor: str | None) -> Page[T]:
+            body = await self._request("GET", path, params={**params, "cursor": cursor}, team_scoped=team_scoped)
+            return Page.from_body(body)
+
+        return AsyncPaginator(fetch)
+
+
+# --- resources -------------------------------------------------------------------------------
+
+
+class _Collection(Generic[T]):
+    """A team's collection of objects at ``/<path>`` and ``/<path>/<id>``."""
+
+    path: str = ""
+
+    def __init__(self, client: AsyncGhostFlow) -> None:
+        self._client = client
+
+    async def get(self, object_id: Id) -> T:
+        """One object by id (NotFoundError when it does not exist in this team)."""
+        return cast(T, await self._client._request("GET", f"{self.path}/{segment(object_id)}", team_scoped=True))
+
+    async def delete(self, object_id: Id) -> None:
+        """Delete one object."""
+        await self._client._request("DELETE", f"{self.path}/{segment(object_id)}", team_scoped=True)
+
+    def _list(self, params: Mapping[str, object | None]) -> AsyncPaginator[T]:
+        return self._client._paginate(self.path, params)
+
+    async def _create(self, fields: Mapping[str, object]) -> T:
+        return cast(T, await self._client._request("POST", self.path, json=dict(fields), team_scoped=True))
+
+    async def _update(self, object_id: Id, fields: Mapping[str, object]) -> T:
+        return cast(
+            T,
+            await self._client._request(
+                "PATCH", f"{self.path}/{segment(object_id)}", json=dict(fields), team_scoped=True
+            ),
+        )
+
+
+class Campaigns(_Collection[Campaign]):
+    """``client.campaigns``: needs ``read:campaigns`` / ``write:campaigns``."""
+
+    path = "campaigns"
+
+    def list(
+        self,
+        *,
+        status: CampaignStatus | None = None,
+        domain: Id | None = None,
+        offer: Id | None = None,
+        source: Id | None = None,
+        search: str | None = None,
+        page_size: int | None = None,
+    ) -> AsyncPaginator[Campaign]:
+        """Every campaign matching the filters, newest first, fetched page by page as iterated (``async for``)."""
+        return self._list(
+            {
+                "status": status,
+                "domain": domain,
+                "offer": offer,
+                "source": source,
+                "search": search,
+                "page_size": page_size,
+            }
+        )
+
+    async def create(self, **fields: Unpack[CampaignCreate]) -> Campaign:
+        """Create a campaign: ``name`` (required), ``status``, ``domain``, ``offer``, ``source`` (ids)."""
+        return await self._create(fields)
+
+    async def update(self, campaign_id: Id, **fields: Unpack[CampaignUpdate]) -> Campaign:
+        """Change the given fields only (PATCH); ``domain=None`` unlinks the domain."""
+        return await self._update(campaign_id, fields)
+
+
+class Domains(_Collection[Domain]):
+    """``client.domains``: needs ``read:domains`` / ``write:domains``."""
+
+    path = "domains"
+
+    def list(self, *, search: str | None = None, page_size: int | None = None) -> AsyncPaginator[Domain]:
+        """Every domain (optionally matching `search`), fetched page by page as iterated (``async for``)."""
+        return self._list({"search": search, "page_size": page_size})
+
+    async def create(self, **fields: Unpack[DomainCreate]) -> Domain:
+        """Create a domain: ``hostname``."""
+        return await self._create(fields)
+
+    async def update(self, domain_id: Id, **fields: Unpack[DomainUpdate]) -> Domain:
+        """Change the given fields only (PATCH)."""
+        return await self._update(domain_id, fields)
+
+
+class Offers(_Collection[Offer]):
+    """``client.offers``: needs ``read:offers`` / ``write:offers``."""
+
+    path = "offers"
+
+    def list(
+        self, *, network: Id | None = None, search: str | None = None, page_size: int | None = None
+    ) -> AsyncPaginator[Offer]:
+        """Every offer matching the filters, fetched page by page as iterated (``async for``)."""
+        return self._list({"network": network, "search": search, "page_size": page_size})
+
+    async def create(self, **fields: Unpack[OfferCreate]) -> Offer:
+        """Create an offer: ``name`` and ``url`` (required), ``payout`` (decimal string), ``network`` (id)."""
+        return await self._create(fields)
+
+    async def update(self, offer_id: Id, **fields: Unpack[OfferUpdate]) -> Offer:
+        """Change the given fields only (PATCH)."""
+        return await self._update(offer_id, fields)
+
+
+class Sources(_Collection[Source]):
+    """``client.sources``: needs ``read:sources`` / ``write:sources``."""
+
+    path = "sources"
+
+    def list(
+        self, *, kind: SourceKind | None = None, search: str | None = None, page_size: int | None = None
+    ) -> AsyncPaginator[Source]:
+        """Every traffic source matching the filters, fetched page by page as iterated (``async for``)."""
+        return self._list({"kind": kind, "search": search, "page_size": page_size})
+
+    async def create(self, **fields: Unpack[SourceCreate]) -> Source:
+        """Create a traffic source: ``name`` (required), ``kind``."""
+        return await self._create(fields)
+
+    async def update(self, source_id: Id, **fields: Unpack[SourceUpdate]) -> Source:
+        """Change the given fields only (PATCH)."""
+        return await self._update(source_id, fields)
+
+
+class Networks(_Collection[Network]):
+    """``client.networks``: needs ``read:networks`` / ``write:networks``."""
+
+    path = "networks"
+
+    def list(self, *, search: str | None = None, page_size: int | None = None) -> AsyncPaginator[Network]:
+        """Every affiliate network (optionally matching `search`), fetched page by page as iterated (``async for``)."""
+        return self._list({"search": search, "page_size": page_size})
+
+    async def create(self, **fields: Unpack[NetworkCreate]) -> Network:
+        """Create a network: ``name`` (required), ``postback_url``."""
+        return await self._create(fields)
+
+    async def update(self, network_id: Id, **fields: Unpack[NetworkUpdate]) -> Network:
+        """Change the given fields only (PATCH)."""
+        return await self._update(network_id, fields)
+
+
+class APIKeys:
+    """``client.api_keys``: the team's keys. Key management needs a login, never a key."""
+
+    def __init__(self, client: AsyncGhostFlow) -> None:
+        self._client = client
+
+    def list(self, *, status: str | None = None, page_size: int | None = None) -> AsyncPaginator[APIKey]:
+        """My keys in this team (an admin's: every key of the team); `status`: active, revoked, expired."""
+        return self._client._paginate("auth/api-keys", {"status": status, "page_size": page_size})
+
+    async def create(
+        self, name: str, permissions: Sequence[str], *, expires_at: datetime | str | None = None
+    ) -> IssuedAPIKey:
+        """Create a key with these scopes (``read:campaigns``, ..., or legacy ``read``/``write``/``admin``).
+
+        The answer's ``raw_key`` is the secret: it is shown this once and never again.
+        """
+        body: dict[str, object] = {"name": name, "permissions": builtins.list(permissions)}
+        if expires_at is not None:
+            body["expires_at"] = _core.iso(expires_at)
+        return cast(IssuedAPIKey, await self._client._request("POST", "auth/api-keys", json=body, team_scoped=True))
+
+    async def get(self, key_id: Id) -> APIKey:
+        """One key (masked)."""
+        return cast(APIKey, await self._client._request("GET", f"auth/api-keys/{segment(key_id)}", team_scoped=True))
+
+    async def rename(self, key_id: Id, name: str) -> APIKey:
+        """Rename a key (the only change a key accepts)."""
+        return cast(
+            APIKey,
+            await self._client._request(
+                "PATCH", f"auth/api-keys/{segment(key_id)}", json={"name": name}, team_scoped=True
+            ),
+        )
+
+    async def revoke(self, key_id: Id) -> APIKey:
+        """Revoke a key: instant and final (both of its secrets, if it was regenerated)."""
+        return cast(
+            APIKey, await self._client._request("PUT", f"auth/api-keys/{segment(key_id)}/revoke", team_scoped=True)
+        )
+
+    async def regenerate(self, key_id: Id, *, grace_seconds: int = 0) -> IssuedAPIKey:
+        """A new secret for the key (its owner only); the old one keeps working `grace_seconds`
+        (0..86400). The answer's ``raw_key`` is shown this once."""
+        return cast(
+            IssuedAPIKey,
+            await self._client._request(
+                "POST",
+                f"auth/api-keys/{segment(key_id)}/regenerate",
+                json={"grace_seconds": grace_seconds},
+                team_scoped=True,
+            ),
+        )
+
+    async def delete(self, key_id: Id) -> None:
+        """Delete a key (its audit events stay, with the key's name and prefix)."""
+        await self._client._request("DELETE", f"auth/api-keys/{segment(key_id)}", team_scoped=True)
+
+    def audit_log(
+        self,
+        key_id: Id,
+        *,
+        action: str | None = None,
+        status: str | None = None,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        page_size: int | None = None,
+    ) -> AsyncPaginator[AuditEvent]:
+        """What this key did, newest first (its owner or an admin)."""
+        params = {"action": action, "status": status, "since": since, "until": until, "page_size": page_size}
+        return self._client._paginate(f"auth/api-keys/{segment(key_id)}/audit-log", params)
+
+
+class Teams:
+    """``client.teams``: my teams (needs a login), and one team by id."""
+
+    def __init__(self, client: AsyncGhostFlow) -> None:
+        self._client = client
+
+    def list(self, *, page_size: int | None = None) -> AsyncPaginator[TeamWithRole]:
+        """The teams I belong to, with my role in each (no team needed)."""
+        return self._client._paginate("teams", {"page_size": page_size}, team_scoped=False)
+
+    async def create(self, name: str) -> TeamWithRole:
+        """Create a team; I become its owner."""
+        return cast(TeamWithRole, await self._client._request("POST", "teams", json={"name": name}))
+
+    async def current(self) -> Team:
+        """The client's team (``X-Team-Id``)."""
+        return cast(Team, await self._client._request("GET", "team", team_scoped=True))
+
+    async def get(self, team_id: Id) -> Team:
+        """One of my teams by id."""
+        return cast(Team, await self._client._request("GET", "team", team_id=segment(team_id), team_scoped=True))
+
+    async def rename(self, team_id: Id, name: str) -> Team:
+        """Rename a team (``admin``)."""
+        return cast(
+            Team,
+            await self._client._request(
+                "PATCH", "team", json={"name": name}, team_id=segment(team_id), team_scoped=True
+            ),
+        )
+
+    async def delete(self, team_id: Id) -> None:
+        """Delete a team (its owner, with a login)."""
+        await self._client._request("DELETE", "team", team_id=segment(team_id), team_scoped=True)
+
+
+class Members:
+    """``client.members``: the people in the client's team."""
+
+    def __init__(self, client: AsyncGhostFlow) -> None:
+        self._client = client
+
+    def list(self, *, page_size: int | None = None) -> AsyncPaginator[Member]:
+        """Every member with their role (any member may list)."""
+        return self._client._paginate("team/members", {"page_size": page_size})
+
+    async def set_role(self, user_id: Id, role: Role) -> Member:
+        """Change a member's role (``admin``; never above your own; the last owner stays)."""
+        return cast(
+            Member,
+            await self._client._request(
+                "PATCH", f"team/members/{segment(user_id)}", json={"role": role}, team_scoped=True
+            ),
+        )
+
+    async def remove(self, user_id: Id) -> None:
+        """Remove a member (``admin``, or yourself); their keys in this team are revoked."""
+        await self._client._request("DELETE", f"team/members/{segment(user_id)}", team_scoped=True)
+
+
+class Invitations:
+    """``client.invitations``: invite people to the client's team (``admin``) and accept invitations."""
+
+    def __init__(self, client: AsyncGhostFlow) -> None:
+        self._client = client
+
+    def list(self, *, page_size: int | None = None) -> AsyncPaginator[Invitation]:
+        """The team's invitations."""
+        return self._client._paginate("team/invitations", {"page_size": page_size})
+
+    async def create(self, email: str, role: Role = "member") -> Invitation:
+        """Invite an address with a role no higher than yours; the token goes by e-mail."""
+        return cast(
+            Invitation,
+            await self._client._request(
+                "POST", "team/invitations", json={"email": email, "role": role}, team_scoped=True
+            ),
+        )
+
+    async def cancel(self, invitation_id: Id) -> None:
+        """Withdraw a pending invitation."""
+        await self._client._request("DELETE", f"team/invitations/{segment(invitation_id)}", team_scoped=True)
+
+    async def accept(self, token: str) -> TeamWithRole:
+        """Accept an invitation (the token from its e-mail) as the logged-in user; returns the team."""
+        return cast(TeamWithRole, await self._client._request("POST", "invitations/accept", json={"token": token}))
+
+
+class AuditLog:
+    """``client.audit_log``: the team's audit log (``admin``).
+
+    A live stream of events is not offered by the API yet; when it is, it will be
+    ``audit_log.stream()`` here, on the same client and credentials.
+    """
+
+    def __init__(self, client: AsyncGhostFlow) -> None:
+        self._client = client
+
+    def list(
+        self,
+        *,
+        action: str | None = None,
+        key: Id | None = None,
+        integration: Id | None = None,
+        actor: Id | None = None,
+        status: str | None = None,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        page_size: int | None = None,
+    ) -> AsyncPaginator[AuditEvent]:
+        """Events newest first. Filters: `action` (``key.created``, ...), `key`, `integration` and `actor` (ids),
+        `status` (``2xx``..``5xx``), `since` / `until` (datetimes)."""
+        params = {
+            "action": action,
+            "key": key,
+            "integration": integration,
+            "actor": actor,
+            "status": status,
+            "since": since,
+            "until": until,
+            "page_size": page_size,
+        }
+        return self._client._paginate("audit-log", params)
+
+
+class Integrations:
+    """``client.integrations``: the team's integrations (``admin``, with a login: neither a key nor
+    an integration manages integrations).
+
+    An integration belongs to the team, not to a person. Its Admin key (``{id}:{secret}``) is in
+    the answers of ``create`` and ``regenerate_admin_key`` only; use it as
+    ``AsyncGhostFlow(url, admin_key=..., team_id=...)``. Its Content key is publishable (read-only
+    public data: :class:`ghostflow_client.AsyncGhostFlowContent`) and listed with it.
+    """
+
+    def __init__(self, client: AsyncGhostFlow) -> None:
+        self._client = client
+
+    def list(self, *, page_size: int | None = None) -> AsyncPaginator[Integration]:
+        """The team's integrations, newest first, fetched page by page as iterated."""
+        return self._client._paginate("integrations", {"page_size": page_size})
+
+    async def get(self, integration_id: Id) -> Integration:
+        """One integration (the Admin key's id only, never its secret)."""
+        return cast(
+            Integration, await self._client._request("GET", f"integrations/{segment(integration_id)}", team_scoped=True)
+        )
+
+    async def create(
+        self,
+        name: str,
+        permissions: Sequence[str],
+        *,
+        description: str | None = None,
+        allowed_origins: Sequence[str] | None = None,
+    ) -> IssuedIntegration:
+        """Create an integration with these scopes (as for keys; at most your role's).
+
+        The answer's ``admin_key`` is the secret: it is shown this once and never again.
+        ``allowed_origins``: browser origins (``https://shop.example.com``) that may call the
+        Content API with its Content key.
+        """
+        body: dict[str, object] = {"name": name, "permissions": builtins.list(permissions)}
+        if description is not None:
+            body["description"] = description
+        if allowed_origins is not None:
+            body["allowed_origins"] = builtins.list(allowed_origins)
+        return cast(IssuedIntegration, await self._client._request("POST", "integrations", json=body, team_scoped=True))
+
+    async def update(self, integration_id: Id, **fields: Unpack[IntegrationUpdate]) -> Integration:
+        """Change the given fields only (PATCH): ``name``, ``description``, ``permissions``, ``allowed_origins``."""
+        return cast(
+            Integration,
+            await self._client._request(
+                "PATCH", f"integrations/{segment(integration_id)}", json=dict(fields), team_scoped=True
+            ),
+        )
+
+    async def delete(self, integration_id: Id) -> None:
+        """Delete an integration: both of its keys stop at once (its audit events stay)."""
+        await self._client._request("DELETE", f"integrations/{segment(integration_id)}", team_scoped=True)
+
+    async def regenerate_admin_key(self, integration_id: Id) -> IssuedIntegration:
+        """A new Admin key (id and secret); the old one stops at once. The answer's ``admin_key``
+        is shown this once."""
+        return cast(
+            IssuedIntegration,
+            await self._client._request(
+                "POST", f"integrations/{segment(integration_id)}/regenerate-admin-key", team_scoped=True
+            ),
+        )
+
+    async def regenerate_content_key(self, integration_id: Id) -> Integration:
+        """A new Content key (in the answer's ``content_key``); the old one stops at once."""
+        return cast(
+            Integration,
+            await self._client._request(
+                "POST", f"integrations/{segment(integration_id)}/regenerate-content-key", team_scoped=True
+            ),
+        )
+
+    def audit_log(
+        self,
+        integration_id: Id,
+        *,
+        action: str | None = None,
+        status: str | None = None,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        page_size: int | None = None,
+    ) -> AsyncPaginator[AuditEvent]:
+        """What the integration did and what was done to it, newest first."""
+        params = {"action": action, "status": status, "since": since, "until": until, "page_size": page_size}
+        return self._client._paginate(f"integrations/{segment(integration_id)}/audit-log", params)
+
+    audit = audit_log

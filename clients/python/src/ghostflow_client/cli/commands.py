@@ -1,0 +1,676 @@
+"""`gf` commands on a team: the resources, API keys, integrations, members and the audit log."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import click
+
+from ..client import GhostFlow
+from ..models import Member
+from . import output
+from .main import CliError, Exit, cli, is_uuid, json_option, limit_option, show_list, show_one, wants_json
+
+
+def confirm_or_yes(yes: bool, question: str) -> None:
+    """Ask before destroying something, unless --yes. Without a terminal to ask on, --yes is
+    required rather than guessing."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise CliError("Not a terminal, so no confirmation can be asked: add --yes.", Exit.USAGE)
+    click.confirm(question, abort=True)
+
+
+yes_option = click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+
+
+# --- campaigns, domains, offers, sources, networks -------------------------------------------
+
+
+@dataclass(frozen=True)
+class Field:
+    """A field of a resource, as a command-line option."""
+
+    name: str
+    help: str
+    required: bool = False  # on create
+    choices: tuple[str, ...] | None = None
+    reference: bool = False  # the id of another object; an empty value clears it
+
+    @property
+    def option(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+@dataclass(frozen=True)
+class Resource:
+    name: str
+    singular: str
+    fields: tuple[Field, ...]
+    filters: tuple[Field, ...]
+    columns: tuple[output.Column, ...]
+
+
+CAMPAIGN_STATUSES = ("draft", "active", "paused", "archived")
+SOURCE_KINDS = ("search", "social", "display", "native", "email", "other")
+SEARCH = Field("search", "Only those whose name contains this text.")
+
+RESOURCES = (
+    Resource(
+        "campaigns",
+        "campaign",
+        fields=(
+            Field("name", "Name.", required=True),
+            Field("status", "Status.", choices=CAMPAIGN_STATUSES),
+            Field("domain", "Domain id ('' to clear).", reference=True),
+            Field("offer", "Offer id ('' to clear).", reference=True),
+            Field("source", "Source id ('' to clear).", reference=True),
+        ),
+        filters=(
+            Field("status", "Only this status.", choices=CAMPAIGN_STATUSES),
+            Field("domain", "Only on this domain (id)."),
+            Field("offer", "Only with this offer (id)."),
+            Field("source", "Only from this source (id)."),
+            SEARCH,
+        ),
+        columns=(("id", "id"), ("name", "name"), ("status", "status"), ("created", "created_at")),
+    ),
+    Resource(
+        "domains",
+        "domain",
+        fields=(Field("hostname", "Host name, e.g. track.example.com.", required=True),),
+        filters=(SEARCH,),
+        columns=(("id", "id"), ("hostname", "hostname"), ("created", "created_at")),
+    ),
+    Resource(
+        "offers",
+        "offer",
+        fields=(
+            Field("name", "Name.", required=True),
+            Field("url", "Landing URL.", required=True),
+            Field("payout", "Payout (decimal)."),
+            Field("network", "Network id ('' to clear).", reference=True),
+        ),
+        filters=(Field("network", "Only from this network (id)."), SEARCH),
+        columns=(("id", "id"), ("name", "name"), ("url", "url"), ("payout", "payout"), ("network", "network")),
+    ),
+    Resource(
+        "sources",
+        "source",
+        fields=(Field("name", "Name.", required=True), Field("kind", "Kind of traffic.", choices=SOURCE_KINDS)),
+        filters=(Field("kind", "Only this kind.", choices=SOURCE_KINDS), SEARCH),
+        columns=(("id", "id"), ("name", "name"), ("kind", "kind"), ("created", "created_at")),
+    ),
+    Resource(
+        "networks",
+        "network",
+        fields=(Field("name", "Name.", required=True), Field("postback_url", "Postback URL.")),
+        filters=(SEARCH,),
+        columns=(("id", "id"), ("name", "name"), ("postback url", "postback_url")),
+    ),
+)
+
+
+def _with_options(function: Callable[..., Any], fields: tuple[Field, ...], *, creating: bool) -> Callable[..., Any]:
+    for spec in reversed(fields):
+        function = click.option(
+            spec.option,
+            spec.name,
+            required=creating and spec.required,
+            type=click.Choice(spec.choices) if spec.choices else str,
+            help=spec.help,
+        )(function)
+    return function
+
+
+def _values(fields: tuple[Field, ...], given: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields that were given, an empty reference as null (unlinks it)."""
+    values: dict[str, Any] = {}
+    for spec in fields:
+        value = given.get(spec.name)
+        if value is None:
+            continue
+        values[spec.name] = None if (spec.reference and value == "") else value
+    return values
+
+
+def _object_id(value: str, what: str) -> str:
+    if not is_uuid(value):
+        raise CliError(f"Not a {what} id: {value!r} (ids look like 0b5c2f3e-...; see the list command).", Exit.USAGE)
+    return value
+
+
+def resource_group(resource: Resource) -> click.Group:
+    """`gf <resource> list|get|create|update|rm`.
+
+    The five resources differ only in their fields and filters, so their commands are built from
+    the table above: the decorators are applied as calls, innermost first, as `@` would.
+    """
+    group = click.Group(
+        resource.name,
+        help=f"The team's {resource.name}: list, get, create, update, rm.",
+    )
+
+    def collection(ctx: click.Context) -> Any:
+        return getattr(ctx.obj.team_client(), resource.name)
+
+    def list_command(ctx: click.Context, limit: int, **filters: Any) -> None:
+        items = collection(ctx).list(**{name: value for name, value in filters.items() if value is not None})
+        show_list(ctx, items, list(resource.columns), limit=limit, empty=f"No {resource.name}.")
+
+    list_command.__doc__ = f"List {resource.name}, newest first."
+    group.command("list")(
+        click.pass_context(json_option(limit_option(_with_options(list_command, resource.filters, creating=False))))
+    )
+
+    def get_command(ctx: click.Context, object_id: str) -> None:
+        show_one(ctx, collection(ctx).get(_object_id(object_id, resource.singular)))
+
+    get_command.__doc__ = f"Show one {resource.singular}."
+    group.command("get")(click.pass_context(json_option(click.argument("object_id", metavar="ID")(get_command))))
+
+    def create_command(ctx: click.Context, **given: Any) -> None:
+        created = collection(ctx).create(**_values(resource.fields, given))
+        show_one(ctx, created)
+
+    create_command.__doc__ = f"Create a {resource.singular}."
+    group.command("create")(
+        click.pass_context(json_option(_with_options(create_command, resource.fields, creating=True)))
+    )
+
+    def update_command(ctx: click.Context, object_id: str, **given: Any) -> None:
+        values = _values(resource.fields, given)
+        if not values:
+            raise CliError("Nothing to change: give at least one option (see --help).", Exit.USAGE)
+        show_one(ctx, collection(ctx).update(_object_id(object_id, resource.singular), **values))
+
+    update_command.__doc__ = f"Change some fields of a {resource.singular} (the others stay)."
+    group.command("update")(
+        click.pass_context(
+            json_option(
+                click.argument("object_id", metavar="ID")(
+                    _with_options(update_command, resource.fields, creating=False)
+                )
+            )
+        )
+    )
+
+    def rm_command(ctx: click.Context, object_id: str, yes: bool) -> None:
+        object_id = _object_id(object_id, resource.singular)
+        confirm_or_yes(yes, f"Delete {resource.singular} {object_id}?")
+        collection(ctx).delete(object_id)
+        output.notice(f"Deleted {resource.singular} {object_id}.")
+
+    rm_command.__doc__ = f"Delete a {resource.singular}."
+    group.command("rm")(click.pass_context(yes_option(click.argument("object_id", metavar="ID")(rm_command))))
+    return group
+
+
+for _resource in RESOURCES:
+    cli.add_command(resource_group(_resource))
+
+
+# --- API keys ---------------------------------------------------------------------------------
+
+KEY_COLUMNS: list[output.Column] = [
+    ("id", "id"),
+    ("name", "name"),
+    ("prefix", "prefix"),
+    ("status", "status"),
+    ("scopes", "permissions"),
+    ("owner", "owner.username"),
+    ("last used", "last_used_at"),
+    ("expires", "expires_at"),
+]
+SHOWN_ONCE = "This is the only time this key is shown: store it now (a secret manager, not a chat or a repository)."
+
+
+def resolve_key(client: GhostFlow, ref: str) -> str:
+    """A key's id from its id, its prefix (``gf_AbCdEfGh`` as listed) or its exact name."""
+    if is_uuid(ref):
+        return ref
+    keys = list(client.api_keys.list(page_size=100))
+    matches = [key for key in keys if key["prefix"] == ref] or [key for key in keys if key["name"] == ref]
+    if len(matches) == 1:
+        return matches[0]["id"]
+    if matches:
+        raise CliError(f"Several keys match {ref!r}: use the key's id (see `gf keys list`).", Exit.USAGE)
+    raise CliError(f"No key {ref!r} in this team (see `gf keys list`).", Exit.USAGE)
+
+
+def show_issued(ctx: click.Context, issued: Mapping[str, Any]) -> None:
+    """A key with its secret: printed once, with the warning on stderr."""
+    if wants_json(ctx):
+        output.emit_json(issued)
+    else:
+        output.print_record(
+            issued, [("id", "id"), ("name", "name"), ("scopes", "permissions"), ("expires", "expires_at")]
+        )
+        click.echo(f"\n{issued['raw_key']}\n")
+    output.notice(SHOWN_ONCE)
+
+
+@cli.group()
+def keys() -> None:
+    """The team's API keys (needs a login: a key never manages keys)."""
+
+
+@keys.command("list")
+@click.option("--status", type=click.Choice(["active", "revoked", "expired"]), help="Only keys in this state.")
+@limit_option
+@json_option
+@click.pass_context
+def keys_list(ctx: click.Context, status: str | None, limit: int) -> None:
+    """Your keys in the team (an admin sees every key of the team)."""
+    items = ctx.obj.team_client().api_keys.list(status=status)
+    show_list(ctx, items, KEY_COLUMNS, limit=limit, empty="No keys.")
+
+
+@keys.command("create")
+@click.argument("name")
+@click.option(
+    "-s",
+    "--scope",
+    "scopes",
+    multiple=True,
+    required=True,
+    help="A scope (repeat): read:campaigns, write:campaigns, ..., read:stats, read:billing, admin; or read/write.",
+)
+@click.option("--expires-at", help="When the key stops working (ISO 8601, e.g. 2027-01-31T00:00:00Z).")
+@json_option
+@click.pass_context
+def keys_create(ctx: click.Context, name: str, scopes: tuple[str, ...], expires_at: str | None) -> None:
+    """Create a key; its secret is printed this once."""
+    issued = ctx.obj.team_client().api_keys.create(name, list(scopes), expires_at=expires_at)
+    show_issued(ctx, issued)
+
+
+@keys.command("rename")
+@click.argument("key_ref", metavar="KEY")
+@click.argument("name")
+@json_option
+@click.pass_context
+def keys_rename(ctx: click.Context, key_ref: str, name: str) -> None:
+    """Rename a key (KEY: id, prefix or name)."""
+    client = ctx.obj.team_client()
+    show_one(ctx, client.api_keys.rename(resolve_key(client, key_ref), name))
+
+
+@keys.command("revoke")
+@click.argument("key_ref", metavar="KEY")
+@json_option
+@click.pass_context
+def keys_revoke(ctx: click.Context, key_ref: str) -> None:
+    """Revoke a key now; final (KEY: id, prefix or name)."""
+    client = ctx.obj.team_client()
+    revoked = client.api_keys.revoke(resolve_key(client, key_ref))
+    if wants_json(ctx):
+        output.emit_json(revoked)
+    else:
+        output.notice(f"Revoked {revoked['name']} ({revoked['prefix']}).")
+
+
+@keys.command("regenerate")
+@click.argument("key_ref", metavar="KEY")
+@click.option(
+    "--grace",
+    type=click.IntRange(0, 86400),
+    default=0,
+    show_default=True,
+    help="Seconds the old secret keeps working, for a rollout without downtime.",
+)
+@json_option
+@click.pass_context
+def keys_regenerate(ctx: click.Context, key_ref: str, grace: int) -> None:
+    """A new secret for your key, printed this once (KEY: id, prefix or name)."""
+    client = ctx.obj.team_client()
+    show_issued(ctx, client.api_keys.regenerate(resolve_key(client, key_ref), grace_seconds=grace))
+
+
+@keys.command("rm")
+@click.argument("key_ref", metavar="KEY")
+@yes_option
+@click.pass_context
+def keys_rm(ctx: click.Context, key_ref: str, yes: bool) -> None:
+    """Delete a key (its audit events stay). KEY: id, prefix or name."""
+    client = ctx.obj.team_client()
+    key_id = resolve_key(client, key_ref)
+    confirm_or_yes(yes, f"Delete key {key_ref}?")
+    client.api_keys.delete(key_id)
+    output.notice(f"Deleted key {key_ref}.")
+
+
+AUDIT_COLUMNS: list[output.Column] = [
+    ("time", "created_at"),
+    ("action", "action"),
+    ("actor", "actor.username"),
+    ("key", "api_key.prefix"),
+    ("method", "method"),
+    ("path", "path"),
+    ("status", "status_code"),
+]
+
+INTEGRATION_AUDIT_COLUMNS: list[output.Column] = [
+    ("time", "created_at"),
+    ("action", "action"),
+    ("actor", "actor.username"),
+    ("method", "method"),
+    ("path", "path"),
+    ("status", "status_code"),
+]
+
+action_option = click.option("--action", help="Only this action (api_request, key.created, login.failed, ...).")
+status_option = click.option(
+    "--status", type=click.Choice(["2xx", "3xx", "4xx", "5xx"]), help="Only requests that ended with this status."
+)
+since_option = click.option("--since", help="Events at or after this time (ISO 8601).")
+until_option = click.option("--until", help="Events before this time (ISO 8601).")
+
+
+@keys.command("audit")
+@click.argument("key_ref", metavar="KEY")
+@action_option
+@status_option
+@since_option
+@until_option
+@limit_option
+@json_option
+@click.pass_context
+def keys_audit(
+    ctx: click.Context,
+    key_ref: str,
+    action: str | None,
+    status: str | None,
+    since: str | None,
+    until: str | None,
+    limit: int,
+) -> None:
+    """What a key did, newest first (its owner or an admin)."""
+    client = ctx.obj.team_client()
+    events = client.api_keys.audit_log(
+        resolve_key(client, key_ref), action=action, status=status, since=since, until=until
+    )
+    show_list(ctx, events, AUDIT_COLUMNS, limit=limit, empty="No events.")
+
+
+# --- audit log -------------------------------------------------------------------------------
+
+
+@cli.command("audit")
+@action_option
+@click.option("--key", "key_ref", help="Only this key's events (id, prefix or name).")
+@click.option("--integration", "integration_ref", help="Only this integration's events (id, Admin key id or name).")
+@click.option("--actor", help="Only this person's events (user id).")
+@status_option
+@since_option
+@until_option
+@limit_option
+@json_option
+@click.pass_context
+def audit(
+    ctx: click.Context,
+    action: str | None,
+    key_ref: str | None,
+    integration_ref: str | None,
+    actor: str | None,
+    status: str | None,
+    since: str | None,
+    until: str | None,
+    limit: int,
+) -> None:
+    """The team's audit log, newest first (admins)."""
+    client = ctx.obj.team_client()
+    key = resolve_key(client, key_ref) if key_ref else None
+    integration = resolve_integration(client, integration_ref) if integration_ref else None
+    events = client.audit_log.list(
+        action=action, key=key, integration=integration, actor=actor, status=status, since=since, until=until
+    )
+    show_list(ctx, events, AUDIT_COLUMNS, limit=limit, empty="No events.")
+
+
+# --- integrations ----------------------------------------------------------------------------
+
+INTEGRATION_COLUMNS: list[output.Column] = [
+    ("id", "id"),
+    ("name", "name"),
+    ("admin key id", "admin_key_id"),
+    ("content key", "content_key"),
+    ("scopes", "permissions"),
+    ("last used", "last_used_at"),
+    ("created", "created_at"),
+]
+INTEGRATION_FIELDS: list[output.Column] = [
+    ("id", "id"),
+    ("name", "name"),
+    ("description", "description"),
+    ("scopes", "permissions"),
+    ("admin key id", "admin_key_id"),
+    ("content key", "content_key"),
+    ("allowed origins", "allowed_origins"),
+    ("created", "created_at"),
+    ("last used", "last_used_at"),
+]
+
+
+def resolve_integration(client: GhostFlow, ref: str) -> str:
+    """An integration's id from its id, its Admin key's id (as listed) or its exact name."""
+    if is_uuid(ref):
+        return ref
+    found = list(client.integrations.list(page_size=100))
+    matches = [i for i in found if i["admin_key_id"] == ref.lower()] or [i for i in found if i["name"] == ref]
+    if len(matches) == 1:
+        return matches[0]["id"]
+    if matches:
+        raise CliError(f"Several integrations match {ref!r}: use its id (see `gf integrations list`).", Exit.USAGE)
+    raise CliError(f"No integration {ref!r} in this team (see `gf integrations list`).", Exit.USAGE)
+
+
+def show_issued_integration(ctx: click.Context, issued: Mapping[str, Any], team_id: str | None) -> None:
+    """An integration with its Admin key: printed once, with the warning on stderr."""
+    if wants_json(ctx):
+        output.emit_json(issued)
+    else:
+        output.print_record(issued, INTEGRATION_FIELDS[:6])
+        click.echo(f"\n{issued['admin_key']}\n")
+    output.notice(SHOWN_ONCE)
+    output.notice(f"Use it: GF_ADMIN_KEY=<the key> GF_TEAM_ID={team_id} gf campaigns list")
+
+
+@cli.group()
+def integrations() -> None:
+    """The team's integrations: team-owned Admin keys and Content keys (admins, with a login)."""
+
+
+@integrations.command("list")
+@limit_option
+@json_option
+@click.pass_context
+def integrations_list(ctx: click.Context, limit: int) -> None:
+    """The team's integrations, newest first (the Admin key's id only; the Content key is publishable)."""
+    items = ctx.obj.team_client().integrations.list()
+    show_list(ctx, items, INTEGRATION_COLUMNS, limit=limit, empty="No integrations.")
+
+
+@integrations.command("get")
+@click.argument("ref", metavar="INTEGRATION")
+@json_option
+@click.pass_context
+def integrations_get(ctx: click.Context, ref: str) -> None:
+    """Show one integration (INTEGRATION: id, Admin key id or name)."""
+    client = ctx.obj.team_client()
+    show_one(ctx, client.integrations.get(resolve_integration(client, ref)), INTEGRATION_FIELDS)
+
+
+@integrations.command("create")
+@click.argument("name")
+@click.option(
+    "-s",
+    "--scope",
+    "scopes",
+    multiple=True,
+    required=True,
+    help="A scope (repeat): read:campaigns, write:campaigns, ..., read:stats, read:billing, admin; or read/write.",
+)
+@click.option("--description", help="What it is for.")
+@click.option(
+    "--origin",
+    "origins",
+    multiple=True,
+    help="A browser origin (repeat) allowed to call the Content API with its Content key: https://shop.example.com.",
+)
+@json_option
+@click.pass_context
+def integrations_create(
+    ctx: click.Context, name: str, scopes: tuple[str, ...], description: str | None, origins: tuple[str, ...]
+) -> None:
+    """Create an integration; its Admin key is printed this once."""
+    client = ctx.obj.team_client()
+    issued = client.integrations.create(
+        name, list(scopes), description=description, allowed_origins=list(origins) or None
+    )
+    show_issued_integration(ctx, issued, client.team_id)
+
+
+@integrations.command("rm")
+@click.argument("ref", metavar="INTEGRATION")
+@yes_option
+@click.pass_context
+def integrations_rm(ctx: click.Context, ref: str, yes: bool) -> None:
+    """Delete an integration: both of its keys stop at once (INTEGRATION: id, Admin key id or name)."""
+    client = ctx.obj.team_client()
+    integration_id = resolve_integration(client, ref)
+    confirm_or_yes(yes, f"Delete integration {ref}? Its Admin key and Content key stop working at once.")
+    client.integrations.delete(integration_id)
+    output.notice(f"Deleted integration {ref}.")
+
+
+@integrations.command("regenerate-admin-key")
+@click.argument("ref", metavar="INTEGRATION")
+@json_option
+@click.pass_context
+def integrations_regenerate_admin_key(ctx: click.Context, ref: str) -> None:
+    """A new Admin key, printed this once; the old one stops at once (INTEGRATION: id, Admin key id or name)."""
+    client = ctx.obj.team_client()
+    issued = client.integrations.regenerate_admin_key(resolve_integration(client, ref))
+    show_issued_integration(ctx, issued, client.team_id)
+
+
+@integrations.command("regenerate-content-key")
+@click.argument("ref", metavar="INTEGRATION")
+@json_option
+@click.pass_context
+def integrations_regenerate_content_key(ctx: click.Context, ref: str) -> None:
+    """A new Content key; the old one stops at once: update the pages that embed it."""
+    client = ctx.obj.team_client()
+    integration = client.integrations.regenerate_content_key(resolve_integration(client, ref))
+    if wants_json(ctx):
+        output.emit_json(integration)
+    else:
+        click.echo(integration["content_key"])
+        output.notice(f"New Content key of {integration['name']}; the old one no longer works.")
+
+
+@integrations.command("audit")
+@click.argument("ref", metavar="INTEGRATION")
+@action_option
+@status_option
+@since_option
+@until_option
+@limit_option
+@json_option
+@click.pass_context
+def integrations_audit(
+    ctx: click.Context,
+    ref: str,
+    action: str | None,
+    status: str | None,
+    since: str | None,
+    until: str | None,
+    limit: int,
+) -> None:
+    """What an integration did and what was done to it, newest first."""
+    client = ctx.obj.team_client()
+    events = client.integrations.audit_log(
+        resolve_integration(client, ref), action=action, status=status, since=since, until=until
+    )
+    show_list(ctx, events, INTEGRATION_AUDIT_COLUMNS, limit=limit, empty="No events.")
+
+
+# --- members ---------------------------------------------------------------------------------
+
+ROLES = ("owner", "admin", "member", "viewer")
+MEMBER_COLUMNS: list[output.Column] = [
+    ("user id", "user_id"),
+    ("username", "username"),
+    ("email", "email"),
+    ("role", "role"),
+    ("joined", "joined_at"),
+]
+
+
+def resolve_member(client: GhostFlow, ref: str) -> Member:
+    """A member by user id, username or e-mail address."""
+    members = list(client.members.list(page_size=100))
+    for member in members:
+        if ref in (member["user_id"], member["username"]) or member["email"].casefold() == ref.casefold():
+            return member
+    raise CliError(f"No member {ref!r} in this team (see `gf members list`).", Exit.USAGE)
+
+
+@cli.group()
+def members() -> None:
+    """The people in the team: list, invite, role, rm."""
+
+
+@members.command("list")
+@limit_option
+@json_option
+@click.pass_context
+def members_list(ctx: click.Context, limit: int) -> None:
+    """Every member with their role."""
+    show_list(ctx, ctx.obj.team_client().members.list(), MEMBER_COLUMNS, limit=limit, empty="No members.")
+
+
+@members.command("invite")
+@click.argument("email")
+@click.option("--role", type=click.Choice(ROLES), default="member", show_default=True, help="Their role on joining.")
+@json_option
+@click.pass_context
+def members_invite(ctx: click.Context, email: str, role: str) -> None:
+    """Invite someone by e-mail (admins; a role no higher than yours)."""
+    invitation = ctx.obj.team_client().invitations.create(email, role)
+    if wants_json(ctx):
+        output.emit_json(invitation)
+    else:
+        output.notice(
+            f"Invited {invitation['email']} as {invitation['role']}; the invitation expires {invitation['expires_at']}."
+        )
+
+
+@members.command("role")
+@click.argument("user_ref", metavar="USER")
+@click.argument("role", type=click.Choice(ROLES))
+@json_option
+@click.pass_context
+def members_role(ctx: click.Context, user_ref: str, role: str) -> None:
+    """Change a member's role (USER: user id, username or e-mail)."""
+    client = ctx.obj.team_client()
+    member = resolve_member(client, user_ref)
+    show_one(ctx, client.members.set_role(member["user_id"], role))
+
+
+@members.command("rm")
+@click.argument("user_ref", metavar="USER")
+@yes_option
+@click.pass_context
+def members_rm(ctx: click.Context, user_ref: str, yes: bool) -> None:
+    """Remove a member from the team; their keys in it are revoked (USER: user id, username or e-mail)."""
+    client = ctx.obj.team_client()
+    member = resolve_member(client, user_ref)
+    confirm_or_yes(yes, f"Remove {member['username']} from the team (their keys in it are revoked)?")
+    client.members.remove(member["user_id"])
+    output.notice(f"Removed {member['username']}.")

@@ -1,0 +1,538 @@
+"""The `gf` command: the root group, its settings, errors and exit codes, and the session commands."""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from enum import IntEnum
+from itertools import islice
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+from click.core import ParameterSource
+
+from .. import __version__
+from ..auth import AdminKey
+from ..client import GhostFlow
+from ..errors import (
+    APIError,
+    AuthenticationError,
+    ConfigurationError,
+    GhostFlowError,
+    NetworkError,
+    PermissionDeniedError,
+    ServerError,
+    ValidationError,
+)
+from ..models import TeamWithRole
+from . import output
+from .config import DEFAULT_BASE_URL, Config, TokenFiles, config_dir, store_for_login, stored_login
+
+T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Exit(IntEnum):
+    """`gf`'s exit codes (also in ``gf --help``)."""
+
+    OK = 0
+    REFUSED = 1  # the API refused the request: not found, invalid input, conflict, rate limited
+    USAGE = 2  # wrong command line, or nothing to act on (no team chosen)
+    AUTH = 3  # not logged in, or the credential was refused (expired, revoked)
+    FORBIDDEN = 4  # authenticated, but not allowed (missing scope, not a member, role too low)
+    SERVER = 5  # the server failed (5xx)
+    NETWORK = 6  # the server could not be reached or did not answer in time
+
+
+EXIT_CODES_HELP = """\b
+Exit codes:
+  0  success
+  1  the API refused the request (not found, invalid input, conflict, rate limited)
+  2  usage error (bad arguments, no team chosen)
+  3  authentication failed (not logged in, session ended, key revoked or expired)
+  4  permission denied (missing scope, not a member of the team)
+  5  server error (5xx)
+  6  network error (server unreachable, timeout)
+
+\b
+Settings, strongest first: flags, then GF_BASE_URL / GF_API_KEY / GF_ADMIN_KEY /
+GF_TEAM_ID, then what `gf login` and `gf team use` saved (in GF_CONFIG_DIR, default
+~/.config/gf). A key (GF_API_KEY, or an integration's GF_ADMIN_KEY with its team in
+GF_TEAM_ID) is used instead of the login.
+"""
+
+
+class CliError(Exception):
+    """An error `gf` reports as ``Error: <message>`` on stderr, exiting with `exit_code`."""
+
+    def __init__(self, message: str, exit_code: int = Exit.REFUSED) -> None:
+        super().__init__(message)
+        self.message = message
+        self.exit_code = int(exit_code)
+
+
+def exit_code_for(error: GhostFlowError) -> Exit:
+    if isinstance(error, AuthenticationError):
+        return Exit.AUTH
+    if isinstance(error, PermissionDeniedError):
+        return Exit.FORBIDDEN
+    if isinstance(error, ServerError):
+        return Exit.SERVER
+    if isinstance(error, NetworkError):
+        return Exit.NETWORK
+    if isinstance(error, ConfigurationError):
+        return Exit.USAGE
+    return Exit.REFUSED
+
+
+def describe(error: GhostFlowError, *, login: bool = True) -> str:
+    """What to tell the person: the problem's `detail` (written for people), plus what helps
+    (`login`: the command ran with the stored login, not a key)."""
+    if not isinstance(error, APIError):
+        return str(error)
+    message = error.detail
+    if isinstance(error, ValidationError):
+        for name, messages in error.errors.items():
+            message += "\n  " + ("" if name == "non_field_errors" else f"{name}: ") + " ".join(messages)
+    if isinstance(error, PermissionDeniedError) and error.required_scope and error.required_scope not in message:
+        message += f" (needs `{error.required_scope}`)"
+    if isinstance(error, AuthenticationError) and login and error.code.startswith(("token_", "session_")):
+        message += "\nLog in again: gf login"
+    if isinstance(error, ServerError) and error.request_id:
+        message += f" (request id {error.request_id})"
+    return message
+
+
+class GfGroup(click.Group):
+    """The root group: turns SDK errors into one line on stderr and an exit code, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CliError as error:
+            self._fail(error.message, error.exit_code)
+        except GhostFlowError as error:
+            state = ctx.obj if isinstance(ctx.obj, State) else None
+            self._fail(describe(error, login=state is None or state.uses_login), exit_code_for(error))
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as error:
+            if os.environ.get("GF_DEBUG") == "1":
+                raise
+            self._fail(f"unexpected failure: {type(error).__name__}: {error} (GF_DEBUG=1 shows the traceback)", 1)
+
+    @staticmethod
+    def _fail(message: str, exit_code: int) -> NoReturn:
+        click.echo(f"Error: {message}", err=True)
+        raise click.exceptions.Exit(exit_code)
+
+
+@dataclass
+class State:
+    """What one `gf` invocation runs with: its settings, resolved by precedence."""
+
+    base_url: str
+    api_key: str | None
+    admin_key: str | None
+    team: str | None
+    team_source: str
+    directory: Path
+    config: Config
+    _client: GhostFlow | None = field(default=None, repr=False)
+
+    @property
+    def uses_login(self) -> bool:
+        """Whether the commands run with the stored login (no key given)."""
+        return not (self.api_key or self.admin_key)
+
+    def login_store(self) -> TokenFiles:
+        """Where `gf login` keeps the login for this server."""
+        return stored_login(self.directory, self.base_url, self.config)
+
+    def client(self) -> GhostFlow:
+        """A client with the strongest credential: a key (flag, then environment), else the login."""
+        if self._client is None:
+            if self.api_key:
+                self._client = GhostFlow(self.base_url, api_key=self.api_key)
+            elif self.admin_key:
+                self._client = GhostFlow(self.base_url, admin_key=self.admin_key)
+            else:
+                store = self.login_store()
+                if store.load() is None:
+                    raise CliError(
+                        f"Not logged in to {self.base_url}: run `gf login`, or set GF_API_KEY "
+                        "(or an integration's GF_ADMIN_KEY with GF_TEAM_ID).",
+                        Exit.AUTH,
+                    )
+                self._client = GhostFlow(self.base_url, token_store=store)
+        return self._client
+
+    def team_client(self) -> GhostFlow:
+        """A client bound to the team (flag, GF_TEAM_ID, else `gf team use`; with a key and no
+        team given, the key's own team)."""
+        client = self.client()
+        team = self.team
+        if self.admin_key:
+            # An Admin key names no team the client could ask about (only its id is in the token).
+            if team is None or not is_uuid(team):
+                raise CliError(
+                    "An Admin key belongs to one team: give that team's id with --team or GF_TEAM_ID.", Exit.USAGE
+                )
+            return client.with_team(team)
+        if team is None and self.api_key:
+            # An API key belongs to one team; the team saved for the login may be another one.
+            me = client.me()
+            return client.with_team(me["api_key"]["team"]) if "api_key" in me else client
+        if team is None:
+            raise CliError("No team chosen: run `gf team use <id|name>`, or pass --team / set GF_TEAM_ID.", Exit.USAGE)
+        return client.with_team(resolve_team(client, team)["id"] if not is_uuid(team) else team)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+
+def is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def resolve_team(client: GhostFlow, wanted: str) -> TeamWithRole:
+    """One of my teams by id or by name (exact, then case-insensitive)."""
+    teams = list(client.teams.list(page_size=100))
+    for matches in (
+        [team for team in teams if team["id"] == wanted],
+        [team for team in teams if team["name"] == wanted],
+        [team for team in teams if team["name"].casefold() == wanted.casefold()],
+    ):
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            raise CliError(f"Several of your teams are called {wanted!r}: use the team's id.", Exit.USAGE)
+    raise CliError(f"You are not a member of a team {wanted!r} (see `gf teams`).", Exit.USAGE)
+
+
+pass_state = click.make_pass_decorator(State)
+
+
+def _source(ctx: click.Context, name: str) -> str:
+    source = ctx.get_parameter_source(name)
+    if source == ParameterSource.COMMANDLINE:
+        return "flag"
+    if source == ParameterSource.ENVIRONMENT:
+        return "environment"
+    return "config"
+
+
+def _one_key(ctx: click.Context, api_key: str | None, admin_key: str | None) -> tuple[str | None, str | None]:
+    """At most one key: a flag beats the environment; two at the same level are a usage error."""
+    if api_key is None or admin_key is None:
+        return api_key, admin_key
+    api_source, admin_source = _source(ctx, "api_key"), _source(ctx, "admin_key")
+    if api_source == admin_source:
+        raise CliError(
+            f"Both an API key and an Admin key are set ({api_source}): use one (--api-key or --admin-key, "
+            "GF_API_KEY or GF_ADMIN_KEY).",
+            Exit.USAGE,
+        )
+    return (api_key, None) if api_source == "flag" else (None, admin_key)
+
+
+def _set_json(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    if value:
+        ctx.meta["gf.json"] = True  # meta is shared by the whole invocation: root and subcommands
+    return value
+
+
+def json_option(command: F) -> F:
+    """``--json`` on a subcommand too (`gf campaigns list --json` as well as `gf --json ...`)."""
+    return click.option(
+        "--json",
+        "as_json",
+        is_flag=True,
+        expose_value=False,
+        callback=_set_json,
+        help="Print JSON for scripts instead of a table.",
+    )(command)
+
+
+def wants_json(ctx: click.Context) -> bool:
+    return bool(ctx.meta.get("gf.json"))
+
+
+def limited(items: Iterable[T], limit: int) -> tuple[list[T], bool]:
+    """The first `limit` items (all when 0) and whether there were more."""
+    iterator: Iterator[T] = iter(items)
+    if limit <= 0:
+        return list(iterator), False
+    taken = list(islice(iterator, limit + 1))
+    return taken[:limit], len(taken) > limit
+
+
+def show_list(
+    ctx: click.Context,
+    items: Iterable[Mapping[str, Any]],
+    columns: list[output.Column],
+    *,
+    limit: int,
+    empty: str,
+) -> None:
+    """A listing as a table or JSON array, `limit` items at most (pages are fetched as needed)."""
+    rows, more = limited(items, limit)
+    if wants_json(ctx):
+        output.emit_json(rows)
+    elif not output.print_table(rows, columns):
+        output.notice(empty)
+    if more:
+        output.notice(f"(first {limit} shown; --limit 0 for all)")
+
+
+def show_one(ctx: click.Context, obj: Mapping[str, Any], fields: list[output.Column] | None = None) -> None:
+    if wants_json(ctx):
+        output.emit_json(obj)
+    else:
+        output.print_record(obj, fields)
+
+
+limit_option = click.option(
+    "--limit", type=click.IntRange(min=0), default=50, show_default=True, help="Most rows to show; 0 for all."
+)
+
+
+@click.group(cls=GfGroup, epilog=EXIT_CODES_HELP, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--base-url", envvar="GF_BASE_URL", help=f"The GhostFlow server [env GF_BASE_URL; default {DEFAULT_BASE_URL}]."
+)
+@click.option("--api-key", envvar="GF_API_KEY", help="Use this gf_ key instead of the login [env GF_API_KEY].")
+@click.option(
+    "--admin-key",
+    envvar="GF_ADMIN_KEY",
+    help="Use this integration Admin key ({id}:{secret}) instead of the login; needs --team <id> [env GF_ADMIN_KEY].",
+)
+@click.option("--team", envvar="GF_TEAM_ID", help="Team id (or name, with a login) [env GF_TEAM_ID].")
+@click.option(
+    "--json", "as_json", is_flag=True, expose_value=False, callback=_set_json, help="Print JSON instead of tables."
+)
+@click.version_option(__version__, prog_name="gf")
+@click.pass_context
+def cli(ctx: click.Context, base_url: str | None, api_key: str | None, admin_key: str | None, team: str | None) -> None:
+    """GhostFlow from the shell: log in, pick a team, manage keys, members and resources.
+
+    \b
+    Start with:
+      gf login                 # asks for your password, keeps the login (0600 file or OS keyring)
+      gf teams                 # your teams and your role in each
+      gf team use "Acme"       # remembered for the next commands
+      gf campaigns list
+    Scripts: GF_API_KEY=gf_... gf --json campaigns list --limit 0
+    Integrations: GF_ADMIN_KEY=<id>:<secret> GF_TEAM_ID=<team id> gf campaigns list
+    """
+    directory = config_dir()
+    config = Config.load(directory)
+    url = (base_url or config.base_url or DEFAULT_BASE_URL).rstrip("/")
+    if team:
+        chosen_team, team_source = team, _source(ctx, "team")
+    elif config.team_id and (config.base_url or url) == url:
+        chosen_team, team_source = config.team_id, "config"
+    else:
+        # No team, or the saved one belongs to the saved server and this is another one.
+        chosen_team, team_source = None, ""
+    api_key, admin_key = _one_key(ctx, api_key or None, admin_key or None)
+    state = State(
+        base_url=url,
+        api_key=api_key,
+        admin_key=admin_key,
+        team=chosen_team,
+        team_source=team_source,
+        directory=directory,
+        config=config,
+    )
+    ctx.obj = state
+    ctx.call_on_close(state.close)
+
+
+# --- session ---------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("-u", "--username", help="Username or e-mail address (asked when missing).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input (for scripts).")
+@pass_state
+def login(state: State, username: str | None, password_stdin: bool) -> None:
+    """Log in; the login is kept for the next commands.
+
+    The password is asked without echo (or read from stdin with --password-stdin). Only the
+    tokens are kept, never the password: in the OS keyring when one is available, else in
+    credentials.json (mode 0600) in the config directory.
+    """
+    if not username:
+        username = click.prompt("Username or e-mail")
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise CliError("--password-stdin: nothing on standard input.", Exit.USAGE)
+    else:
+        password = click.prompt("Password", hide_input=True)
+    store = store_for_login(state.directory, state.base_url)
+    with GhostFlow(state.base_url, token_store=store) as client:
+        client.login(username, password)
+        config = state.config
+        if config.base_url != state.base_url:
+            config.team_id = config.team_name = None  # a team of the previous server
+        config.base_url = state.base_url
+        config.credential_store = store.kind
+        teams = list(client.teams.list(page_size=100))
+        if config.team_id not in {team["id"] for team in teams}:
+            config.team_id = config.team_name = None
+            if len(teams) == 1:
+                config.team_id, config.team_name = teams[0]["id"], teams[0]["name"]
+        config.save(state.directory)
+    output.notice(f"Logged in to {state.base_url} as {username}.")
+    if config.team_id:
+        output.notice(f"Team: {config.team_name} ({config.team_id})")
+    elif teams:
+        output.notice(f"You are in {len(teams)} teams: choose one with `gf team use <id|name>` (see `gf teams`).")
+
+
+@cli.command()
+@pass_state
+def logout(state: State) -> None:
+    """End the login on the server and forget it here."""
+    store = state.login_store()
+    if store.load() is None:
+        output.notice("Not logged in.")
+        return
+    with GhostFlow(state.base_url, token_store=store) as client:
+        try:
+            client.logout()
+        except GhostFlowError as error:
+            # The tokens are forgotten here either way; say that the server may still honour them.
+            raise CliError(
+                f"{describe(error)}\nForgotten here, but the server could not end the login: it stays valid "
+                "until it expires (or sign it out from another session).",
+                exit_code_for(error),
+            ) from error
+    output.notice("Logged out.")
+
+
+@cli.command()
+@json_option
+@click.pass_context
+def whoami(ctx: click.Context) -> None:
+    """Who the commands run as: the user, the credential, the team."""
+    state: State = ctx.obj
+    if state.admin_key:
+        client = state.team_client()
+        team = client.teams.current()  # any member of the team may read it: checks the key too
+        show_one(
+            ctx,
+            {
+                "base_url": state.base_url,
+                "auth": "admin key",
+                "admin_key_id": AdminKey(state.admin_key).key_id,
+                "team_id": team["id"],
+                "team_name": team["name"],
+            },
+        )
+        return
+    client = state.client()
+    me = client.me()
+    info: dict[str, Any] = {
+        "base_url": state.base_url,
+        "username": me["user"]["username"],
+        "email": me["user"]["email"],
+        "auth": "api key" if me["auth"] == "api_key" else "login",
+    }
+    if "api_key" in me:
+        key = me["api_key"]
+        info.update(key_name=key["name"], key_prefix=key["prefix"], team_id=key["team"], scopes=key["scopes"])
+    elif state.team:
+        team = resolve_team(client, state.team)
+        info.update(team_id=team["id"], team_name=team["name"], role=team["role"])
+    show_one(ctx, info)
+
+
+@cli.command()
+@json_option
+@click.pass_context
+def teams(ctx: click.Context) -> None:
+    """Your teams and your role in each (* marks the chosen one). Needs a login."""
+    state: State = ctx.obj
+    rows = [dict(team, current="*" if team["id"] == state.team else "") for team in state.client().teams.list()]
+    show_list(
+        ctx,
+        rows,
+        [("", "current"), ("id", "id"), ("name", "name"), ("role", "role"), ("plan", "plan")],
+        limit=0,
+        empty="You are not a member of any team.",
+    )
+
+
+@cli.group(invoke_without_command=True)
+@json_option
+@click.pass_context
+def team(ctx: click.Context) -> None:
+    """The chosen team: `gf team` shows it, `gf team use` changes it."""
+    if ctx.invoked_subcommand is not None:
+        return
+    state: State = ctx.obj
+    if state.team is None:
+        raise CliError("No team chosen: run `gf team use <id|name>` (see `gf teams`).", Exit.USAGE)
+    shown: dict[str, Any] = {"team": state.team, "source": state.team_source}
+    if state.team_source == "config" and state.config.team_name:
+        shown["name"] = state.config.team_name
+    show_one(ctx, shown)
+
+
+@team.command("use")
+@click.argument("team_ref", metavar="ID|NAME")
+@pass_state
+def team_use(state: State, team_ref: str) -> None:
+    """Choose the team the next commands act on (remembered)."""
+    if not state.uses_login:
+        raise CliError("A key belongs to one team; `gf team use` chooses a team for a login.", Exit.USAGE)
+    chosen = resolve_team(state.client(), team_ref)
+    state.config.base_url = state.base_url
+    state.config.team_id, state.config.team_name = chosen["id"], chosen["name"]
+    state.config.save(state.directory)
+    output.notice(f"Team: {chosen['name']} ({chosen['id']}), role {chosen['role']}.")
+
+
+@cli.command()
+@json_option
+@click.pass_context
+def stats(ctx: click.Context) -> None:
+    """The team's counts (`read:stats`)."""
+    result = ctx.obj.team_client().stats()
+    if wants_json(ctx):
+        output.emit_json(result)
+        return
+    rows: dict[str, Any] = dict(result["counts"])
+    rows.update({f"campaigns {status}": count for status, count in result["campaigns_by_status"].items()})
+    output.print_record(rows)
+
+
+@cli.command()
+@json_option
+@click.pass_context
+def billing(ctx: click.Context) -> None:
+    """The team's plan and usage (`read:billing`)."""
+    show_one(ctx, dict(ctx.obj.team_client().billing()))
+
+
+def main() -> None:
+    """The `gf` console script."""
+    try:
+        cli(prog_name="gf")
+    except BrokenPipeError:
+        # `gf campaigns list | head`: the reader left; not an error worth a traceback.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(Exit.OK)

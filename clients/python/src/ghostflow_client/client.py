@@ -1,0 +1,785 @@
+"""The synchronous client, :class:`GhostFlow`, and its resources."""
+
+from __future__ import annotations
+
+import builtins
+import time
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Generic, TypeVar, Unpack, cast
+
+import httpx
+
+from . import _core
+from ._core import DEFAULT_TIMEOUT, Id, segment
+from .auth import AdminKey, LoginState, Tokens, TokenStore
+from .errors import AuthenticationError, ConfigurationError, error_from_response, parse_retry_after
+from .models import (
+    Account,
+    APIKey,
+    AuditEvent,
+    Billing,
+    Campaign,
+    CampaignCreate,
+    CampaignStatus,
+    CampaignUpdate,
+    Domain,
+    DomainCreate,
+    DomainUpdate,
+    Integration,
+    IntegrationUpdate,
+    Invitation,
+    IssuedAPIKey,
+    IssuedIntegration,
+    Me,
+    Member,
+    Network,
+    NetworkCreate,
+    NetworkUpdate,
+    Offer,
+    OfferCreate,
+    OfferUpdate,
+    Role,
+    Source,
+    SourceCreate,
+    SourceKind,
+    SourceUpdate,
+    Stats,
+    Team,
+    TeamWithRole,
+)
+from .pagination import Page, Paginator
+from .retry import DEFAULT_RETRY, RetryPolicy
+
+__all__ = ["GhostFlow"]
+
+T = TypeVar("T")
+
+
+class GhostFlow:
+    """A client of the GhostFlow API.
+
+    With an API key (every request carries it and the team)::
+
+        gf = GhostFlow("https://api.example.com", api_key="gf_...", team_id="8f1c...")
+
+    With a login (the access token is refreshed when it expires, once, whatever the number of
+    threads; refresh tokens rotate and each one is exchanged only once)::
+
+        gf = GhostFlow("https://api.example.com", username="ada", password="...", team_id="8f1c...")
+        gf = GhostFlow("https://api.example.com", refresh_token=stored_token)
+        gf = GhostFlow("https://api.example.com", token_store=my_store)  # keeps every rotation
+
+    With a team integration's Admin key (``{id}:{secret}``): the client signs a short-lived HS256
+    token with it (``Authorization: Ghost <token>``), reused until it nears expiry, then re-signed;
+    the secret itself is never sent::
+
+        gf = GhostFlow("https://api.example.com", admin_key="6a1f...:9c2e...", team_id="8f1c...")
+
+    Or with no credential, then ``gf.login(username, password)``.
+
+    Args:
+        base_url: the server, with or without ``/api/v1``.
+        api_key: a ``gf_`` key; it belongs to one team.
+        admin_key: an integration's Admin key (or an :class:`ghostflow_client.AdminKey`); it
+            belongs to one team, which ``team_id`` must name.
+        team_id: sent as ``X-Team-Id`` on every request; ``with_team()`` makes a copy for another.
+        username, email, password: a password login, made on the first request (and again if
+            the server ends the session, since the password is at hand).
+        refresh_token: a stored refresh token; exchanged for a fresh pair on the first request.
+        token_store: where the login's tokens are kept; see :class:`ghostflow_client.TokenStore`.
+        timeout: seconds, or an ``httpx.Timeout`` (default 5 s to connect, 30 s otherwise).
+        retry: when to retry (default: twice, idempotent methods, 429/502/503/504 and network errors).
+        http_client: your own ``httpx.Client`` (proxies, certificates, event hooks); you close it.
+        user_agent: replaces the default ``ghostflow-python/<version>``.
+
+    The client is thread-safe; share one per process. Close it (or use ``with``) when done.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        api_key: str | None = None,
+        admin_key: str | AdminKey | None = None,
+        team_id: Id | None = None,
+        username: str | None = None,
+        email: str | None = None,
+        password: str | None = None,
+        refresh_token: str | None = None,
+        token_store: TokenStore | None = None,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        retry: RetryPolicy = DEFAULT_RETRY,
+        http_client: httpx.Client | None = None,
+        user_agent: str | None = None,
+    ) -> None:
+        self._settings = _core.make_settings(
+            base_url,
+            api_key=api_key,
+            admin_key=admin_key,
+            username=username,
+            email=email,
+            password=password,
+            refresh_token=refresh_token,
+            token_store=token_store,
+            retry=retry,
+            user_agent=user_agent,
+        )
+        self.team_id: str | None = segment(team_id) if team_id is not None else None
+        self._owns_http = http_client is None
+        self._http = http_client if http_client is not None else httpx.Client(timeout=timeout)
+        self._resources()
+
+    def _resources(self) -> None:
+        self.campaigns = Campaigns(self)
+        self.domains = Domains(self)
+        self.offers = Offers(self)
+        self.sources = Sources(self)
+        self.networks = Networks(self)
+        self.api_keys = APIKeys(self)
+        self.teams = Teams(self)
+        self.members = Members(self)
+        self.invitations = Invitations(self)
+        self.audit_log = AuditLog(self)
+        self.integrations = Integrations(self)
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def with_team(self, team_id: Id) -> GhostFlow:
+        """A client for another team, sharing this one's connection pool and login."""
+        other = object.__new__(GhostFlow)
+        other._settings = self._settings
+        other._owns_http = False
+        other._http = self._http
+        other.team_id = segment(team_id)
+        other._resources()
+        return other
+
+    def close(self) -> None:
+        """Close the connection pool (not one passed in as ``http_client``)."""
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> GhostFlow:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    @property
+    def base_url(self) -> str:
+        """The API root every path is relative to (``.../api/v1/``)."""
+        return self._settings.base_url
+
+    @property
+    def tokens(self) -> Tokens | None:
+        """The login's current token pair (None with a key or when logged out)."""
+        login = self._settings.login
+        return login.tokens if login is not None else None
+
+    # --- sessions ----------------------------------------------------------------------------
+
+    def login(self, username: str, password: str) -> None:
+        """Log in with a username (or e-mail address) and password; the tokens go to the store."""
+        login = self._login_state()
+        with login.thread_lock, login.store.lock():
+            body = self._request(
+                "POST", "auth/login", json={"username": username, "password": password}, authenticated=False
+            )
+            login.install(Tokens.from_response(body))
+
+    def refresh(self) -> None:
+        """Exchange the refresh token for a new pair now (normally automatic)."""
+        login = self._login_state()
+        self._renew(seen=login.tokens)
+
+    def logout(self) -> None:
+        """End the login on the server (its whole refresh family) and forget its tokens.
+
+        The tokens are forgotten even when the server cannot be reached; the error is raised
+        then, because the server-side session is still alive until it expires.
+        """
+        login = self._login_state()
+        with login.thread_lock, login.store.lock():
+            tokens = login.store.load() or login.tokens
+            # An explicit logout: no silent re-login with the constructor's password afterwards.
+            login.password = None
+            try:
+                if tokens is not None and tokens.refresh_token:
+                    self._request(
+                        "POST", "auth/logout", json={"refresh_token": tokens.refresh_token}, authenticated=False
+                    )
+            except AuthenticationError:
+                pass  # already signed out, or the token is dead: nothing left to revoke
+            finally:
+                login.drop()
+
+    # --- account-level calls -----------------------------------------------------------------
+
+    def me(self) -> Me:
+        """The caller (``GET auth/me``); with an API key also the key's id, name, team and scopes."""
+        return cast(Me, self._request("GET", "auth/me"))
+
+    def account(self) -> Account:
+        """The caller's account: sign-in methods, number of teams, ..."""
+        return cast(Account, self._request("GET", "me/account"))
+
+    def stats(self) -> Stats:
+        """The team's counts (``read:stats``)."""
+        return cast(Stats, self._request("GET", "stats", team_scoped=True))
+
+    def billing(self) -> Billing:
+        """The team's plan and usage (``read:billing``)."""
+        return cast(Billing, self._request("GET", "billing", team_scoped=True))
+
+    # --- the request pipeline ----------------------------------------------------------------
+
+    def _login_state(self) -> LoginState:
+        login = self._settings.login
+        if login is None:
+            raise ConfigurationError("This client uses a key (api_key or admin_key); logins need a client without one.")
+        return login
+
+    def _authorization(self) -> tuple[str, Tokens | None]:
+        """The Authorization header value, and the login tokens it carries (None for a key)."""
+        if self._settings.api_key is not None:
+            return f"Bearer {self._settings.api_key}", None
+        if self._settings.admin_key is not None:
+            return f"{_core.ADMIN_SCHEME} {self._settings.admin_key.token()}", None
+        login = self._login_state()
+        tokens = login.tokens
+        if tokens is None or tokens.access_is_stale():
+            tokens = self._renew(seen=tokens)
+        return f"Bearer {tokens.access_token}", tokens
+
+    def _renew(self, *, seen: Tokens | None) -> Tokens:
+        """A fresh pair to replace `seen` (the stale or refused one): someone else's if they
+        refreshed meanwhile, else one refresh (or a password login) made under both locks."""
+        login = self._login_state()
+        with login.thread_lock:
+            ready = login.usable(seen)
+            if ready is not None:
+                return ready
+            with login.store.lock():
+                ready = login.adopt_stored(seen)
+                if ready is not None:
+                    return ready
+                if login.tokens is not None and login.tokens.refresh_token:
+                    try:
+                        body = self._request(
+                            "POST",
+                            "auth/refresh",
+                            json={"refresh_token": login.tokens.refresh_token},
+                            authenticated=False,
+                        )
+                        return login.install(Tokens.from_response(body))
+                    except AuthenticationError:
+                        # Revoked, reused, expired: this login is over. Log in again if we can.
+                        login.drop()
+                        if login.password is None:
+                            raise
+                if login.username is None or login.password is None:
+                    raise login.no_login()
+                body = self._request(
+                    "POST",
+                    "auth/login",
+                    json={"username": login.username, "password": login.password},
+                    authenticated=False,
+                )
+                return login.install(Tokens.from_response(body))
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, object | None] | None = None,
+        json: object | None = None,
+        authenticated: bool = True,
+        team_scoped: bool = False,
+        team_id: str | None = None,
+    ) -> Any:
+        """Send one API call (with retries) and return its decoded JSON; raise on an error."""
+        team = team_id or self.team_id
+        if team_scoped and team is None:
+            raise ConfigurationError("This call needs a team: pass team_id=... or use client.with_team(...).")
+        url = self._settings.base_url + path
+        policy = self._settings.retry
+        attempt = 0
+        renewed = False
+        while True:
+            headers = {"Accept": "application/json", "User-Agent": self._settings.user_agent}
+            used: Tokens | None = None
+            if authenticated:
+                headers["Authorization"], used = self._authorization()
+            if team is not None:
+                headers["X-Team-Id"] = team
+            try:
+                response = self._http.request(method, url, params=_core.query(params or {}), json=json, headers=headers)
+            except httpx.TransportError as exc:
+                if policy.may_retry(method, attempt):
+                    time.sleep(policy.delay(attempt) or 0.0)
+                    attempt += 1
+                    continue
+                raise _core.network_error(exc, method, url) from exc
+            if (
+                response.status_code == 401
+                and authenticated
+                and not renewed
+                and _core.problem_code(response) == "token_expired"
+                and (used is not None or self._settings.admin_key is not None)
+            ):
+                # Our clock said the token was fresh, the server's says expired (clock skew, a
+                # paused process): refresh once and send again. Safe for any method: the request
+                # was refused at authentication, before it did anything. An Admin key signs a
+                # new token instead.
+                if used is not None:
+                    self._renew(seen=used)
+                else:
+                    _core.discard_admin_token(self._settings, headers["Authorization"])
+                renewed = True
+                continue
+            if response.status_code in policy.retry_statuses and policy.may_retry(method, attempt):
+                delay = policy.delay(attempt, parse_retry_after(response.headers.get("Retry-After")))
+                if delay is not None:
+                    time.sleep(delay)
+                    attempt += 1
+                    continue
+            if response.is_error:
+                raise error_from_response(response)
+            return _core.decode(response)
+
+    def _paginate(self, path: str, params: Mapping[str, object | None], *, team_scoped: bool = True) -> Paginator[T]:
+        def fetch(cursor: str | None) -> Page[T]:
+            body = self._request("GET", path, params={**params, "cursor": cursor}, team_scoped=team_scoped)
+            return Page.from_body(body)
+
+        return Paginator(fetch)
+
+
+# --- resources -------------------------------------------------------------------------------
+
+
+class _Collection(Generic[T]):
+    """A team's collection of objects at ``/<path>`` and ``/<path>/<id>``."""
+
+    path: str = ""
+
+    def __init__(self, client: GhostFlow) -> None:
+        self._client = client
+
+    def get(self, object_id: Id) -> T:
+        """One object by id (NotFoundError when it does not exist in this team)."""
+        return cast(T, self._client._request("GET", f"{self.path}/{segment(object_id)}", team_scoped=True))
+
+    def delete(self, object_id: Id) -> None:
+        """Delete one object."""
+        self._client._request("DELETE", f"{self.path}/{segment(object_id)}", team_scoped=True)
+
+    def _list(self, params: Mapping[str, object | None]) -> Paginator[T]:
+        return self._client._paginate(self.path, params)
+
+    def _create(self, fields: Mapping[str, object]) -> T:
+        return cast(T, self._client._request("POST", self.path, json=dict(fields), team_scoped=True))
+
+    def _update(self, object_id: Id, fields: Mapping[str, object]) -> T:
+        return cast(
+            T,
+            self._client._request("PATCH", f"{self.path}/{segment(object_id)}", json=dict(fields), team_scoped=True),
+        )
+
+
+class Campaigns(_Collection[Campaign]):
+    """``client.campaigns``: needs ``read:campaigns`` / ``write:campaigns``."""
+
+    path = "campaigns"
+
+    def list(
+        self,
+        *,
+        status: CampaignStatus | None = None,
+        domain: Id | None = None,
+        offer: Id | None = None,
+        source: Id | None = None,
+        search: str | None = None,
+        page_size: int | None = None,
+    ) -> Paginator[Campaign]:
+        """Every campaign matching the filters, newest first, fetched page by page as iterated."""
+        return self._list(
+            {
+                "status": status,
+                "domain": domain,
+                "offer": offer,
+                "source": source,
+                "search": search,
+                "page_size": page_size,
+            }
+        )
+
+    def create(self, **fields: Unpack[CampaignCreate]) -> Campaign:
+        """Create a campaign: ``name`` (required), ``status``, ``domain``, ``offer``, ``source`` (ids)."""
+        return self._create(fields)
+
+    def update(self, campaign_id: Id, **fields: Unpack[CampaignUpdate]) -> Campaign:
+        """Change the given fields only (PATCH); ``domain=None`` unlinks the domain."""
+        return self._update(campaign_id, fields)
+
+
+class Domains(_Collection[Domain]):
+    """``client.domains``: needs ``read:domains`` / ``write:domains``."""
+
+    path = "domains"
+
+    def list(self, *, search: str | None = None, page_size: int | None = None) -> Paginator[Domain]:
+        """Every domain (optionally matching `search`), fetched page by page as iterated."""
+        return self._list({"search": search, "page_size": page_size})
+
+    def create(self, **fields: Unpack[DomainCreate]) -> Domain:
+        """Create a domain: ``hostname``."""
+        return self._create(fields)
+
+    def update(self, domain_id: Id, **fields: Unpack[DomainUpdate]) -> Domain:
+        """Change the given fields only (PATCH)."""
+        return self._update(domain_id, fields)
+
+
+class Offers(_Collection[Offer]):
+    """``client.offers``: needs ``read:offers`` / ``write:offers``."""
+
+    path = "offers"
+
+    def list(
+        self, *, network: Id | None = None, search: str | None = None, page_size: int | None = None
+    ) -> Paginator[Offer]:
+        """Every offer matching the filters, fetched page by page as iterated."""
+        return self._list({"network": network, "search": search, "page_size": page_size})
+
+    def create(self, **fields: Unpack[OfferCreate]) -> Offer:
+        """Create an offer: ``name`` and ``url`` (required), ``payout`` (decimal string), ``network`` (id)."""
+        return self._create(fields)
+
+    def update(self, offer_id: Id, **fields: Unpack[OfferUpdate]) -> Offer:
+        """Change the given fields only (PATCH)."""
+        return self._update(offer_id, fields)
+
+
+class Sources(_Collection[Source]):
+    """``client.sources``: needs ``read:sources`` / ``write:sources``."""
+
+    path = "sources"
+
+    def list(
+        self, *, kind: SourceKind | None = None, search: str | None = None, page_size: int | None = None
+    ) -> Paginator[Source]:
+        """Every traffic source matching the filters, fetched page by page as iterated."""
+        return self._list({"kind": kind, "search": search, "page_size": page_size})
+
+    def create(self, **fields: Unpack[SourceCreate]) -> Source:
+        """Create a traffic source: ``name`` (required), ``kind``."""
+        return self._create(fields)
+
+    def update(self, source_id: Id, **fields: Unpack[SourceUpdate]) -> Source:
+        """Change the given fields only (PATCH)."""
+        return self._update(source_id, fields)
+
+
+class Networks(_Collection[Network]):
+    """``client.networks``: needs ``read:networks`` / ``write:networks``."""
+
+    path = "networks"
+
+    def list(self, *, search: str | None = None, page_size: int | None = None) -> Paginator[Network]:
+        """Every affiliate network (optionally matching `search`), fetched page by page as iterated."""
+        return self._list({"search": search, "page_size": page_size})
+
+    def create(self, **fields: Unpack[NetworkCreate]) -> Network:
+        """Create a network: ``name`` (required), ``postback_url``."""
+        return self._create(fields)
+
+    def update(self, network_id: Id, **fields: Unpack[NetworkUpdate]) -> Network:
+        """Change the given fields only (PATCH)."""
+        return self._update(network_id, fields)
+
+
+class APIKeys:
+    """``client.api_keys``: the team's keys. Key management needs a login, never a key."""
+
+    def __init__(self, client: GhostFlow) -> None:
+        self._client = client
+
+    def list(self, *, status: str | None = None, page_size: int | None = None) -> Paginator[APIKey]:
+        """My keys in this team (an admin's: every key of the team); `status`: active, revoked, expired."""
+        return self._client._paginate("auth/api-keys", {"status": status, "page_size": page_size})
+
+    def create(
+        self, name: str, permissions: Sequence[str], *, expires_at: datetime | str | None = None
+    ) -> IssuedAPIKey:
+        """Create a key with these scopes (``read:campaigns``, ..., or legacy ``read``/``write``/``admin``).
+
+        The answer's ``raw_key`` is the secret: it is shown this once and never again.
+        """
+        body: dict[str, object] = {"name": name, "permissions": builtins.list(permissions)}
+        if expires_at is not None:
+            body["expires_at"] = _core.iso(expires_at)
+        return cast(IssuedAPIKey, self._client._request("POST", "auth/api-keys", json=body, team_scoped=True))
+
+    def get(self, key_id: Id) -> APIKey:
+        """One key (masked)."""
+        return cast(APIKey, self._client._request("GET", f"auth/api-keys/{segment(key_id)}", team_scoped=True))
+
+    def rename(self, key_id: Id, name: str) -> APIKey:
+        """Rename a key (the only change a key accepts)."""
+        return cast(
+            APIKey,
+            self._client._request("PATCH", f"auth/api-keys/{segment(key_id)}", json={"name": name}, team_scoped=True),
+        )
+
+    def revoke(self, key_id: Id) -> APIKey:
+        """Revoke a key: instant and final (both of its secrets, if it was regenerated)."""
+        return cast(APIKey, self._client._request("PUT", f"auth/api-keys/{segment(key_id)}/revoke", team_scoped=True))
+
+    def regenerate(self, key_id: Id, *, grace_seconds: int = 0) -> IssuedAPIKey:
+        """A new secret for the key (its owner only); the old one keeps working `grace_seconds`
+        (0..86400). The answer's ``raw_key`` is shown this once."""
+        return cast(
+            IssuedAPIKey,
+            self._client._request(
+                "POST",
+                f"auth/api-keys/{segment(key_id)}/regenerate",
+                json={"grace_seconds": grace_seconds},
+                team_scoped=True,
+            ),
+        )
+
+    def delete(self, key_id: Id) -> None:
+        """Delete a key (its audit events stay, with the key's name and prefix)."""
+        self._client._request("DELETE", f"auth/api-keys/{segment(key_id)}", team_scoped=True)
+
+    def audit_log(
+        self,
+        key_id: Id,
+        *,
+        action: str | None = None,
+        status: str | None = None,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        page_size: int | None = None,
+    ) -> Paginator[AuditEvent]:
+        """What this key did, newest first (its owner or an admin)."""
+        params = {"action": action, "status": status, "since": since, "until": until, "page_size": page_size}
+        return self._client._paginate(f"auth/api-keys/{segment(key_id)}/audit-log", params)
+
+
+class Teams:
+    """``client.teams``: my teams (needs a login), and one team by id."""
+
+    def __init__(self, client: GhostFlow) -> None:
+        self._client = client
+
+    def list(self, *, page_size: int | None = None) -> Paginator[TeamWithRole]:
+        """The teams I belong to, with my role in each (no team needed)."""
+        return self._client._paginate("teams", {"page_size": page_size}, team_scoped=False)
+
+    def create(self, name: str) -> TeamWithRole:
+        """Create a team; I become its owner."""
+        return cast(TeamWithRole, self._client._request("POST", "teams", json={"name": name}))
+
+    def current(self) -> Team:
+        """The client's team (``X-Team-Id``)."""
+        return cast(Team, self._client._request("GET", "team", team_scoped=True))
+
+    def get(self, team_id: Id) -> Team:
+        """One of my teams by id."""
+        return cast(Team, self._client._request("GET", "team", team_id=segment(team_id), team_scoped=True))
+
+    def rename(self, team_id: Id, name: str) -> Team:
+        """Rename a team (``admin``)."""
+        return cast(
+            Team,
+            self._client._request("PATCH", "team", json={"name": name}, team_id=segment(team_id), team_scoped=True),
+        )
+
+    def delete(self, team_id: Id) -> None:
+        """Delete a team (its owner, with a login)."""
+        self._client._request("DELETE", "team", team_id=segment(team_id), team_scoped=True)
+
+
+class Members:
+    """``client.members``: the people in the client's team."""
+
+    def __init__(self, client: GhostFlow) -> None:
+        self._client = client
+
+    def list(self, *, page_size: int | None = None) -> Paginator[Member]:
+        """Every member with their role (any member may list)."""
+        return self._client._paginate("team/members", {"page_size": page_size})
+
+    def set_role(self, user_id: Id, role: Role) -> Member:
+        """Change a member's role (``admin``; never above your own; the last owner stays)."""
+        return cast(
+            Member,
+            self._client._request("PATCH", f"team/members/{segment(user_id)}", json={"role": role}, team_scoped=True),
+        )
+
+    def remove(self, user_id: Id) -> None:
+        """Remove a member (``admin``, or yourself); their keys in this team are revoked."""
+        self._client._request("DELETE", f"team/members/{segment(user_id)}", team_scoped=True)
+
+
+class Invitations:
+    """``client.invitations``: invite people to the client's team (``admin``) and accept invitations."""
+
+    def __init__(self, client: GhostFlow) -> None:
+        self._client = client
+
+    def list(self, *, page_size: int | None = None) -> Paginator[Invitation]:
+        """The team's invitations."""
+        return self._client._paginate("team/invitations", {"page_size": page_size})
+
+    def create(self, email: str, role: Role = "member") -> Invitation:
+        """Invite an address with a role no higher than yours; the token goes by e-mail."""
+        return cast(
+            Invitation,
+            self._client._request("POST", "team/invitations", json={"email": email, "role": role}, team_scoped=True),
+        )
+
+    def cancel(self, invitation_id: Id) -> None:
+        """Withdraw a pending invitation."""
+        self._client._request("DELETE", f"team/invitations/{segment(invitation_id)}", team_scoped=True)
+
+    def accept(self, token: str) -> TeamWithRole:
+        """Accept an invitation (the token from its e-mail) as the logged-in user; returns the team."""
+        return cast(TeamWithRole, self._client._request("POST", "invitations/accept", json={"token": token}))
+
+
+class AuditLog:
+    """``client.audit_log``: the team's audit log (``admin``).
+
+    A live stream of events is not offered by the API yet; when it is, it will be
+    ``audit_log.stream()`` here, on the same client and credentials.
+    """
+
+    def __init__(self, client: GhostFlow) -> None:
+        self._client = client
+
+    def list(
+        self,
+        *,
+        action: str | None = None,
+        key: Id | None = None,
+        integration: Id | None = None,
+        actor: Id | None = None,
+        status: str | None = None,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        page_size: int | None = None,
+    ) -> Paginator[AuditEvent]:
+        """Events newest first. Filters: `action` (``key.created``, ...), `key`, `integration` and `actor` (ids),
+        `status` (``2xx``..``5xx``), `since` / `until` (datetimes)."""
+        params = {
+            "action": action,
+            "key": key,
+            "integration": integration,
+            "actor": actor,
+            "status": status,
+            "since": since,
+            "until": until,
+            "page_size": page_size,
+        }
+        return self._client._paginate("audit-log", params)
+
+
+class Integrations:
+    """``client.integrations``: the team's integrations (``admin``, with a login: neither a key nor
+    an integration manages integrations).
+
+    An integration belongs to the team, not to a person. Its Admin key (``{id}:{secret}``) is in
+    the answers of ``create`` and ``regenerate_admin_key`` only; use it as
+    ``GhostFlow(url, admin_key=..., team_id=...)``. Its Content key is publishable (read-only
+    public data: :class:`ghostflow_client.GhostFlowContent`) and listed with it.
+    """
+
+    def __init__(self, client: GhostFlow) -> None:
+        self._client = client
+
+    def list(self, *, page_size: int | None = None) -> Paginator[Integration]:
+        """The team's integrations, newest first, fetched page by page as iterated."""
+        return self._client._paginate("integrations", {"page_size": page_size})
+
+    def get(self, integration_id: Id) -> Integration:
+        """One integration (the Admin key's id only, never its secret)."""
+        return cast(
+            Integration, self._client._request("GET", f"integrations/{segment(integration_id)}", team_scoped=True)
+        )
+
+    def create(
+        self,
+        name: str,
+        permissions: Sequence[str],
+        *,
+        description: str | None = None,
+        allowed_origins: Sequence[str] | None = None,
+    ) -> IssuedIntegration:
+        """Create an integration with these scopes (as for keys; at most your role's).
+
+        The answer's ``admin_key`` is the secret: it is shown this once and never again.
+        ``allowed_origins``: browser origins (``https://shop.example.com``) that may call the
+        Content API with its Content key.
+        """
+        body: dict[str, object] = {"name": name, "permissions": builtins.list(permissions)}
+        if description is not None:
+            body["description"] = description
+        if allowed_origins is not None:
+            body["allowed_origins"] = builtins.list(allowed_origins)
+        return cast(IssuedIntegration, self._client._request("POST", "integrations", json=body, team_scoped=True))
+
+    def update(self, integration_id: Id, **fields: Unpack[IntegrationUpdate]) -> Integration:
+        """Change the given fields only (PATCH): ``name``, ``description``, ``permissions``, ``allowed_origins``."""
+        return cast(
+            Integration,
+            self._client._request(
+                "PATCH", f"integrations/{segment(integration_id)}", json=dict(fields), team_scoped=True
+            ),
+        )
+
+    def delete(self, integration_id: Id) -> None:
+        """Delete an integration: both of its keys stop at once (its audit events stay)."""
+        self._client._request("DELETE", f"integrations/{segment(integration_id)}", team_scoped=True)
+
+    def regenerate_admin_key(self, integration_id: Id) -> IssuedIntegration:
+        """A new Admin key (id and secret); the old one stops at once. The answer's ``admin_key``
+        is shown this once."""
+        return cast(
+            IssuedIntegration,
+            self._client._request(
+                "POST", f"integrations/{segment(integration_id)}/regenerate-admin-key", team_scoped=True
+            ),
+        )
+
+    def regenerate_content_key(self, integration_id: Id) -> Integration:
+        """A new Content key (in the answer's ``content_key``); the old one stops at once."""
+        return cast(
+            Integration,
+            self._client._request(
+                "POST", f"integrations/{segment(integration_id)}/regenerate-content-key", team_scoped=True
+            ),
+        )
+
+    def audit_log(
+        self,
+        integration_id: Id,
+        *,
+        action: str | None = None,
+        status: str | None = None,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        page_size: int | None = None,
+    ) -> Paginator[AuditEvent]:
+        """What the integration did and what was done to it, newest first."""
+        params = {"action": action, "status": status, "since": since, "until": until, "page_size": page_size}
+        return self._client._paginate(f"integrations/{segment(integration_id)}/audit-log", params)
+
+    audit = audit_log

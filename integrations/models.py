@@ -1,0 +1,59 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from access import scopes
+from access.scopes import Role
+
+
+class Integration(models.Model):
+    """A team's own credential pair (Ghost's "custom integration"): it belongs to the team, not to
+    a person, and keeps working when its creator leaves or is demoted.
+
+    - The Admin key `{admin_key_id}:{secret}` never crosses the wire after it is issued: clients
+      sign short-lived HS256 JWTs with the secret (`kid` = admin_key_id). The server must verify
+      those signatures, so the secret is stored encrypted (integrations/secrets.py), never in plain
+      text and never as something the database alone can reveal.
+    - The Content key is publishable (read-only, public data, `?key=` on the Content API only). It
+      is found by its HMAC digest, like a gf_ key, and kept encrypted so that admins can see it again.
+
+    Effective scopes: its own `permissions`, capped at what the `admin` role allows.
+    """
+
+    # What an integration acts as in its team: the ceiling of its permissions.
+    ROLE = Role.ADMIN
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    team = models.ForeignKey("teams.Team", on_delete=models.CASCADE, related_name="integrations")
+    name = models.CharField(max_length=100)
+    description = models.CharField(max_length=500, blank=True)
+    permissions = models.JSONField(default=list, help_text="As given; legacy values expand at check time.")
+    admin_key_id = models.CharField(max_length=24, unique=True, editable=False)
+    admin_secret_encrypted = models.TextField(editable=False)
+    content_key_digest = models.CharField(max_length=64, unique=True, editable=False)
+    content_key_pepper_id = models.PositiveSmallIntegerField(default=1, editable=False)
+    content_key_encrypted = models.TextField(editable=False)
+    allowed_origins = models.JSONField(
+        default=list, blank=True, help_text="Browser origins allowed to call the Content API with the Content key."
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["team", "-created_at"], name="integrations_team_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.admin_key_id})"
+
+    def effective_scopes(self) -> frozenset[str]:
+        return scopes.effective_scopes(permissions=self.permissions, role=self.ROLE)
+
+    # What the team step (access.context.enter_team) reads from a team-bound credential.
+    @property
+    def acting_role(self) -> str:
+        return self.ROLE

@@ -1,0 +1,123 @@
+"""Admin-key tokens (seed 002, Ghost's Admin API token authentication), verified.
+
+A client splits its Admin key `{id}:{secret}` on the colon, hex-decodes the secret and signs a JWT:
+header `{"alg": "HS256", "typ": "JWT", "kid": id}`, payload `{"iat", "exp", "aud": "/v1/admin/"}`,
+valid at most five minutes. The server checks, in this order, each with its own 401 code: the
+token's shape, the algorithm (HS256 only: no `none`, no public-key algorithms), the key id, the
+integration's state, the signature (PyJWT compares HMACs in constant time), the claims, the
+lifetime, and — for tokens that carry a `jti` — that it was not used before.
+
+Reuse: like Ghost, a token without `jti` may be sent again until it expires (Ghost's own clients
+sign one token per few minutes, not per request). A token with a `jti` is single use.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import jwt
+from django.core.cache import cache
+
+from infra.ratelimit import CACHE_ERRORS, CacheUnavailable
+
+from . import secrets
+from .models import Integration
+
+ADMIN_AUDIENCE = "/v1/admin/"
+MAX_LIFETIME_SECONDS = 300
+# Clocks differ a little between a client and us: `iat` may be this far in the future, and `exp`
+# this far in the past.
+LEEWAY_SECONDS = 30
+KEY_ID = re.compile(r"^[0-9a-f]{24}$")
+
+
+@dataclass(frozen=True)
+class TokenRefused(Exception):
+    code: str
+    message: str
+    integration: Integration | None = None
+
+
+def key_id_of(token: str) -> str | None:
+    """The `kid` of a token's header if it has our Admin-key shape, else None (not ours)."""
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError:
+        return None
+    kid = header.get("kid")
+    return kid if isinstance(kid, str) and KEY_ID.match(kid) else None
+
+
+def verify(token: str) -> Integration:
+    """The integration whose Admin key signed `token`, or TokenRefused saying why not."""
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError as exc:
+        raise TokenRefused("token_malformed", "The token is not a well-formed JWT.") from exc
+    if header.get("alg") != "HS256":
+        raise TokenRefused("token_algorithm_invalid", "Admin-key tokens must be signed with HS256.")
+    if header.get("typ", "JWT").upper() != "JWT":
+        raise TokenRefused("token_malformed", "The token's `typ` must be JWT.")
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not KEY_ID.match(kid):
+        raise TokenRefused("kid_unknown", "The token's `kid` is not an Admin key id.")
+    integration = Integration.objects.select_related("team").filter(admin_key_id=kid).first()
+    if integration is None:
+        raise TokenRefused("kid_unknown", "No integration has this Admin key id.")
+    if integration.revoked_at is not None:
+        raise TokenRefused("integration_revoked", "This integration has been revoked.", integration)
+    secret = bytes.fromhex(secrets.decrypt(integration.admin_secret_encrypted))
+    try:
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=["HS256"],
+            audience=ADMIN_AUDIENCE,
+            leeway=LEEWAY_SECONDS,
+            options={"require": ["iat", "exp", "aud"]},
+        )
+    except jwt.InvalidSignatureError as exc:
+        raise TokenRefused(
+            "signature_invalid", "The token's signature does not match the Admin key.", integration
+        ) from exc
+    except jwt.ExpiredSignatureError as exc:
+        raise TokenRefused("token_expired", "The token has expired; sign a new one.", integration) from exc
+    except jwt.InvalidAudienceError as exc:
+        raise TokenRefused("audience_invalid", f"The token's `aud` must be {ADMIN_AUDIENCE}.", integration) from exc
+    except jwt.MissingRequiredClaimError as exc:
+        raise TokenRefused("token_claims_missing", f"The token has no `{exc.claim}` claim.", integration) from exc
+    except jwt.ImmatureSignatureError as exc:
+        raise TokenRefused("token_not_yet_valid", "The token's `iat` is in the future.", integration) from exc
+    except jwt.PyJWTError as exc:
+        raise TokenRefused("token_malformed", "The token's claims are not valid.", integration) from exc
+    issued_at, expires_at = claims["iat"], claims["exp"]
+    if not isinstance(issued_at, int | float) or not isinstance(expires_at, int | float):
+        raise TokenRefused("token_malformed", "`iat` and `exp` must be numbers.", integration)
+    if expires_at - issued_at > MAX_LIFETIME_SECONDS:
+        raise TokenRefused(
+            "token_lifetime_too_long", f"A token may live at most {MAX_LIFETIME_SECONDS} seconds.", integration
+        )
+    jti = claims.get("jti")
+    if jti is not None:
+        _use_once(kid, str(jti)[:128], ttl=int(expires_at - issued_at) + 2 * LEEWAY_SECONDS, integration=integration)
+    return integration
+
+
+def _use_once(kid: str, jti: str, *, ttl: int, integration: Integration) -> None:
+    try:
+        first = cache.add(f"gf:integration-jti:{kid}:{jti}", 1, timeout=max(ttl, 1))
+    except CACHE_ERRORS as exc:
+        raise CacheUnavailable("integration_jti") from exc  # a replay check we cannot make is a 503
+    if not first:
+        raise TokenRefused("token_reused", "This token (its `jti`) has already been used.", integration)
+
+
+def sign(admin_key: str, *, lifetime: int = MAX_LIFETIME_SECONDS, now: float | None = None, **claims) -> str:
+    """A token for `admin_key`, exactly as a client makes one (tests, README, SDK reference)."""
+    import time
+
+    kid, _, secret = admin_key.partition(":")
+    issued_at = int(now if now is not None else time.time())
+    payload = {"iat": issued_at, "exp": issued_at + lifetime, "aud": ADMIN_AUDIENCE, **claims}
+    return jwt.encode(payload, bytes.fromhex(secret), algorithm="HS256", headers={"kid": kid, "typ": "JWT"})
