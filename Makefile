@@ -11,7 +11,7 @@ SITE_URL ?= http://127.0.0.1:$(PORT)
 DEV_ENV := DEBUG=1 SITE_URL=$(SITE_URL)
 
 
-.PHONY: install run key manage demo-flows screenshots test test-postgres lint format migrations-check schema bench ci clean
+.PHONY: install run key manage demo-flows screenshots test test-postgres lint format migrations-check schema bench bench-scale ci clean
 
 # Under a lock, so `make run` and `make test` started together on a fresh clone do not both build it.
 $(STAMP): pyproject.toml constraints.txt clients/python/pyproject.toml
@@ -73,6 +73,10 @@ bench: install
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[bench]'
 	$(BIN)/python bench/compare.py
 	$(BIN)/python bench/inprocess.py
+
+# 1,000,000 keys and 10,000,000 audit events on PostgreSQL (bench/scale.py; about 6 GB, minutes).
+bench-scale: install
+	$(BIN)/python bench/scale.py
 
 ci:
 	bash .ci/run

@@ -86,9 +86,10 @@ class ContentView(APIView):
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
-        if request.method == "OPTIONS":
-            self.integration = None
-            return
+        self.integration = None
+        method = request.method.lower()
+        if method == "options" or method not in self.http_method_names or not hasattr(self, method):
+            return  # a preflight, or a method this API does not have: 405 before any key check
         version = request.headers.get("Accept-Version", CURRENT_VERSION).strip()
         if version not in VERSIONS:
             raise BadRequest(

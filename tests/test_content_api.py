@@ -47,9 +47,11 @@ def test_no_private_field_appears_in_any_content_response(issued):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
-def test_every_unsafe_method_is_405(issued, method):
-    response = getattr(APIClient(), method)(f"{BASE}/campaigns?key={issued.content_key}", {}, format="json")
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete", "trace"])
+@pytest.mark.parametrize("with_key", [True, False])
+def test_every_unsafe_method_is_405_with_or_without_a_key(issued, method, with_key):
+    url = f"{BASE}/campaigns" + (f"?key={issued.content_key}" if with_key else "")
+    response = APIClient().generic(method.upper(), url)
     assert (response.status_code, response.json()["code"]) == (405, "method_not_allowed")
 
 
