@@ -15,8 +15,9 @@ from . import keys, principals
 from .models import APIKey
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
-# Query parameters a client might put a credential in. A gf_ value in any of them is refused.
-_CREDENTIAL_PARAMS = ("key", "api_key", "apikey", "api-key", "token", "access_token", "x-api-key")
+# Query parameters a client might put a credential in. A gf_ value in any of them is refused (and
+# an integration's key: integrations.authentication).
+CREDENTIAL_QUERY_PARAMS = ("key", "api_key", "apikey", "api-key", "token", "access_token", "x-api-key")
 
 
 class APIKeyAuthentication(BaseAuthentication):
@@ -48,7 +49,7 @@ class APIKeyAuthentication(BaseAuthentication):
         return None
 
     def authenticate(self, request):
-        if any(keys.looks_like_key(v) for name in _CREDENTIAL_PARAMS for v in request.query_params.getlist(name)):
+        if any(keys.looks_like_key(v) for name in CREDENTIAL_QUERY_PARAMS for v in request.query_params.getlist(name)):
             raise Unauthorized(
                 "API keys are not accepted in the query string; send them in the Authorization header.",
                 code="key_in_query",

@@ -19,6 +19,7 @@ from django.utils import timezone
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
 from apikeys import keys as api_keys
+from apikeys.authentication import CREDENTIAL_QUERY_PARAMS
 from infra import request_context
 from infra.errors import Unauthorized
 
@@ -28,8 +29,6 @@ from .models import Integration
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 CONTENT_KEY = re.compile(r"^[0-9a-f]{26}$")
 ADMIN_KEY = re.compile(r"^[0-9a-f]{24}:[0-9a-f]{64}$")
-# Where a client might put a credential in a URL (the same list the gf_ key class watches).
-_QUERY_PARAMS = ("key", "api_key", "apikey", "api-key", "token", "access_token", "x-api-key")
 
 
 class IntegrationActor:
@@ -81,7 +80,7 @@ class AdminTokenAuthentication(BaseAuthentication):
 
     def authenticate(self, request):
         # A Content or Admin key in the URL of the main API: refused, like a gf_ key would be.
-        for name in _QUERY_PARAMS:
+        for name in CREDENTIAL_QUERY_PARAMS:
             for value in request.query_params.getlist(name):
                 if CONTENT_KEY.match(value) or ADMIN_KEY.match(value):
                     raise Unauthorized(
