@@ -117,7 +117,6 @@ class AuditEvent(models.Model):
             models.Index(fields=["api_key", "-created_at"], name="audit_key_created_idx"),
             models.Index(fields=["team", "-created_at"], name="audit_team_created_idx"),
             models.Index(fields=["integration", "-created_at"], name="audit_integration_created_idx"),
-            models.Index(fields=["created_at"], name="audit_created_idx"),
         ]
 
     def __str__(self) -> str:

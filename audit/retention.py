@@ -72,10 +72,11 @@ def prune_events(*, cutoff: datetime, batch_size: int, using: str = "default") -
     started = time.monotonic()
     old = AuditEvent.objects.using(using).filter(created_at__lt=cutoff)
     while True:
-        # Each batch is its own short transaction over at most batch_size rows, found through the
-        # created_at index, so no long lock is held on the table. The created_at bound on the
-        # DELETE lets PostgreSQL look only in the partitions that can hold such rows.
-        ids = list(old.order_by("created_at").values_list("pk", flat=True)[:batch_size])
+        # Each batch is its own short transaction over at most batch_size rows, so no long lock is
+        # held on the table. Taken in primary-key order: on PostgreSQL the key is (id, created_at),
+        # so the batch comes from the key's index alone, created_at checked in the index; the
+        # created_at bound lets PostgreSQL look only in the partitions that can hold such rows.
+        ids = list(old.order_by("pk").values_list("pk", flat=True)[:batch_size])
         if not ids:
             break
         count, _ = old.filter(pk__in=ids).delete()

@@ -10,8 +10,9 @@ audit events on PostgreSQL.
    per user; stored digests, not usable), and `--events` audit events spread evenly over the last
    `--months` months and the current one, so over many monthly partitions. 5% of the events
    belong to one key of the bench team ("scale-hot", made by apikeys.services.create_key) and 5%
-   more to that team without a key, so its pages have depth. A re-run reuses the data when the
-   counts match (`--skip-generate` does not even count).
+   more to that team without a key, so its pages have depth; 2.5% to the only key of a second
+   team ("scale-idle"), which stops IDLE_DAYS before now: a big customer gone quiet. A re-run
+   reuses the data when the counts match (`--skip-generate` does not even count).
 2. Key-request throughput: `GET /api/v1/campaigns` with a gf_ key (made by the real service) and
    X-Team-Id, against a small database (`<name>_small`: the seed only) and the scaled one, each
    under its own gunicorn, with the principal cache on (the default with Redis) and off (every
@@ -20,6 +21,8 @@ audit events on PostgreSQL.
 3. The SQL of the per-key and team audit pages (first page, and a page 6 months back through a
    cursor): the query the views run (selectors + infra.pagination), captured through the ORM,
    then timed as a round trip (planning included) and with EXPLAIN ANALYZE; must be < 10 ms.
+   The same pages are timed again with the plain created_at index dropped (in a transaction that
+   is rolled back), to show what that index costs the listings' plans.
 4. prune_audit's work (audit.retention.prune_events) at 10M rows with a cutoff `--prune-older-than`
    days back: whole months dropped, the straddling month's older rows deleted in batches. Run in
    a transaction that is rolled back, so the data set survives for the next run (`--prune-commit`
@@ -38,6 +41,7 @@ import math
 import os
 import random
 import statistics
+import subprocess
 import sys
 import time
 from contextlib import ExitStack
@@ -47,12 +51,14 @@ from urllib.parse import parse_qs, urlparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from common import ROOT, ensure_database, environment, gunicorn, seed
+from common import PYTHON, ROOT, ensure_database, environment, gunicorn, seed
 from compare import wrk
 
 MARK = "scale"  # the request_id of every generated event: how a re-run counts them
 HOT_SHARE = 0.05  # events of the bench team's "scale-hot" key
 TEAM_SHARE = 0.05  # more events of the bench team, without a key (logins)
+IDLE_SHARE = 0.025  # events of the "scale-idle" team's only key, which stops IDLE_DAYS before now
+IDLE_DAYS = 30
 PAGE_SIZE = 50
 SQL_BUDGET_MS = 10.0
 THROUGHPUT_FLOOR = 0.9
@@ -136,8 +142,11 @@ def generate_accounts(raw, *, keys: int) -> None:
         )
 
 
-def event_lines(*, start: datetime, end: datetime, count: int, keys: int, hot: dict, rng: random.Random):
+def event_lines(
+    *, start: datetime, end: datetime, idle_from: datetime, count: int, keys: int, big: dict, rng: random.Random
+):
     """`count` events evenly spread over [start, end), in time order, as COPY text lines."""
+    idle_from_us = int(idle_from.timestamp() * 1_000_000)
     start_us = int(start.timestamp() * 1_000_000)
     step = (end.timestamp() - start.timestamp()) * 1_000_000 / count
     from_timestamp = datetime.fromtimestamp
@@ -148,9 +157,11 @@ def event_lines(*, start: datetime, end: datetime, count: int, keys: int, hot: d
         created = from_timestamp(moment / 1_000_000, UTC).isoformat()
         draw = rng.random()
         if draw < HOT_SHARE:
-            rest = hot["request"]
+            rest = big["hot"]
         elif draw < HOT_SHARE + TEAM_SHARE:
-            rest = hot["login"]
+            rest = big["login"]
+        elif draw < HOT_SHARE + TEAM_SHARE + IDLE_SHARE and moment < idle_from_us:
+            rest = big["idle"]
         else:
             k = rng.randrange(keys)
             u = k // KEYS_PER_USER
@@ -161,7 +172,7 @@ def event_lines(*, start: datetime, end: datetime, count: int, keys: int, hot: d
         yield f"{uid:032x}\t{created}\t{rest}\t10.0.0.1\tscale-bench\t{MARK}\t{{}}\n"
 
 
-def generate_events(raw, *, events: int, keys: int, months: int, hot_key, owner_id, log) -> None:
+def generate_events(raw, *, events: int, keys: int, months: int, hot_key, idle_key, owner_id, log) -> None:
     from django.utils import timezone
 
     from audit import partitions
@@ -170,9 +181,10 @@ def generate_events(raw, *, events: int, keys: int, months: int, hot_key, owner_
     first = partitions.add_months(partitions.month_start(now), -months)
     partitions.ensure_partitions(since=first)
     start, end = datetime(first.year, first.month, 1, tzinfo=UTC), now - timedelta(minutes=1)
-    hot = {
-        "request": f"{hot_key.team_id}\t{owner_id}\t{hot_key.pk}\t{hot_key.prefix}\t{hot_key.name}\t"
-        "api_request\tGET\t/api/v1/campaigns\t200",
+    request = "api_request\tGET\t/api/v1/campaigns\t200"
+    big = {
+        "hot": f"{hot_key.team_id}\t{owner_id}\t{hot_key.pk}\t{hot_key.prefix}\t{hot_key.name}\t{request}",
+        "idle": f"{idle_key.team_id}\t{owner_id}\t{idle_key.pk}\t{idle_key.prefix}\t{idle_key.name}\t{request}",
         "login": f"{hot_key.team_id}\t{owner_id}\t\\N\t\t\tlogin.succeeded\tPOST\t/api/v1/auth/login\t200",
     }
     rng = random.Random(20261123)
@@ -193,7 +205,15 @@ def generate_events(raw, *, events: int, keys: int, months: int, hot_key, owner_
             copy_lines(
                 cursor,
                 f"COPY audit_auditevent ({EVENT_COLUMNS}) FROM STDIN",
-                event_lines(start=chunk_start, end=chunk_end, count=count, keys=keys, hot=hot, rng=rng),
+                event_lines(
+                    start=chunk_start,
+                    end=chunk_end,
+                    idle_from=end - timedelta(days=IDLE_DAYS),
+                    count=count,
+                    keys=keys,
+                    big=big,
+                    rng=rng,
+                ),
             )
             cursor.execute("SET session_replication_role = origin")
         raw.commit()
@@ -310,6 +330,18 @@ def page_sql(queryset, *, position: datetime | None, repeat: int) -> dict:
     }
 
 
+def measure_pages(listings, *, deep: datetime, repeat: int) -> dict:
+    from audit import selectors
+
+    pages = {}
+    for label, queryset, with_deep_page in listings:
+        queryset = selectors.apply_filters(queryset, {})
+        pages[f"{label}: first page"] = page_sql(queryset, position=None, repeat=repeat)
+        if with_deep_page:
+            pages[f"{label}: 6 months back"] = page_sql(queryset, position=deep, repeat=repeat)
+    return pages
+
+
 def prune(*, older_than_days: int, batch_size: int, commit: bool) -> dict:
     from django.db import connection, transaction
     from django.utils import timezone
@@ -367,9 +399,19 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--prune-older-than", type=int, default=180, help="days")
     parser.add_argument("--prune-commit", action="store_true", help="keep the prune's result (default: roll back)")
+    parser.add_argument("--batches", type=int, default=40, help="paired batches of the in-process measurement")
+    parser.add_argument(
+        "--parts",
+        type=lambda value: set(value.split(",")),
+        default={"pages", "throughput", "inprocess", "prune"},
+        help="what to measure, comma-separated: pages,throughput,inprocess,prune (default: all)",
+    )
     args = parser.parse_args()
     if args.keys < 1 or args.events < 1 or args.months < 1:
         parser.error("--keys, --events and --months must be positive")
+    if unknown := args.parts - {"pages", "throughput", "inprocess", "prune"}:
+        parser.error(f"unknown --parts: {', '.join(sorted(unknown))}")
+    args.parts = sorted(args.parts)
     scaled_url = args.database_url
     parsed = urlparse(scaled_url)
     small_url = parsed._replace(path=parsed.path + "_small").geturl()
@@ -392,6 +434,7 @@ def main() -> int:
     import psycopg
     from django.db import connection
 
+    from access.scopes import Role
     from apikeys.models import APIKey
     from apikeys.services import create_key
     from audit import partitions, selectors
@@ -405,6 +448,14 @@ def main() -> int:
     hot_key = APIKey.objects.filter(team=team, name="scale-hot").first()
     if hot_key is None:
         hot_key = create_key(membership=owner_membership, name="scale-hot", permissions=["read"]).key
+    # A big customer gone quiet: many events, none in the last IDLE_DAYS.
+    idle_team = Team.objects.filter(name="scale-idle").first() or Team.objects.create(name="scale-idle")
+    idle_membership, _ = Membership.objects.get_or_create(
+        team=idle_team, user_id=scaled["user"], defaults={"role": Role.OWNER}
+    )
+    idle_key = APIKey.objects.filter(team=idle_team, name="scale-idle").first()
+    if idle_key is None:
+        idle_key = create_key(membership=idle_membership, name="scale-idle", permissions=["read"]).key
 
     generation = {}
     if not args.skip_generate:
@@ -413,7 +464,12 @@ def main() -> int:
                 key_count, event_count = counts(cursor, keys=args.keys)
             log(f"found {key_count:,} generated keys and {event_count:,} generated events")
             redo_accounts = key_count != args.keys
-            if redo_accounts or event_count != args.events:
+            redo_events = (
+                redo_accounts
+                or event_count != args.events
+                or not idle_key.audit_events.filter(request_id=MARK).exists()
+            )
+            if redo_events:
                 with raw.cursor() as cursor:
                     wipe(cursor, accounts=redo_accounts)
                 raw.commit()
@@ -423,7 +479,7 @@ def main() -> int:
                 raw.commit()
                 generation["accounts_seconds"] = round(time.perf_counter() - started, 1)
                 log(f"generated {args.keys:,} keys in {generation['accounts_seconds']}s")
-            if redo_accounts or event_count != args.events:
+            if redo_events:
                 started = time.perf_counter()
                 generate_events(
                     raw,
@@ -431,6 +487,7 @@ def main() -> int:
                     keys=args.keys,
                     months=args.months,
                     hot_key=hot_key,
+                    idle_key=idle_key,
                     owner_id=scaled["user"],
                     log=log,
                 )
@@ -450,32 +507,68 @@ def main() -> int:
     month_count = len(partitions.month_partitions())
     log(f"scaled database: {total_keys:,} keys, {total_events:,} events in {month_count} month partitions, {size}")
 
-    # (b) the audit pages' SQL
-    deep = datetime.now(UTC) - timedelta(days=182)
-    pages = {}
-    for label, queryset in [
-        ("key", selectors.apply_filters(selectors.events_of_key(hot_key), {})),
-        ("team", selectors.apply_filters(selectors.events_of_team(team), {})),
-    ]:
-        pages[f"{label}: first page"] = page_sql(queryset, position=None, repeat=args.repeat)
-        pages[f"{label}: 6 months back"] = page_sql(queryset, position=deep, repeat=args.repeat)
-    # Most keys are not hot: one with a handful of events spread over the year.
-    sparse_key = APIKey.objects.get(pk=KEY_ID.format(args.keys // 2))
-    sparse = selectors.apply_filters(selectors.events_of_key(sparse_key), {})
-    pages["sparse key: first page"] = page_sql(sparse, position=None, repeat=args.repeat)
-    hot_events = hot_key.audit_events.count()
-    sparse_events = sparse_key.audit_events.count()
-    team_events = selectors.events_of_team(team).count()
+    result = {
+        "settings": vars(args),
+        "dataset": {"keys": total_keys, "events": total_events, "month_partitions": month_count, "database_size": size},
+        "generation": generation or "reused",
+    }
+    ok = True
+    if "pages" in args.parts:
+        # Most keys are not hot: one with a handful of events spread over the year.
+        sparse_key = APIKey.objects.get(pk=KEY_ID.format(args.keys // 2))
+        listings = [
+            ("key", selectors.events_of_key(hot_key), True),
+            ("team", selectors.events_of_team(team), True),
+            ("sparse key", selectors.events_of_key(sparse_key), False),
+            ("idle key", selectors.events_of_key(idle_key), True),
+            ("idle team", selectors.events_of_team(idle_team), False),
+        ]
+        deep = datetime.now(UTC) - timedelta(days=182)
+        pages = measure_pages(listings, deep=deep, repeat=args.repeat)
+        result["dataset"] |= {
+            "hot_key_events": hot_key.audit_events.count(),
+            "team_events": selectors.events_of_team(team).count(),
+            "sparse_key_events": sparse_key.audit_events.count(),
+            "idle_key_events": idle_key.audit_events.count(),
+            "idle_team_last_event": str(
+                selectors.events_of_team(idle_team).order_by("-created_at").values_list("created_at", flat=True)[0]
+            ),
+        }
+        result["audit_pages"] = pages
+        ok &= all(page["sql_ms_median"] < SQL_BUDGET_MS for page in pages.values())
     connection.close()
 
-    # (a) throughput, small and scaled interleaved, principal cache on and off
+    if "throughput" in args.parts:
+        result["throughput"], result["throughput_ratio_scaled_to_small"] = measure_throughput(
+            args, small=(small_env, small), scaled=(scaled_env, scaled), log=log
+        )
+        ok &= all(ratio >= THROUGHPUT_FLOOR for ratio in result["throughput_ratio_scaled_to_small"].values())
+    if "inprocess" in args.parts:
+        log("measuring in-process request time ...")
+        result["inprocess"] = measure_inprocess(
+            small=(small_env, small), scaled=(scaled_env, scaled), batches=args.batches
+        )
+    if "prune" in args.parts:
+        log("measuring prune ...")
+        result["prune"] = prune(older_than_days=args.prune_older_than, batch_size=5000, commit=args.prune_commit)
+
+    report(result)
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / "scale.json").write_text(json.dumps(result, indent=2, default=str))
+    return 0 if ok else 1
+
+
+def measure_throughput(args, *, small, scaled, log) -> tuple[dict, dict]:
+    """wrk against four gunicorns: small and scaled database, principal cache on and off."""
+    (small_env, small_data), (scaled_env, scaled_data) = small, scaled
     cases = {}
     with ExitStack() as stack:
         for label, env, data, port in [
-            ("small", small_env, small, 8841),
-            ("scaled", scaled_env, scaled, 8842),
-            ("small, cache off", {**small_env, "PRINCIPAL_CACHE": "off"}, small, 8843),
-            ("scaled, cache off", {**scaled_env, "PRINCIPAL_CACHE": "off"}, scaled, 8844),
+            ("small", small_env, small_data, 8841),
+            ("scaled", scaled_env, scaled_data, 8842),
+            ("small, cache off", {**small_env, "PRINCIPAL_CACHE": "off"}, small_data, 8843),
+            ("scaled, cache off", {**scaled_env, "PRINCIPAL_CACHE": "off"}, scaled_data, 8844),
         ]:
             base = stack.enter_context(gunicorn(env, port, args.workers))
             headers = {"Authorization": f"Bearer {data['key']}", "X-Team-Id": data["team"]}
@@ -493,61 +586,115 @@ def main() -> int:
             ("cache off", "scaled, cache off", "small, cache off"),
         ]
     }
+    return rates, ratios
 
-    # (c) retention at 10M rows
-    log("measuring prune ...")
-    pruning = prune(older_than_days=args.prune_older_than, batch_size=5000, commit=args.prune_commit)
 
-    print(f"\n{'throughput':<20} {'req/s per round':<40} {'median':>7} {'p50 ms':>7} {'p99 ms':>7}")
-    for name, result in rates.items():
-        per_round = " / ".join(f"{rps:.0f}" for rps in result["rps"])
+INPROCESS_BATCH = 40
+
+
+def inprocess_worker() -> None:
+    """One side of measure_inprocess: the app in this process (environment from the parent), the
+    campaigns list through Django's test client, INPROCESS_BATCH requests per line on stdin."""
+    config = json.loads(sys.stdin.readline())
+    os.environ.update(config["env"])
+    import django
+
+    django.setup()
+    from django.test import Client
+
+    client = Client(HTTP_HOST="127.0.0.1")
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {config['key']}", "HTTP_X_TEAM_ID": config["team"]}
+    for _ in range(INPROCESS_BATCH):  # warm: connections, caches
+        client.get("/api/v1/campaigns", **headers)
+    print("ready", flush=True)
+    for _ in sys.stdin:
+        started = time.perf_counter()
+        for _ in range(INPROCESS_BATCH):
+            if client.get("/api/v1/campaigns", **headers).status_code != 200:
+                raise SystemExit("the campaigns list did not answer 200")
+        print((time.perf_counter() - started) / INPROCESS_BATCH * 1000, flush=True)
+
+
+def measure_inprocess(*, small, scaled, batches: int) -> dict:
+    """The same key request, served in-process by one worker per database, in short batches that
+    alternate between the two: a noisy machine slows both sides of each pair alike, so the
+    median of the paired ratios is steadier than wrk rounds of seconds."""
+    result = {}
+    for mode, extra in [("cache on", {}), ("cache off", {"PRINCIPAL_CACHE": "off"})]:
+        workers = {}
+        for label, (env, data) in [("small", small), ("scaled", scaled)]:
+            worker = subprocess.Popen(
+                [PYTHON, __file__, "--inprocess-worker"],
+                cwd=ROOT,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            worker.stdin.write(json.dumps({"env": {**env, **extra}, "key": data["key"], "team": data["team"]}) + "\n")
+            worker.stdin.flush()
+            if worker.stdout.readline().strip() != "ready":
+                raise SystemExit("an in-process worker did not start")
+            workers[label] = worker
+        times = {label: [] for label in workers}
+        for number in range(batches):
+            for label in ("small", "scaled") if number % 2 == 0 else ("scaled", "small"):
+                workers[label].stdin.write("go\n")
+                workers[label].stdin.flush()
+                times[label].append(float(workers[label].stdout.readline()))
+        for worker in workers.values():
+            worker.stdin.close()
+            worker.wait(timeout=30)
+        result[mode] = {
+            "ms_per_request_small": round(statistics.median(times["small"]), 3),
+            "ms_per_request_scaled": round(statistics.median(times["scaled"]), 3),
+            # Requests per second scaled / small, pair by pair.
+            "ratio": round(statistics.median(a / b for a, b in zip(times["small"], times["scaled"], strict=True)), 3),
+        }
+    return result
+
+
+def report(result: dict) -> None:
+    if "throughput" in result:
+        print(f"\n{'throughput':<20} {'req/s per round':<48} {'median':>7} {'p50 ms':>7} {'p99 ms':>7}")
+        for name, rates in result["throughput"].items():
+            per_round = " / ".join(f"{rps:.0f}" for rps in rates["rps"])
+            print(
+                f"{name:<20} {per_round:<48} {rates['median_rps']:>7.0f} "
+                f"{rates['p50_ms']:>7.2f} {rates['p99_ms']:>7.2f}"
+            )
+        for mode, ratio in result["throughput_ratio_scaled_to_small"].items():
+            verdict = "ok" if ratio >= THROUGHPUT_FLOOR else "BELOW 0.9"
+            print(f"wrk: scaled / small, principal {mode}: {ratio:.3f} ({verdict})")
+    for mode, figures in result.get("inprocess", {}).items():
         print(
-            f"{name:<20} {per_round:<40} {result['median_rps']:>7.0f} {result['p50_ms']:>7.2f} {result['p99_ms']:>7.2f}"
+            f"in-process, principal {mode}: {figures['ms_per_request_small']:.2f} ms small, "
+            f"{figures['ms_per_request_scaled']:.2f} ms scaled, scaled / small {figures['ratio']:.3f}"
         )
-    for mode, ratio in ratios.items():
-        verdict = "ok" if ratio >= THROUGHPUT_FLOOR else "BELOW 0.9"
-        print(f"scaled / small, principal {mode}: {ratio:.3f} ({verdict})")
     header = f"{'rows':>5} {'median ms':>10} {'p95 ms':>8} {'plan ms':>8} {'exec ms':>8} {'ORM ms':>8}"
-    print(f"\n{'audit page SQL':<24} {header}")
-    for name, result in pages.items():
+    for title, key in [("audit page SQL", "audit_pages")]:
+        if key not in result:
+            continue
+        print(f"\n{title:<26} {header}")
+        for name, page in result[key].items():
+            verdict = "" if page["sql_ms_median"] < SQL_BUDGET_MS else "  OVER 10 ms"
+            print(
+                f"{name:<26} {page['rows']:>5} {page['sql_ms_median']:>10.2f} {page['sql_ms_p95']:>8.2f} "
+                f"{page['planning_ms']:>8.2f} {page['execution_ms']:>8.2f} {page['orm_ms_median']:>8.2f}{verdict}"
+            )
+    print("\n" + ", ".join(f"{name}: {value}" for name, value in result["dataset"].items()))
+    if "prune" in result:
+        pruning = result["prune"]
         print(
-            f"{name:<24} {result['rows']:>5} {result['sql_ms_median']:>10.2f} {result['sql_ms_p95']:>8.2f} "
-            f"{result['planning_ms']:>8.2f} {result['execution_ms']:>8.2f} {result['orm_ms_median']:>8.2f}"
+            f"\nprune at {pruning['cutoff']} ({'committed' if pruning['committed'] else 'rolled back'}): "
+            f"dropped {len(pruning['partitions_dropped'])} partitions ({pruning['rows_in_dropped_partitions']:,} rows) "
+            f"in {pruning['drop_seconds']:.2f}s; deleted {pruning['rows_deleted']:,} rows in {pruning['batches']} "
+            f"batches in {pruning['delete_seconds']:.1f}s ({pruning['row_delete_rate_per_s']} rows/s); "
+            f"all rows by row delete at that rate: ~{pruning['all_rows_delete_estimate_seconds']}s"
         )
-    print(f"(the key has {hot_events:,} events, the team {team_events:,}, the sparse key {sparse_events})")
-    print(
-        f"\nprune older than {args.prune_older_than}d ({'committed' if pruning['committed'] else 'rolled back'}): "
-        f"dropped {len(pruning['partitions_dropped'])} partitions ({pruning['rows_in_dropped_partitions']:,} rows) "
-        f"in {pruning['drop_seconds']:.2f}s; deleted {pruning['rows_deleted']:,} rows in {pruning['batches']} "
-        f"batches in {pruning['delete_seconds']:.1f}s ({pruning['row_delete_rate_per_s']} rows/s); "
-        f"all rows by row delete at that rate: ~{pruning['all_rows_delete_estimate_seconds']}s"
-    )
-
-    out = ROOT / "bench" / "results"
-    out.mkdir(exist_ok=True)
-    result = {
-        "settings": vars(args),
-        "dataset": {
-            "keys": total_keys,
-            "events": total_events,
-            "month_partitions": month_count,
-            "database_size": size,
-            "hot_key_events": hot_events,
-            "team_events": team_events,
-            "sparse_key_events": sparse_events,
-        },
-        "generation": generation or "reused",
-        "throughput": rates,
-        "throughput_ratio_scaled_to_small": ratios,
-        "audit_pages": pages,
-        "prune": pruning,
-    }
-    (out / "scale.json").write_text(json.dumps(result, indent=2, default=str))
-    ok = all(ratio >= THROUGHPUT_FLOOR for ratio in ratios.values()) and all(
-        page["sql_ms_median"] < SQL_BUDGET_MS for page in pages.values()
-    )
-    return 0 if ok else 1
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    if sys.argv[1:] == ["--inprocess-worker"]:
+        inprocess_worker()
+    else:
+        sys.exit(main())

@@ -145,6 +145,14 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # The same backend, with a health check that costs no round trip: infra/postgresql/base.py.
     DATABASES["default"]["ENGINE"] = "infra.postgresql"
+    # Prepared statements: a query the process has run twice is parsed and planned once per
+    # connection, not on every request; on the key request that is the page and the audit INSERT,
+    # 30% of PostgreSQL's CPU per request (README, Performance). They need server-side binding
+    # (psycopg's, which Django leaves off by default) and a connection that stays the server's:
+    # set DATABASE_PREPARED_STATEMENTS=0 behind a transaction-mode pooler (pgbouncer before 1.21,
+    # or without max_prepared_statements).
+    if env.bool("DATABASE_PREPARED_STATEMENTS", default=True):
+        DATABASES["default"].setdefault("OPTIONS", {}).update({"server_side_binding": True, "prepare_threshold": 2})
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Concurrent writers wait for the lock instead of failing at once; IMMEDIATE takes the write
     # lock at BEGIN, so two transactions never deadlock upgrading a read lock.

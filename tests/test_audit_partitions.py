@@ -86,8 +86,11 @@ def test_the_table_is_partitioned_by_month_with_the_models_indexes_and_foreign_k
     assert partitions.default_partition() == partitions.DEFAULT_PARTITION
     parent = catalog("audit_auditevent")
     assert parent["primary_key"] == ["id", "created_at"]
-    for name in ("audit_key_created_idx", "audit_team_created_idx", "audit_created_idx", "audit_auditevent_pkey"):
+    for name in ("audit_key_created_idx", "audit_team_created_idx", "audit_auditevent_pkey"):
         assert name in parent["indexes"]
+    # A plain created_at index tempts the planner into walking it backwards for a team's or a
+    # key's first page (48 ms at 10M rows instead of 2); retention no longer needs it (0007).
+    assert "audit_created_idx" not in parent["indexes"]
     assert any(name.startswith("audit_auditevent_actor_id_") for name in parent["indexes"])
     assert any(name.startswith("audit_auditevent_actor_id_") for name in parent["foreign_keys"])
     assert any(name.startswith("audit_auditevent_api_key_id_") for name in parent["foreign_keys"])
@@ -194,7 +197,7 @@ def test_the_migration_reverses_and_reapplies_keeping_every_row(team):
     assert not partitions.is_partitioned()
     unpartitioned = catalog("audit_auditevent")
     assert unpartitioned["primary_key"] == ["id"]
-    model_indexes = {"audit_key_created_idx", "audit_team_created_idx", "audit_created_idx", "audit_auditevent_pkey"}
+    model_indexes = {"audit_key_created_idx", "audit_team_created_idx", "audit_auditevent_pkey"}
     assert model_indexes <= set(unpartitioned["indexes"]) and len(unpartitioned["foreign_keys"]) >= 2
     assert AuditEvent.objects.filter(team=team).count() == 3
 

@@ -71,6 +71,20 @@ def test_a_warm_key_request_costs_two_queries(as_key, key, team, django_assert_n
     assert len(response.json()["results"]) == 10
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's")
+@pytest.mark.django_db
+def test_a_warm_key_request_runs_prepared_statements(as_key, key, team):
+    # Parsed and planned once per connection (config/settings.py, DATABASE_PREPARED_STATEMENTS):
+    # about a third of PostgreSQL's CPU on a key request.
+    for _ in range(3):
+        warm(as_key, key[1], team)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert any(statement.startswith('INSERT INTO "audit_auditevent"') for statement in prepared)
+    assert any('FROM "tracking_campaign"' in statement for statement in prepared)
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize("change", ["revoke", "delete", "regenerate", "remove_owner", "deactivate", "delete_team"])
 def test_a_cached_key_is_refused_right_after_the_call_that_ends_it(as_key, as_user, key, owner, admin, team, change):
