@@ -9,6 +9,9 @@ PORT ?= 8000
 # mails and the printed curl lines follow the port: `make run PORT=8001`.
 SITE_URL ?= http://127.0.0.1:$(PORT)
 DEV_ENV := DEBUG=1 SITE_URL=$(SITE_URL)
+# `make run` serves under ASGI, as production does (the live audit stream needs it), and restarts
+# when a file of these changes.
+APP_DIRS := access accounts apikeys audit config dashboard infra integrations teams templates tracking
 
 
 .PHONY: install run key manage demo-flows screenshots test test-postgres lint format migrations-check schema bench bench-scale ci clean
@@ -23,7 +26,8 @@ run: install
 	@echo "==> Dashboard: $(SITE_URL)/  (log in as demo / ghostflow-demo-pass)"
 	$(DEV_ENV) $(BIN)/python manage.py migrate --noinput
 	$(DEV_ENV) $(BIN)/python manage.py seed_demo
-	$(DEV_ENV) $(BIN)/python manage.py runserver $(HOST):$(PORT)
+	$(DEV_ENV) $(BIN)/python -m uvicorn config.asgi:application --host $(HOST) --port $(PORT) --lifespan off \
+		--reload $(foreach dir,$(APP_DIRS),--reload-dir $(dir))
 
 # A gf_ key for the server `make run` started (same database, same dev pepper), printed once:
 #   make key TEAM=<team uuid> [OWNER=demo] [NAME="Demo key"] [PERMISSIONS="read write:campaigns"]

@@ -37,6 +37,11 @@ class Kind(StrEnum):
     INTEGRATION = "integration"  # a team's Admin key (client-signed JWT): integrations/
 
 
+# The claim of a login's access token naming its session (accounts.models.RefreshFamily); here,
+# below accounts, so that what checks a login from below (audit's live streams) can read it.
+FAMILY_CLAIM = "fam"
+
+
 @dataclass(frozen=True)
 class KindRules:
     interactive: bool  # a person logged in (may manage keys, members, the account)

@@ -4,7 +4,7 @@ from django.utils.crypto import salted_hmac
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import AccessToken, Token
 
-FAMILY_CLAIM = "fam"
+from access.context import FAMILY_CLAIM
 
 
 class RefreshToken(Token):

@@ -1,4 +1,5 @@
 import secrets
+import threading
 import time
 import uuid
 
@@ -50,13 +51,27 @@ def uuid7() -> uuid.UUID:
     """A time-ordered UUID (RFC 9562 version 7): 48-bit Unix milliseconds, then 74 random bits.
 
     The log only ever grows at "now", so ordered ids keep primary-key inserts at the right edge
-    of the index instead of a random page of a large table.
+    of the index instead of a random page of a large table. Within a process each id is greater
+    than the one before (RFC 9562 §6.2, method 2: the random part counts up within one
+    millisecond), so events written one after the other are in id order, which the live stream's
+    resume point (Last-Event-ID) relies on.
     """
+    global _last_uuid7
     random_bits = secrets.randbits(74)
     value = (time.time_ns() // 1_000_000) << 80
     value |= 0x7 << 76 | (random_bits >> 62) << 64
     value |= 0b10 << 62 | (random_bits & ((1 << 62) - 1))
+    with _uuid7_lock:
+        # Only within the same millisecond: after the clock stepped back (NTP, or a test's time
+        # travel) ids follow the clock again rather than stay in the future.
+        if value >> 80 == _last_uuid7 >> 80 and value <= _last_uuid7:
+            value = _last_uuid7 + 1
+        _last_uuid7 = value
     return uuid.UUID(int=value)
+
+
+_last_uuid7 = 0
+_uuid7_lock = threading.Lock()
 
 
 class AuditEvent(models.Model):

@@ -8,6 +8,7 @@ from django.db import connections
 
 from infra import request_context
 
+from . import fanout
 from .models import Action, AuditEvent
 
 
@@ -59,6 +60,8 @@ def record_event(
         event.user_agent = context.user_agent
         event.request_id = context.request_id
     _insert(event, using)
+    # Live streams (audit/fanout.py) hear of it once the transaction commits, never before.
+    fanout.announce(event, using=using)
     return event
 
 

@@ -91,25 +91,22 @@ def seed(env: dict[str, str], campaigns: int = 50) -> dict[str, str]:
 
 
 @contextmanager
-def gunicorn(env: dict[str, str], port: int, workers: int, app: str = "config.wsgi:application", cwd: Path = ROOT):
+def gunicorn(
+    env: dict[str, str],
+    port: int,
+    workers: int,
+    app: str = "config.wsgi:application",
+    cwd: Path = ROOT,
+    worker_class: str | None = None,
+):
     """Serve `app` (ours by default) with gunicorn on 127.0.0.1:`port` until the block ends; it
-    answers `/healthz` before the block starts."""
-    process = subprocess.Popen(
-        [
-            PYTHON,
-            "-m",
-            "gunicorn",
-            app,
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--log-level",
-            "warning",
-        ],
-        cwd=cwd,
-        env=env,
-    )
+    answers `/healthz` before the block starts. Sync workers unless `worker_class` says otherwise
+    (uvicorn_worker.UvicornWorker for an ASGI app)."""
+    command = [PYTHON, "-m", "gunicorn", app, "--bind", f"127.0.0.1:{port}", "--workers", str(workers)]
+    command += ["--log-level", "warning"]
+    if worker_class is not None:
+        command += ["--worker-class", worker_class]
+    process = subprocess.Popen(command, cwd=cwd, env=env)
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -124,3 +121,12 @@ def gunicorn(env: dict[str, str], port: int, workers: int, app: str = "config.ws
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
+
+
+def load_arguments(parser) -> None:
+    """The wrk load every side-by-side bench takes: rounds of `--seconds` with `--connections`
+    against gunicorn with `--workers`."""
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=2)

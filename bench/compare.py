@@ -27,7 +27,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import PYTHON, ROOT, ensure_database, environment, gunicorn, seed
+from common import PYTHON, ROOT, ensure_database, environment, gunicorn, load_arguments, seed
 
 BENCH = ROOT / "bench"
 PEERS_SEED = """
@@ -88,10 +88,7 @@ def wrk(url: str, headers: dict[str, str], seconds: int, connections: int) -> di
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=5)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--connections", type=int, default=4)
-    parser.add_argument("--workers", type=int, default=2)
+    load_arguments(parser)
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/ghostflow_bench")
     parser.add_argument("--peers-database-url", default="postgres://postgres@127.0.0.1:5432/ghostflow_bench_peers")
     args = parser.parse_args()

@@ -52,6 +52,8 @@ urlpatterns = [
     *route("auth/api-keys/<uuid:key_id>/regenerate", apikeys.APIKeyRegenerateView, "api-key-regenerate"),
     *route("auth/api-keys/<uuid:key_id>/audit-log", apikeys.KeyAuditLogView, "api-key-audit-log"),
     *route("audit-log", audit.TeamAuditLogView, "audit-log"),
+    *route("audit-log/stream-token", audit.AuditStreamTokenView, "audit-log-stream-token"),
+    *route("audit-log/stream", audit.AuditStreamView, "audit-log-stream"),
     *route("integrations", integrations.IntegrationListView, "integrations"),
     *route("integrations/<uuid:integration_id>", integrations.IntegrationDetailView, "integration"),
     *route(

@@ -151,8 +151,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # (psycopg's, which Django leaves off by default) and a connection that stays the server's:
     # set DATABASE_PREPARED_STATEMENTS=0 behind a transaction-mode pooler (pgbouncer before 1.21,
     # or without max_prepared_statements).
+    # Each execution is still planned for its own values (plan_cache_mode=force_custom_plan): a
+    # generic plan cannot tell a key with 500,000 audit events from one with ten, and picked a
+    # plan that sorted all of them for the first page (1.7 s at 10M rows, bench/scale.py).
     if env.bool("DATABASE_PREPARED_STATEMENTS", default=True):
-        DATABASES["default"].setdefault("OPTIONS", {}).update({"server_side_binding": True, "prepare_threshold": 2})
+        DATABASES["default"].setdefault("OPTIONS", {}).update(
+            {"server_side_binding": True, "prepare_threshold": 2, "options": "-c plan_cache_mode=force_custom_plan"}
+        )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Concurrent writers wait for the lock instead of failing at once; IMMEDIATE takes the write
     # lock at BEGIN, so two transactions never deadlock upgrading a read lock.
@@ -323,6 +328,9 @@ RATE_LIMITS = {
     # The public Content API (integrations/content.py): per IP, and per Content key.
     "content_api": {"ip": "300/m"},
     "content_api_key": {"account": "1200/m"},
+    # Live audit stream tokens (audit/tokens.py), per team: the dashboard asks for one per
+    # (re)connection; a script that asks in a loop is stopped well before it holds every stream.
+    "audit_stream_token": {"account": "120/m"},
 }
 RATE_LIMITS.update(env.json("RATE_LIMITS", default={}))
 # What a limit does while the cache is unreachable (infra/ratelimit.py); a scope missing here
@@ -344,6 +352,7 @@ RATE_LIMITS_ON_CACHE_FAILURE = {
     "google": "open",
     "content_api": "open",  # public, read-only data
     "content_api_key": "open",
+    "audit_stream_token": "closed",  # the token cannot be redeemed without the cache anyway
 }
 
 # --- API keys ---
@@ -367,9 +376,30 @@ AUDIT_API_KEY_REQUESTS = env.bool("AUDIT_API_KEY_REQUESTS", default=True)
 AUDIT_READS_ASYNC_COMMIT = env.bool("AUDIT_READS_ASYNC_COMMIT", default=True)
 AUDIT_READS_DATABASE = "default"
 if AUDIT_READS_ASYNC_COMMIT and DATABASES["default"]["ENGINE"] == "infra.postgresql":
-    _audit_options = {**DATABASES["default"].get("OPTIONS", {}), "options": "-c synchronous_commit=off"}
+    _audit_options = {**DATABASES["default"].get("OPTIONS", {})}
+    _audit_options["options"] = " ".join(filter(None, [_audit_options.get("options"), "-c synchronous_commit=off"]))
     DATABASES["audit_reads"] = {**DATABASES["default"], "OPTIONS": _audit_options, "TEST": {"MIRROR": "default"}}
     AUDIT_READS_DATABASE = "audit_reads"
+
+# The live audit stream (audit/stream.py, audit/fanout.py), served under ASGI.
+# Heartbeat comment on an idle stream; how often each stream server re-checks that every holder
+# may still watch (the stream ends with `event: revoked` within about this long); how often it
+# polls the database for events whose announcement was lost (the only carrier between processes
+# without Redis); how far back Last-Event-ID is replayed; the longest a stream stays open (the
+# client then reconnects with Last-Event-ID); how many streams one process holds.
+AUDIT_STREAM_HEARTBEAT_SECONDS = env.float("AUDIT_STREAM_HEARTBEAT_SECONDS", default=15)
+AUDIT_STREAM_RECHECK_SECONDS = env.float("AUDIT_STREAM_RECHECK_SECONDS", default=2)
+AUDIT_STREAM_POLL_SECONDS = env.float("AUDIT_STREAM_POLL_SECONDS", default=2)
+AUDIT_STREAM_REPLAY_SECONDS = env.int("AUDIT_STREAM_REPLAY_SECONDS", default=3600)
+AUDIT_STREAM_MAX_SECONDS = env.float("AUDIT_STREAM_MAX_SECONDS", default=3600)
+AUDIT_STREAM_MAX_PER_PROCESS = env.int("AUDIT_STREAM_MAX_PER_PROCESS", default=1000)
+AUDIT_STREAM_MAX_PER_TEAM = env.int("AUDIT_STREAM_MAX_PER_TEAM", default=50)
+# How long each event is held before it is sent, so that events go out in id order even when two
+# requests commit out of it (audit/stream.py): longer than a request's transaction lasts.
+AUDIT_STREAM_SETTLE_SECONDS = env.float("AUDIT_STREAM_SETTLE_SECONDS", default=0.5)
+# Where committed events are announced to the stream servers: `auto` (the cache's Redis, when the
+# cache is Redis; otherwise in-process plus the poll), `off` (the poll only), or a redis:// URL.
+AUDIT_STREAM_BROKER = env.str("AUDIT_STREAM_BROKER", default="auto")
 
 # --- OpenAPI ---
 SPECTACULAR_SETTINGS = {

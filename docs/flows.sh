@@ -82,6 +82,15 @@ echo "## What did this key do? (its owner or a team admin); the whole team's log
 expect 200 "$B/auth/api-keys/$KEY_ID/audit-log" -H "Authorization: Bearer $JWT" -H "X-Team-Id: $TEAM"
 expect 200 "$B/audit-log?status=4xx" -H "Authorization: Bearer $JWT" -H "X-Team-Id: $TEAM"
 
+echo "## Watch it live: a stream token (admin; once, within 60 s) opens the team's event stream"
+expect 200 -X POST $B/audit-log/stream-token -H "Authorization: Bearer $JWT" -H "X-Team-Id: $TEAM"
+STREAM_URL="$B/audit-log/stream?token=$(echo "$BODY" | json 'd["token"]')&action=api_request"
+(sleep 1; curl -s -o /dev/null $B/campaigns -H "Authorization: Bearer $KEY" -H "X-Team-Id: $TEAM") &
+STREAM=$(curl -s -N --max-time 3 "$STREAM_URL" || true)   # EventSource would stay; curl stops at 3 s
+printf '%s\n' "$STREAM" | head -n 3 | cut -c1-200
+printf '%s' "$STREAM" | grep -q '"action":"api_request"' || { echo "!! the key call did not arrive live" >&2; exit 1; }
+expect 401 "$STREAM_URL"                                                        # token_reused
+
 echo "## Revoke: instant and final, for both secrets"
 expect 200 -X PUT $B/auth/api-keys/$KEY_ID/revoke -H "Authorization: Bearer $JWT" -H "X-Team-Id: $TEAM"
 expect 401 $B/campaigns -H "Authorization: Bearer $KEY" -H "X-Team-Id: $TEAM"

@@ -211,6 +211,7 @@ class DeclaredRateLimit(BaseThrottle):
 
         rate_limit = "verify_email"        # a scope of settings.RATE_LIMITS
         rate_limit_account = "email"       # optional: the body field naming the account
+        def rate_limit_account_of(self, request): ...  # or: the account, from the request
 
     Counting only *failures* per account (login, change-password) and the silent per-account mail
     budget (forgot-password) belong to those flows: they call attempt / Attempt.succeeded /
@@ -223,7 +224,9 @@ class DeclaredRateLimit(BaseThrottle):
             return True
         account = None
         field = getattr(view, "rate_limit_account", None)
-        if field is not None:
+        if (account_of := getattr(view, "rate_limit_account_of", None)) is not None:
+            account = account_of(request)
+        elif field is not None:
             data = request.data  # a malformed body is its own 400 here, as in the handler
             value = data.get(field) if isinstance(data, dict) else None
             account = value if isinstance(value, str) and value.strip() else None

@@ -60,8 +60,12 @@ class AutoSchema(openapi.AutoSchema):
     def get_auth(self):
         auth = super().get_auth()
         if getattr(self.view, "team_scoped", False):
-            # Every credential, together with the team.
-            auth = [{**requirement, TEAM_SCHEME: []} for requirement in auth if requirement]
+            # Every credential, together with the team (a stream token names its own team).
+            auth = [
+                requirement if STREAM_TOKEN_SCHEME in requirement else {**requirement, TEAM_SCHEME: []}
+                for requirement in auth
+                if requirement
+            ]
         return auth
 
     def _get_response_bodies(self, direction="response"):
@@ -143,5 +147,24 @@ class AdminTokenScheme(OpenApiAuthenticationExtension):
             "description": (
                 "`Ghost <token>`: a JWT (HS256, at most 5 minutes, `aud` /v1/admin/, `kid` = the Admin key's id) "
                 "signed with an integration's Admin key. `Bearer <token>` is accepted too."
+            ),
+        }
+
+
+STREAM_TOKEN_SCHEME = "streamToken"
+
+
+class StreamTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "audit.authentication.StreamTokenAuthentication"
+    name = STREAM_TOKEN_SCHEME
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "query",
+            "name": "token",
+            "description": (
+                "A stream token from `POST /api/v1/audit-log/stream-token`: the live audit stream only, once, "
+                "within 60 seconds. It names its team (no X-Team-Id needed)."
             ),
         }

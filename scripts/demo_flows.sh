@@ -13,7 +13,8 @@ export DEBUG=1 DATABASE_URL="sqlite:///$WORK/db.sqlite3" EMAIL_URL="filemail:///
 mkdir -p "$WORK/mail"
 "$BIN/python" manage.py migrate --noinput -v0
 "$BIN/python" manage.py seed_demo > "$WORK/seed.txt"
-"$BIN/python" manage.py runserver "127.0.0.1:$PORT" --noreload > "$WORK/server.log" 2>&1 &
+# The server `make run` starts: uvicorn on config.asgi (the live audit stream needs ASGI).
+"$BIN/python" -m uvicorn config.asgi:application --host 127.0.0.1 --port "$PORT" --lifespan off > "$WORK/server.log" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$WORK"' EXIT
 for _ in $(seq 50); do curl -fs "http://127.0.0.1:$PORT/healthz" > /dev/null && break; sleep 0.2; done

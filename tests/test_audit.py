@@ -378,3 +378,12 @@ def test_event_ids_are_time_ordered_uuid7():
     assert all(u.version == 7 and u.variant == "specified in RFC 4122" for u in ids)
     assert [u.int >> 80 for u in ids] == sorted(u.int >> 80 for u in ids)
     assert len(set(ids)) == 50
+
+
+def test_event_ids_made_one_after_the_other_are_in_order_within_a_millisecond():
+    # The live stream resumes after the last id a client got: a later event needs a larger id.
+    from audit.models import uuid7
+
+    ids = [uuid7() for _ in range(2000)]  # many share a millisecond
+    assert ids == sorted(ids)
+    assert all(u.version == 7 and u.variant == "specified in RFC 4122" for u in ids)

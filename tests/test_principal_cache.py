@@ -3,16 +3,9 @@ no change that ends or narrows a key is ever missed, in this process or (test at
 another one."""
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import time_machine
@@ -26,6 +19,7 @@ from infra import coherence
 from teams.models import Membership
 from tracking.models import Campaign
 
+from . import servers
 from .factories import access_token
 
 CAMPAIGNS = "/api/v1/campaigns"
@@ -153,85 +147,16 @@ def test_a_change_that_cannot_invalidate_is_refused_and_rolled_back(as_user, key
 # --- two processes ---------------------------------------------------------------------------
 
 
-def _redis_url() -> str | None:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=0.5):
-            return "redis://127.0.0.1:6379/13"
-    except OSError:
-        if os.environ.get("REQUIRE_REDIS_SERVER") == "1":
-            pytest.fail("Redis is required at 127.0.0.1:6379 (REQUIRE_REDIS_SERVER=1)")
-        pytest.skip("Redis is not running at 127.0.0.1:6379: the two-process test needs it")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def two_servers(settings, transactional_db, tmp_path):
     """Two gunicorn processes on the test database and one Redis, as two nodes would be."""
-    redis_url = _redis_url()
-    database = connection.settings_dict
-    if database["ENGINE"].endswith("sqlite3"):
-        database_url = f"sqlite:///{database['NAME']}"
-    else:
-        host, port = database["HOST"] or "127.0.0.1", database["PORT"] or 5432
-        database_url = f"postgres://{database['USER']}@{host}:{port}/{database['NAME']}"
-    env = {
-        "PATH": os.environ["PATH"],
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DEBUG": "0",
-        "SECRET_KEY": settings.SECRET_KEY,
-        "JWT_SIGNING_KEY": settings.JWT_SIGNING_KEY,
-        "API_KEY_PEPPER": settings.API_KEY_PEPPER,
-        "SECRETS_ENCRYPTION_KEYS": ",".join(settings.SECRETS_ENCRYPTION_KEYS),
-        "EMAIL_URL": "dummymail://",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "SECURE_SSL_REDIRECT": "0",
-        "DATABASE_URL": database_url,
-        "DATABASE_CONN_MAX_AGE": "0",
-        "AUDIT_READS_ASYNC_COMMIT": "0",
-        "CACHE_URL": f"{redis_url}?key_prefix={tmp_path.name}",
-        "PRINCIPAL_CACHE": "on",
-        "RATE_LIMITS_ENABLED": "0",
-        "LOG_LEVEL": "ERROR",
-    }
-    root = Path(__file__).resolve().parent.parent
-    servers = []
-    for _ in range(2):
-        port = _free_port()
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "config.wsgi:application",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                "1",
-                "--log-level",
-                "error",
-            ],
-            cwd=root,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        servers.append((process, f"http://127.0.0.1:{port}"))
-    for _process, url in servers:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(url + "/healthz", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
-    yield [url for _, url in servers]
-    for process, _ in servers:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=10)
+    redis = servers.redis_url()
+    if redis is None:
+        pytest.skip("Redis is not running at 127.0.0.1:6379: the two-process test needs it")
+    env = servers.environment(settings, CACHE_URL=f"{redis}?key_prefix={tmp_path.name}", PRINCIPAL_CACHE="on")
+    running = servers.start(env, servers.gunicorn_command)
+    yield [url for _, url in running]
+    servers.stop(running)
 
 
 def _call(url, method, path, headers, body=None):
@@ -398,7 +323,9 @@ def test_the_token_is_read_raw_from_redis_and_old_pickled_values_still_read(sett
 
     from django.core.cache import caches
 
-    redis_url = _redis_url()
+    redis_url = servers.redis_url()
+    if redis_url is None:
+        pytest.skip("Redis is not running at 127.0.0.1:6379")
     settings.CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",

@@ -74,7 +74,13 @@ def test_read_audit_events_use_an_async_commit_connection_on_postgresql():
         "print(s.AUDIT_READS_DATABASE, s.DATABASES[s.AUDIT_READS_DATABASE].get('OPTIONS', {}).get('options'))"
     )
     pg = manage("shell", "-v", "0", "-c", code, **PRODUCTION, DATABASE_URL="postgres://u@127.0.0.1:5432/x")
-    assert pg.stdout.split() == ["audit_reads", "-c", "synchronous_commit=off"]
+    assert pg.stdout.split() == [
+        "audit_reads",
+        "-c",
+        "plan_cache_mode=force_custom_plan",
+        "-c",
+        "synchronous_commit=off",
+    ]
     off = manage(
         "shell",
         "-v",
@@ -85,6 +91,6 @@ def test_read_audit_events_use_an_async_commit_connection_on_postgresql():
         DATABASE_URL="postgres://u@127.0.0.1:5432/x",
         AUDIT_READS_ASYNC_COMMIT="0",
     )
-    assert off.stdout.split() == ["default", "None"]
+    assert off.stdout.split() == ["default", "-c", "plan_cache_mode=force_custom_plan"]
     sqlite = manage("shell", "-v", "0", "-c", code, **PRODUCTION, DATABASE_URL="sqlite:///tmp/x.sqlite3")
     assert sqlite.stdout.split() == ["default", "None"]

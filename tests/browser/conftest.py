@@ -89,3 +89,21 @@ def sign_in():
         page.get_by_role("heading", level=1).wait_for()
 
     return run
+
+
+@pytest.fixture
+def acme():
+    from tests.factories import TeamFactory
+
+    return TeamFactory(name="Acme")
+
+
+@pytest.fixture
+def ada(acme):
+    """The owner of Acme, who signs in to the dashboard in these tests."""
+    from access.scopes import Role
+    from tests.factories import MembershipFactory, UserFactory
+
+    user = UserFactory(username="ada", email="ada@example.com")
+    MembershipFactory(team=acme, user=user, role=Role.OWNER)
+    return user

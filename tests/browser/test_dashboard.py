@@ -18,18 +18,6 @@ from tests.factories import MembershipFactory, TeamFactory, UserFactory
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def acme():
-    return TeamFactory(name="Acme")
-
-
-@pytest.fixture
-def ada(acme):
-    user = UserFactory(username="ada", email="ada@example.com")
-    MembershipFactory(team=acme, user=user, role=Role.OWNER)
-    return user
-
-
 def code_in(message) -> str:
     return re.search(r"\b(\d{6})\b", message.body).group(1)
 
