@@ -14,7 +14,7 @@ DEV_ENV := DEBUG=1 SITE_URL=$(SITE_URL)
 APP_DIRS := access accounts apikeys audit config dashboard infra integrations teams templates tracking
 
 
-.PHONY: install run key manage demo-flows screenshots test test-postgres lint format migrations-check schema bench bench-scale ci clean
+.PHONY: install run key manage demo-flows screenshots test test-postgres lint format migrations-check schema bench bench-stream bench-scale ci clean
 
 # Under a lock, so `make run` and `make test` started together on a fresh clone do not both build it.
 $(STAMP): pyproject.toml constraints.txt clients/python/pyproject.toml
@@ -76,7 +76,12 @@ schema: install
 bench: install
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[bench]'
 	$(BIN)/python bench/compare.py
+	$(BIN)/python bench/compare_asgi.py
 	$(BIN)/python bench/inprocess.py
+
+# 500 live audit streams on one ASGI process, events written at 200/s (bench/audit_stream.py).
+bench-stream: install
+	$(BIN)/python bench/audit_stream.py
 
 # 1,000,000 keys and 10,000,000 audit events on PostgreSQL (bench/scale.py; about 6 GB, minutes).
 bench-scale: install
