@@ -202,6 +202,33 @@ def test_a_long_replay_still_ends_at_the_maximum_duration(asgi_server, stream_se
     assert late == [], f"{len(late)} messages after the 1 s maximum duration"
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_replay_longer_than_one_stream_carries_goes_on_after_the_reconnect(asgi_server, admin, team, monkeypatch):
+    """One connection replays at most REPLAY_LIMIT events, then ends (`replay_limit`); reconnecting
+    with the last id received goes on from there, nothing missed or repeated."""
+    from audit import stream as stream_module
+
+    monkeypatch.setattr(stream_module, "REPLAY_PAGE", 5)
+    monkeypatch.setattr(stream_module, "REPLAY_LIMIT", 10)
+    start = _backlog(team, count=25)
+    expected = [
+        str(event_id) for event_id in AuditEvent.objects.filter(team=team).order_by("id").values_list("id", flat=True)
+    ]
+    received, after, endings = [], str(start), []
+    for _ in range(3):
+        token = token_for(asgi_server, login_headers(admin, team))
+        stream = SSE(f"{asgi_server.url}{STREAM}?token={token}&last_event_id={after}").ready()
+        for _, message in _drain(stream, 2):
+            if message.get("event") == "end":
+                endings.append(json.loads(message["data"])["reason"])
+            elif "id" in message:
+                received.append(json.loads(message["data"])["id"])
+                after = message["id"]
+        stream.close()
+    assert endings == ["replay_limit", "replay_limit"]
+    assert received == expected
+
+
 # SQLite lets one transaction write at a time: two cannot commit out of id order there.
 concurrent_writers = pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite serialises writers")
 
