@@ -67,30 +67,13 @@ def _named(name: str, data: dict) -> bytes:
     return f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
 
 
-class StreamsExhausted(APIError):
-    """This process holds AUDIT_STREAM_MAX_PER_PROCESS streams already."""
+class StreamsRefused(APIError):
+    """No new stream on this process now: it holds as many as it may (503), or as many of this
+    team's as the team may (429). Both say when to try again."""
 
-    def __init__(self) -> None:
-        super().__init__(
-            "This server holds as many live streams as it may; try again shortly.",
-            code="service_unavailable",
-            status_code=503,
-            retry_after=5,
-        )
-        self.wait = 5
-
-
-class TeamStreamsExhausted(APIError):
-    """This process holds AUDIT_STREAM_MAX_PER_TEAM streams of this team already."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            "This team has as many live streams open on this server as it may; close one or try again later.",
-            code="rate_limited",
-            status_code=429,
-            retry_after=30,
-        )
-        self.wait = 30
+    def __init__(self, detail: str, *, code: str, status_code: int, wait: int) -> None:
+        super().__init__(detail, code=code, status_code=status_code, retry_after=wait)
+        self.wait = wait
 
 
 def starting_point(request) -> tuple[uuid.UUID, bool]:
@@ -121,10 +104,20 @@ def response(request, *, team_id, holder, event_filter, after, gap: bool) -> Htt
         return answer
     if isinstance(request._request, ASGIRequest):
         if fanout.open_streams >= settings.AUDIT_STREAM_MAX_PER_PROCESS:
-            raise StreamsExhausted()
+            raise StreamsRefused(
+                "This server holds as many live streams as it may; try again shortly.",
+                code="service_unavailable",
+                status_code=503,
+                wait=5,
+            )
         if fanout.streams_of_team(team_id) >= settings.AUDIT_STREAM_MAX_PER_TEAM:
             # One team cannot take a process's every stream.
-            raise TeamStreamsExhausted()
+            raise StreamsRefused(
+                "This team has as many live streams open on this server as it may; close one or try again later.",
+                code="rate_limited",
+                status_code=429,
+                wait=30,
+            )
         content = live(team_id=team_id, holder=holder, event_filter=event_filter, after=after, gap=gap)
     else:
         content = catch_up(team_id=team_id, event_filter=event_filter, after=after, gap=gap)
