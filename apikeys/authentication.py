@@ -32,7 +32,6 @@ class APIKeyAuthentication(BaseAuthentication):
 
     keyword = "Bearer"
     credential_kind = "api_key"  # access.context.KINDS says what a key may do
-    credential_kind = "api_key"  # access.context.KINDS says what a key may do
 
     def authenticate_header(self, request) -> str:
         return f'{self.keyword} realm="api"'

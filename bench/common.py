@@ -123,10 +123,10 @@ def gunicorn(
         process.wait(timeout=30)
 
 
-def load_arguments(parser) -> None:
+def load_arguments(parser, seconds: int = 5, rounds: int = 3) -> None:
     """The wrk load every side-by-side bench takes: rounds of `--seconds` with `--connections`
     against gunicorn with `--workers`."""
-    parser.add_argument("--seconds", type=int, default=5)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=seconds)
+    parser.add_argument("--rounds", type=int, default=rounds)
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2)

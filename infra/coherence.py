@@ -15,6 +15,8 @@ unless PRINCIPAL_CACHE=on says there is only one process.
 from __future__ import annotations
 
 import logging
+import os
+import threading
 import time
 import uuid
 from collections import OrderedDict
@@ -55,11 +57,12 @@ def _must_announce() -> bool:
     return enabled() or _shared()
 
 
-# The token is read on every request that uses a process cache, so on Redis it is read with one
-# long-lived redis-py client and stored as a plain string: Django's cache API builds a new client
-# object and unpickles the value on each call, which cost more than the round trip itself
-# (~220 µs against ~95 µs per read in bench/). Other backends (tests, PRINCIPAL_CACHE=on without
-# Redis) go through the cache API.
+# The token is read on every request that uses a process cache, so on Redis it is stored as a
+# plain string and read over a connection of its own per thread, with the GET packed once: Django's
+# cache API builds a new client object and unpickles the value on each call (~220 µs), and even
+# redis-py's client spends most of its ~115 µs of CPU per GET taking a connection from its pool and
+# giving it back; the connection's own send and read cost ~35 µs (bench/, README Performance).
+# Other backends (tests, PRINCIPAL_CACHE=on without Redis) go through the cache API.
 
 
 def _redis():
@@ -75,11 +78,45 @@ def _redis():
     return found
 
 
+class _Reader(threading.local):
+    """This thread's connection for reading the token: (connection, packed GET), made on first
+    use and again after a fork or a change of cache settings."""
+
+    owner: tuple | None = None
+    connection = None
+    packed: list[bytes] | None = None
+
+    def get(self, redis) -> bytes | None:
+        client, key = redis
+        owner = self.owner
+        if owner is None or owner[0] != os.getpid() or owner[1] is not client or owner[2] != key:
+            self.close()
+            pool = client.connection_pool
+            self.connection = pool.connection_class(**pool.connection_kwargs)
+            self.packed = self.connection.pack_command("GET", key)
+            self.owner = (os.getpid(), client, key)
+        try:
+            self.connection.send_packed_command(self.packed, check_health=False)
+            return self.connection.read_response()
+        except BaseException:
+            # A reply half read would answer the next GET: drop the connection, reconnect next time.
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self.connection is not None and self.owner is not None and self.owner[0] == os.getpid():
+            self.connection.disconnect()
+        self.connection = self.owner = self.packed = None
+
+
+_reader = _Reader()
+
+
 def _read_token() -> str | None:
     redis = _redis()
     if redis is None:
         return cache.get(KEY)
-    value = redis[0].get(redis[1])
+    value = _reader.get(redis)
     if value is None:
         return None
     if value.startswith(b"\x80"):  # pickled by Django's cache API (versions before the raw format)

@@ -348,3 +348,53 @@ def test_the_token_is_read_raw_from_redis_and_old_pickled_values_still_read(sett
     finally:
         client.delete(key)
         caches["default"].close()
+
+
+def test_the_token_reader_never_answers_from_a_dropped_connection_and_reconnects(settings, tmp_path):
+    """The token is read over a connection of the thread's own: when Redis drops it (a restart, a
+    failover), that read fails (no token: the cache is bypassed, never served stale) and the next
+    one reconnects and reads the token as it is now."""
+    import threading
+
+    from django.core.cache import caches
+
+    redis_url = servers.redis_url()
+    if redis_url is None:
+        pytest.skip("Redis is not running at 127.0.0.1:6379")
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": redis_url,
+            "KEY_PREFIX": tmp_path.name,
+        }
+    }
+    settings.PRINCIPAL_CACHE = "on"
+    client, key = coherence._redis()
+    try:
+        coherence._replace_clean()
+        before = coherence._fresh()
+        assert before == client.get(key).decode()
+        host, port = coherence._reader.connection._sock.getsockname()[:2]
+        client.execute_command("CLIENT", "KILL", "ADDR", f"{host}:{port}")
+        coherence._replace_clean()  # changed while the reader was cut off
+        first = coherence._fresh()
+        assert first in (None, client.get(key).decode())  # never the token from before
+        assert first != before
+        assert coherence._fresh() == client.get(key).decode()
+
+        # Each thread reads over its own connection.
+        seen = {}
+
+        def read(name):
+            seen[name] = (coherence._fresh(), coherence._reader.connection)
+
+        threads = [threading.Thread(target=read, args=(n,)) for n in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert seen[0][0] == seen[1][0] == client.get(key).decode()
+        assert seen[0][1] is not seen[1][1]
+    finally:
+        client.delete(key)
+        caches["default"].close()
