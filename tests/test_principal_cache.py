@@ -316,11 +316,9 @@ def test_a_change_inside_a_request_forgets_the_token_it_read(cached, monkeypatch
         assert len(reads) == 2
 
 
-def test_the_token_is_read_raw_from_redis_and_old_pickled_values_still_read(settings, tmp_path):
-    """On Redis the token is a plain string read with one long-lived client (Django's cache API
-    cost more than the round trip); a value pickled by an older version still reads."""
-    import pickle
-
+@pytest.fixture
+def token_on_redis(settings, tmp_path):
+    """The principal cache on, its token in a Redis key of this test's own: (client, key)."""
     from django.core.cache import caches
 
     redis_url = servers.redis_url()
@@ -335,66 +333,56 @@ def test_the_token_is_read_raw_from_redis_and_old_pickled_values_still_read(sett
     }
     settings.PRINCIPAL_CACHE = "on"
     client, key = coherence._redis()
-    try:
-        coherence._replace_clean()
-        raw = client.get(key)
-        assert raw is not None and not raw.startswith(b"\x80")
-        assert coherence.current() == raw.decode()
-        client.set(key, pickle.dumps("an-old-token"))
-        assert coherence.current() == "an-old-token"
-        coherence.changing()
-        assert client.get(key).startswith(b"dirty:")
-        assert coherence.current() is None  # a change in flight: nothing cached or served
-    finally:
-        client.delete(key)
-        caches["default"].close()
+    yield client, key
+    client.delete(key)
+    caches["default"].close()
 
 
-def test_the_token_reader_never_answers_from_a_dropped_connection_and_reconnects(settings, tmp_path):
+def test_the_token_is_read_raw_from_redis_and_old_pickled_values_still_read(token_on_redis):
+    """On Redis the token is a plain string read without Django's cache API (which cost more than
+    the round trip); a value pickled by an older version still reads."""
+    import pickle
+
+    client, key = token_on_redis
+    coherence._replace_clean()
+    raw = client.get(key)
+    assert raw is not None and not raw.startswith(b"\x80")
+    assert coherence.current() == raw.decode()
+    client.set(key, pickle.dumps("an-old-token"))
+    assert coherence.current() == "an-old-token"
+    coherence.changing()
+    assert client.get(key).startswith(b"dirty:")
+    assert coherence.current() is None  # a change in flight: nothing cached or served
+
+
+def test_the_token_reader_never_answers_from_a_dropped_connection_and_reconnects(token_on_redis):
     """The token is read over a connection of the thread's own: when Redis drops it (a restart, a
     failover), that read fails (no token: the cache is bypassed, never served stale) and the next
     one reconnects and reads the token as it is now."""
     import threading
 
-    from django.core.cache import caches
+    client, key = token_on_redis
+    coherence._replace_clean()
+    before = coherence._fresh()
+    assert before == client.get(key).decode()
+    host, port = coherence._reader.connection._sock.getsockname()[:2]
+    client.execute_command("CLIENT", "KILL", "ADDR", f"{host}:{port}")
+    coherence._replace_clean()  # changed while the reader was cut off
+    first = coherence._fresh()
+    assert first in (None, client.get(key).decode())  # never the token from before
+    assert first != before
+    assert coherence._fresh() == client.get(key).decode()
 
-    redis_url = servers.redis_url()
-    if redis_url is None:
-        pytest.skip("Redis is not running at 127.0.0.1:6379")
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": redis_url,
-            "KEY_PREFIX": tmp_path.name,
-        }
-    }
-    settings.PRINCIPAL_CACHE = "on"
-    client, key = coherence._redis()
-    try:
-        coherence._replace_clean()
-        before = coherence._fresh()
-        assert before == client.get(key).decode()
-        host, port = coherence._reader.connection._sock.getsockname()[:2]
-        client.execute_command("CLIENT", "KILL", "ADDR", f"{host}:{port}")
-        coherence._replace_clean()  # changed while the reader was cut off
-        first = coherence._fresh()
-        assert first in (None, client.get(key).decode())  # never the token from before
-        assert first != before
-        assert coherence._fresh() == client.get(key).decode()
+    # Each thread reads over its own connection.
+    seen = {}
 
-        # Each thread reads over its own connection.
-        seen = {}
+    def read(name):
+        seen[name] = (coherence._fresh(), coherence._reader.connection)
 
-        def read(name):
-            seen[name] = (coherence._fresh(), coherence._reader.connection)
-
-        threads = [threading.Thread(target=read, args=(n,)) for n in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        assert seen[0][0] == seen[1][0] == client.get(key).decode()
-        assert seen[0][1] is not seen[1][1]
-    finally:
-        client.delete(key)
-        caches["default"].close()
+    threads = [threading.Thread(target=read, args=(n,)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert seen[0][0] == seen[1][0] == client.get(key).decode()
+    assert seen[0][1] is not seen[1][1]
