@@ -7,7 +7,7 @@ import pytest
 from rest_framework import serializers
 from rest_framework.renderers import JSONRenderer
 
-from infra.representation import RepresentationFromClassFields, _plan
+from infra.representation import ListRepresentation, RepresentationFromClassFields, _plan
 from tracking import serializers as tracking_serializers
 from tracking.models import Campaign, Domain, Network, Offer, Source
 
@@ -68,3 +68,21 @@ def test_a_serializer_with_a_field_that_needs_context_keeps_drfs_path():
     assert _plan(WithMethod) is None
     source = Source(name="ads")
     assert WithMethod(source).data["shout"] == "ADS"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Kathmandu", "America/St_Johns"])
+def test_timestamps_follow_the_current_time_zone_as_drf_does(rows, zone):
+    # A page looks the time zone up once (ListRepresentation); each row still says what DRF says.
+    from django.utils import timezone
+
+    campaigns = list(Campaign.objects.all())
+    with timezone.override(zone):
+        many = tracking_serializers.CampaignSerializer(campaigns, many=True)
+        assert isinstance(many, ListRepresentation)
+        assert many.data == [_drf(tracking_serializers.CampaignSerializer, c) for c in campaigns]
+        assert tracking_serializers.CampaignSerializer(campaigns[0]).data == _drf(
+            tracking_serializers.CampaignSerializer, campaigns[0]
+        )
+    if zone != "UTC":
+        assert not many.data[0]["created_at"].endswith("Z")

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from infra.representation import RepresentationFromClassFields
+from infra.representation import ListRepresentation, RepresentationFromClassFields
 
 from .models import Campaign, Domain, Network, Offer, Source
 
@@ -18,6 +18,7 @@ class TeamOwnedSerializer(RepresentationFromClassFields, serializers.ModelSerial
 
     class Meta:
         read_only_fields = ["id", "created_at", "updated_at"]
+        list_serializer_class = ListRepresentation
 
 
 class NetworkSerializer(TeamOwnedSerializer):

@@ -1,4 +1,5 @@
-"""Django's PostgreSQL backend with a health check that costs no round trip.
+"""Django's PostgreSQL backend with a health check that costs no round trip, and SELECTs of a
+plain shape compiled once per shape (infra/postgresql/compiler.py).
 
 A persistent connection (CONN_MAX_AGE) is checked before its first use in each request
 (CONN_HEALTH_CHECKS), so that a connection the server dropped while idle (restart, failover,
@@ -16,10 +17,17 @@ middleware answers that with a 503 (infra.middleware.RequestTransactionMiddlewar
 
 import select
 
-from django.db.backends.postgresql import base
+from django.db.backends.postgresql import base, operations
+
+
+class DatabaseOperations(operations.DatabaseOperations):
+    # SELECTs of a plain shape are compiled once per shape (infra/postgresql/compiler.py).
+    compiler_module = "infra.postgresql.compiler"
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
+    ops_class = DatabaseOperations
+
     def is_usable(self):
         if self.connection is None or self.connection.closed or self.connection.broken:
             return False
