@@ -1,11 +1,15 @@
 """In-process cost of one request (Django test client, PostgreSQL): the campaigns list of one team
 (10 rows) with no authentication (the floor: the same serializer, pagination and middleware, in a
-bench-only view), with a gf_ key (principal cache cold, i.e. off, and warm) and with a JWT.
+bench-only view), with a gf_ key (principal cache cold, i.e. off, and warm) and with a JWT; and
+the peer project's same list (bench/peers) with no authentication and behind
+djangorestframework-api-key, measured the same way in a second process (one Django project per
+process).
 
     .venv/bin/python bench/inprocess.py [--requests 1000] [--rounds 10] [--database-url postgres://...]
 
-Interleaved rounds; prints the median ms per request and the ratio to the floor (the median of
-each round's ratio to that round's floor), and writes bench/results/inprocess.json.
+Interleaved rounds (ours, then the peer's); prints the median ms per request, the ratio to our
+floor and to the peer's floor (each the median of per-round ratios), and writes
+bench/results/inprocess.json. The peer needs the `bench` extra.
 """
 
 from __future__ import annotations
@@ -13,7 +17,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -37,12 +43,75 @@ def configure(database_url: str) -> None:
     call_command("migrate", verbosity=0, interactive=False)
 
 
+def timed(client, path: str, headers: dict, requests: int) -> list[float]:
+    """Milliseconds of each of `requests` requests, after 20 unmeasured ones (connections, caches)."""
+    for _ in range(20):
+        assert client.get(path, **headers).status_code == 200, path
+    timings = []
+    for _ in range(requests):
+        started = time.perf_counter()
+        client.get(path, **headers)
+        timings.append((time.perf_counter() - started) * 1000)
+    return timings
+
+
+PEER_TEAM = "00000000-0000-4000-8000-00000000be4c"
+
+
+def serve_peer(database_url: str) -> None:
+    """The peer's side: one line on stdin (a number of requests) is one round of its cases, answered
+    with one line of JSON (each case's timings)."""
+    from common import ensure_database
+
+    ensure_database(database_url)
+    os.environ.update(
+        DJANGO_SETTINGS_MODULE="peers.settings",
+        PEERS_SECRET_KEY=secrets.token_urlsafe(50),
+        PEERS_DATABASE_URL=database_url,
+    )
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.test import Client
+    from peers.catalog.models import Campaign
+    from rest_framework_api_key.models import APIKey
+
+    call_command("migrate", verbosity=0, interactive=False)
+    if Campaign.objects.filter(team_id=PEER_TEAM).count() != 10:
+        Campaign.objects.filter(team_id=PEER_TEAM).delete()
+        Campaign.objects.bulk_create([Campaign(team_id=PEER_TEAM, name=f"Campaign {n}") for n in range(10)])
+    APIKey.objects.filter(name="bench-inprocess").delete()
+    _, key = APIKey.objects.create_key(name="bench-inprocess")
+    team = {"HTTP_X_TEAM_ID": PEER_TEAM}
+    cases = {
+        "peer: no authentication": ("/floor/campaigns", team),
+        "peer: djangorestframework-api-key": ("/api-key/campaigns", {**team, "HTTP_AUTHORIZATION": f"Api-Key {key}"}),
+    }
+    client = Client()
+    for line in sys.stdin:
+        requests = int(line)
+        print(json.dumps({name: timed(client, *case, requests) for name, case in cases.items()}), flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/ghostflow_bench")
+    parser.add_argument("--peers-database-url", default="postgres://postgres@127.0.0.1:5432/ghostflow_bench_peers")
+    parser.add_argument("--serve-peer", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve_peer:
+        serve_peer(args.peers_database_url)
+        return
+    peer = subprocess.Popen(
+        [sys.executable, __file__, "--serve-peer", "--peers-database-url", args.peers_database_url],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "bench")},
+    )
     configure(args.database_url)
 
     from django.conf import settings
@@ -73,31 +142,39 @@ def main() -> None:
         "JWT, cache off": ("/api/v1/campaigns", by_jwt, "off"),
         "JWT, cache warm": ("/api/v1/campaigns", by_jwt, "on"),
     }
-    samples: dict[str, list[float]] = {name: [] for name in cases}
-    per_round: dict[str, list[float]] = {name: [] for name in cases}  # each round's median
+    per_round_requests = args.requests // args.rounds
+    samples: dict[str, list[float]] = {}
+    per_round: dict[str, list[float]] = {}  # each round's median
     for _ in range(args.rounds):
+        timings = {}
         for name, (path, headers, cache_mode) in cases.items():
             settings.PRINCIPAL_CACHE = cache_mode
             coherence.clear_all()
-            for _ in range(20):  # warm-up (and the warm cache)
-                assert client.get(path, **headers).status_code == 200, name
-            timings = []
-            for _ in range(args.requests // args.rounds):
-                started = time.perf_counter()
-                client.get(path, **headers)
-                timings.append((time.perf_counter() - started) * 1000)
-            samples[name] += timings
-            per_round[name].append(statistics.median(timings))
-    # The machine's speed drifts between rounds: each request is compared with the floor of its
+            timings[name] = timed(client, path, headers, per_round_requests)
+        peer.stdin.write(f"{per_round_requests}\n")
+        peer.stdin.flush()
+        timings.update(json.loads(peer.stdout.readline()))
+        for name, values in timings.items():
+            samples.setdefault(name, []).extend(values)
+            per_round.setdefault(name, []).append(statistics.median(values))
+    peer.stdin.close()
+    peer.wait(timeout=30)
+    # The machine's speed drifts between rounds: each request is compared with the floors of its
     # own round, and the ratio reported is the median of those per-round ratios.
     floors = per_round["floor (no authentication)"]
+    peer_floors = per_round["peer: no authentication"]
     results = {}
-    print(f"{'request':<34} {'median ms':>10} {'× floor':>8}")
+    print(f"{'request':<36} {'median ms':>10} {'× floor':>8} {'× peer floor':>13}")
     for name, values in samples.items():
         median = statistics.median(values)
         ratio = statistics.median(m / floor for m, floor in zip(per_round[name], floors, strict=True))
-        results[name] = {"median_ms": round(median, 3), "ratio_to_floor": round(ratio, 2)}
-        print(f"{name:<34} {median:>10.2f} {ratio:>8.2f}")
+        peer_ratio = statistics.median(m / floor for m, floor in zip(per_round[name], peer_floors, strict=True))
+        results[name] = {
+            "median_ms": round(median, 3),
+            "ratio_to_floor": round(ratio, 2),
+            "ratio_to_peer_floor": round(peer_ratio, 2),
+        }
+        print(f"{name:<36} {median:>10.2f} {ratio:>8.2f} {peer_ratio:>13.2f}")
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / "inprocess.json").write_text(json.dumps(results, indent=2))
