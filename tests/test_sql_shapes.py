@@ -127,3 +127,14 @@ def test_the_postgresql_backend_compiles_through_shapes():
     assert base.DatabaseWrapper.ops_class.compiler_module == "infra.postgresql.compiler"
     for name in ("SQLInsertCompiler", "SQLUpdateCompiler", "SQLDeleteCompiler", "SQLAggregateCompiler"):
         assert getattr(compiler, name) is not None
+
+
+@pytest.mark.django_db
+def test_historical_models_of_migrations_are_not_kept(team):
+    from django.db.migrations.executor import MigrationExecutor
+
+    state = MigrationExecutor(connection).loader.project_state()
+    historical = state.apps.get_model("tracking", "Campaign")
+    queryset = historical.objects.filter(team_id=team.pk).order_by("-created_at")[:5]
+    assert _sql(compiler.SQLCompiler, queryset) == _sql(STOCK, queryset)
+    assert compiler._shapes == {}

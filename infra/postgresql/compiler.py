@@ -18,6 +18,7 @@ compares the result with Django's own compiler for each kind of query the projec
 
 from __future__ import annotations
 
+from django.apps import apps
 from django.core.exceptions import EmptyResultSet, FullResultSet
 from django.db.backends.postgresql.compiler import (
     SQLAggregateCompiler,
@@ -80,7 +81,10 @@ class SQLCompiler(PostgreSQLCompiler):
         slice."""
         query = self.query
         if (
-            query.subquery
+            # Migrations' historical models are new classes on every run: never kept.
+            query.model is None
+            or query.model._meta.apps is not apps
+            or query.subquery
             or query.combinator
             or query.distinct
             or query.select_for_update
