@@ -48,6 +48,9 @@ QUERIES = {
     "a random ordering": lambda team: Campaign.objects.for_team(team).order_by("?"),
     "distinct": lambda team: Campaign.objects.for_team(team).distinct(),
     "extra": lambda team: Campaign.objects.for_team(team).extra(select={"one": "1"}),
+    "extra tables": lambda team: Campaign.objects.for_team(team).extra(
+        tables=["teams_team"], where=["teams_team.id = tracking_campaign.team_id"]
+    ),
     "a correlated subquery": lambda team: Domain.objects.for_team(team).annotate(
         first=Subquery(Campaign.objects.filter(domain=OuterRef("pk")).values("name")[:1])
     ),

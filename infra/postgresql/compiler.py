@@ -91,6 +91,7 @@ class SQLCompiler(PostgreSQLCompiler):
             or query.select_related
             or query.explain_info is not None
             or query.extra
+            or query.extra_tables
             or query.extra_order_by
             or query.annotations
             or query.group_by is not None
