@@ -7,9 +7,10 @@ import pytest
 from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
 from django.db.backends.postgresql.compiler import SQLCompiler as PostgreSQLCompiler
-from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.db.models import Count, F, FilteredRelation, OuterRef, Q, Subquery
 from django.db.models.sql.compiler import SQLCompiler as BaseCompiler
 
+from audit.models import AuditEvent
 from infra.postgresql import base, compiler
 from teams.models import Team
 from tracking.models import Campaign, Domain
@@ -53,6 +54,20 @@ QUERIES = {
     ),
     "a correlated subquery": lambda team: Domain.objects.for_team(team).annotate(
         first=Subquery(Campaign.objects.filter(domain=OuterRef("pk")).values("name")[:1])
+    ),
+    # Ordering by a relation joins while compiling, INNER or LEFT after what the filters joined.
+    "ordered by a relation, after a join": lambda team: AuditEvent.objects.filter(team=team).order_by("team"),
+    "ordered by a relation, no join": lambda team: AuditEvent.objects.filter(team=None).order_by("team"),
+    "ordered by a relation, excluded": lambda team: AuditEvent.objects.exclude(team=team).order_by("-team"),
+    "a filtered relation": lambda team: (
+        Campaign.objects.annotate(d=FilteredRelation("domain", condition=Q(domain__hostname__isnull=False)))
+        .filter(team=team)
+        .order_by("d")
+    ),
+    "another filtered relation": lambda team: (
+        Campaign.objects.annotate(d=FilteredRelation("offer", condition=Q(offer__name__isnull=False)))
+        .filter(team=team)
+        .order_by("d")
     ),
     "no filter": lambda team: Campaign.objects.order_by("-created_at")[:5],
     "no ordering": lambda team: Campaign.objects.for_team(team),

@@ -7,19 +7,20 @@ selected column and quotes every name again on each execution, though for one mo
 and one slice the result never changes. Only the WHERE clause carries the request's values.
 
 So for a query whose shape is simple enough to be certain of (one table, the model's own
-columns, an ordering by field names, no annotations, extras, grouping, DISTINCT, locking or
-combinators: see _shape), the first compilation is kept as the text before and after its WHERE
-clause, with the column and model information the result needs; later compilations of the same
-shape compile the WHERE clause alone, always afresh, and put it between the two. The tenant
-filter and every other value of a request is therefore never cached: only the parts that have no
-values in them are. Anything else compiles exactly as Django does. tests/test_sql_shapes.py
-compares the result with Django's own compiler for each kind of query the project makes.
+columns, an ordering by the model's own columns, no annotations, extras, grouping, DISTINCT,
+locking, filtered relations or combinators: see _shape), the first compilation is kept as the
+text before and after its WHERE clause, with the column and model information the result needs;
+later compilations of the same shape compile the WHERE clause alone, always afresh, and put it
+between the two. The tenant filter and every other value of a request is therefore never cached:
+only the parts that have no values in them are. Anything else compiles exactly as Django does.
+tests/test_sql_shapes.py compares the result with Django's own compiler for each kind of query
+the project makes, all through one cache.
 """
 
 from __future__ import annotations
 
 from django.apps import apps
-from django.core.exceptions import EmptyResultSet, FullResultSet
+from django.core.exceptions import EmptyResultSet, FieldDoesNotExist, FullResultSet
 from django.db.backends.postgresql.compiler import (
     SQLAggregateCompiler,
     SQLDeleteCompiler,
@@ -111,7 +112,7 @@ class SQLCompiler(PostgreSQLCompiler):
         table = query.alias_map[used[0]]
         if not isinstance(table, BaseTable) or table.table_alias != query.model._meta.db_table:
             return None
-        if not all(isinstance(name, str) and "__" not in name and name != "?" for name in query.order_by):
+        if query._filtered_relations or not self._orders_by_own_columns():
             return None
         return (
             self.using,
@@ -124,6 +125,27 @@ class SQLCompiler(PostgreSQLCompiler):
             with_limits,
             with_col_aliases,
         )
+
+    def _orders_by_own_columns(self) -> bool:
+        """Whether the ordering (the query's, else the model's Meta.ordering) names only columns
+        of the model itself. Ordering by a relation adds a join while compiling, and how it joins
+        (INNER or LEFT, which alias) depends on the joins the filters made: not part of a shape."""
+        query = self.query
+        opts = query.get_meta()
+        ordering = query.order_by or (opts.ordering if query.default_ordering else ())
+        for name in ordering:
+            if not isinstance(name, str):
+                return False
+            name = name.removeprefix("-")
+            if name == "pk":
+                continue
+            try:
+                field = opts.get_field(name)
+            except FieldDoesNotExist:
+                return False
+            if field.is_relation or not field.concrete:
+                return False
+        return True
 
     def _remember(self, key, sql, params) -> None:
         """Keep the text around the WHERE clause Django just built, if it is certainly that: the
