@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -19,13 +20,18 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def redis_url() -> str | None:
-    """The test Redis, or None when it is not running (a failure under REQUIRE_REDIS_SERVER=1)."""
+    """The test Redis (TEST_REDIS_URL, by default database 13 of 127.0.0.1:6379), or None when it
+    is not running (a failure under REQUIRE_REDIS_SERVER=1). A developer who shares a Redis points
+    the suite at a database of its own with TEST_REDIS_URL."""
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+    parsed = urllib.parse.urlsplit(url)
+    host, port = parsed.hostname or "127.0.0.1", parsed.port or 6379
     try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=0.5):
-            return "redis://127.0.0.1:6379/13"
+        with socket.create_connection((host, port), timeout=0.5):
+            return url
     except OSError:
         if os.environ.get("REQUIRE_REDIS_SERVER") == "1":
-            pytest.fail("Redis is required at 127.0.0.1:6379 (REQUIRE_REDIS_SERVER=1)")
+            pytest.fail(f"Redis is required at {host}:{port} (REQUIRE_REDIS_SERVER=1)")
         return None
 
 

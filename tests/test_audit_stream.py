@@ -437,7 +437,7 @@ def test_only_the_events_of_a_watched_team_are_announced(team, other_team, setti
 
     url = servers.redis_url()
     if url is None:
-        pytest.skip("Redis is not running at 127.0.0.1:6379")
+        pytest.skip("Redis (TEST_REDIS_URL) is not running")
     settings.AUDIT_STREAM_BROKER = url
     heard: list[str] = []
     monkeypatch.setattr(fanout._publisher, "send", heard.append)

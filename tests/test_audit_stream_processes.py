@@ -28,7 +28,7 @@ def _serve(settings, tmp_path, **extra):
 def with_redis(settings, tmp_path):
     redis_url = servers.redis_url()
     if redis_url is None:
-        pytest.skip("Redis is not running at 127.0.0.1:6379: the pub/sub variant needs it")
+        pytest.skip("Redis (TEST_REDIS_URL) is not running: the pub/sub variant needs it")
     running = _serve(settings, tmp_path, CACHE_URL=f"{redis_url}?key_prefix={tmp_path.name}")
     yield [url for _, url in running]
     servers.stop(running)

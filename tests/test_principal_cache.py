@@ -152,7 +152,7 @@ def two_servers(settings, transactional_db, tmp_path):
     """Two gunicorn processes on the test database and one Redis, as two nodes would be."""
     redis = servers.redis_url()
     if redis is None:
-        pytest.skip("Redis is not running at 127.0.0.1:6379: the two-process test needs it")
+        pytest.skip("Redis (TEST_REDIS_URL) is not running: the two-process test needs it")
     env = servers.environment(settings, CACHE_URL=f"{redis}?key_prefix={tmp_path.name}", PRINCIPAL_CACHE="on")
     running = servers.start(env, servers.gunicorn_command)
     yield [url for _, url in running]
@@ -323,7 +323,7 @@ def token_on_redis(settings, tmp_path):
 
     redis_url = servers.redis_url()
     if redis_url is None:
-        pytest.skip("Redis is not running at 127.0.0.1:6379")
+        pytest.skip("Redis (TEST_REDIS_URL) is not running")
     settings.CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
