@@ -22,5 +22,5 @@ EXPOSE 8000
 # ASGI (uvicorn workers under gunicorn): a live audit stream waits on the event loop instead of
 # holding a worker. Query strings stay out of the access log (config/asgi.py): a key wrongly put
 # in a URL is refused, never logged, and a stream token is never logged either.
-CMD ["gunicorn", "config.asgi:application", "--worker-class", "uvicorn_worker.UvicornWorker", \
+CMD ["gunicorn", "config.asgi:application", "--worker-class", "config.workers.UvicornWorker", \
      "--bind", "0.0.0.0:8000", "--workers", "4", "--access-logfile", "-"]

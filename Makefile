@@ -26,7 +26,7 @@ run: install
 	@echo "==> Dashboard: $(SITE_URL)/  (log in as demo / ghostflow-demo-pass)"
 	$(DEV_ENV) $(BIN)/python manage.py migrate --noinput
 	$(DEV_ENV) $(BIN)/python manage.py seed_demo
-	$(DEV_ENV) $(BIN)/python -m uvicorn config.asgi:application --host $(HOST) --port $(PORT) --lifespan off \
+	$(DEV_ENV) $(BIN)/python -m uvicorn config.asgi:application --host $(HOST) --port $(PORT) --lifespan off --no-proxy-headers \
 		--reload $(foreach dir,$(APP_DIRS),--reload-dir $(dir))
 
 # A gf_ key for the server `make run` started (same database, same dev pepper), printed once:

@@ -75,8 +75,15 @@ def gunicorn_command(port: int) -> list[str]:
 
 
 def uvicorn_command(port: int) -> list[str]:
+    """uvicorn as `make run` starts it (--no-proxy-headers: see config/workers.py)."""
     server = [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port)]
-    return [*server, "--lifespan", "off", "--log-level", "error", "--no-access-log"]
+    return [*server, "--lifespan", "off", "--no-proxy-headers", "--log-level", "error", "--no-access-log"]
+
+
+def asgi_gunicorn_command(port: int) -> list[str]:
+    """gunicorn with the production ASGI worker, as the Dockerfile starts it."""
+    server = [sys.executable, "-m", "gunicorn", "config.asgi:application", "--bind", f"127.0.0.1:{port}"]
+    return [*server, "--worker-class", "config.workers.UvicornWorker", "--workers", "1", "--log-level", "error"]
 
 
 def start(env: dict[str, str], command, count: int = 2) -> list[tuple[subprocess.Popen, str]]:
