@@ -162,3 +162,21 @@ def test_billing(api, owner, member, team):
     revoked, _ = make_key(owner, team, ["read"])
     APIKey.objects.filter(pk=revoked.pk).update(revoked_at="2026-01-01T00:00:00Z")
     assert api.get("/api/v1/billing").json() == {"plan": "free", "seats_used": 2, "active_api_keys": 1}
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/v1/campaigns", {"name": "c"}),
+        ("/api/v1/domains", {"hostname": "l.example.com"}),
+        ("/api/v1/offers", {"name": "o", "url": "https://attacker.example/landing"}),
+        ("/api/v1/sources", {"name": "s"}),
+        ("/api/v1/networks", {"name": "n"}),
+    ],
+)
+def test_location_of_a_created_resource_is_its_own_url_never_a_field_the_client_chose(api, path, body):
+    created = api.post(path, body, format="json")
+    assert created.status_code == 201, created.json()
+    location = created["Location"]
+    assert location == f"{path}/{created.json()['id']}"
+    assert api.get(location).status_code == 200

@@ -2,6 +2,7 @@
 context and the team filter come from the shared mixins."""
 
 from django.db.models import Count
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import generics
@@ -27,6 +28,11 @@ class ResourceViewMixin(TeamOwnedViewMixin):
     def perform_create(self, serializer):
         serializer.save(team=self.request.access.team)
 
+    def get_success_headers(self, data):
+        """`Location` of a 201 is the created resource's own URL. DRF's default takes it from a
+        field named `url`, which on an offer is the user's landing page: an open redirect."""
+        return {"Location": reverse(self.detail_route, kwargs={"object_id": data["id"]})}
+
     def get_queryset(self):
         queryset = super().get_queryset()
         for param, (lookup, kind) in self.filters.items():
@@ -51,7 +57,13 @@ def _parameter(name: str, kind) -> OpenApiParameter:
 
 def resource_views(model, serializer_class, resource: str, filters: dict):
     parameters = [_parameter(name, kind) for name, (_lookup, kind) in filters.items()]
-    attrs = {"model": model, "serializer_class": serializer_class, "resource": resource, "filters": filters}
+    attrs = {
+        "model": model,
+        "serializer_class": serializer_class,
+        "resource": resource,
+        "filters": filters,
+        "detail_route": resource.removesuffix("s"),  # config/api_urls.py: "offers" and "offer"
+    }
     list_view = extend_schema_view(get=extend_schema(parameters=parameters))(
         type(f"{model.__name__}ListView", (ResourceViewMixin, generics.ListCreateAPIView), attrs)
     )
