@@ -107,6 +107,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "infra.middleware.RequestIdMiddleware",
+    "infra.middleware.APICacheControlMiddleware",
     "infra.middleware.QueryStringGuardMiddleware",
     # Sessions, Django's user and messages: pages only (admin, dashboard); API requests skip them.
     "infra.middleware.SessionMiddleware",

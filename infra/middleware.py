@@ -4,7 +4,8 @@
   the request's audit metadata (infra.request_context) is opened here, once;
 - query-string guard: a query parameter that no database or renderer can take is a 400;
 - the request transaction: each unsafe request is one transaction, committed unless the answer
-  is a 5xx; a lost database connection is a 503 problem document.
+  is a 5xx; a lost database connection is a 503 problem document;
+- API answers are not stored by caches unless the view says they may be.
 """
 
 import logging
@@ -15,6 +16,7 @@ from django.contrib.auth.middleware import AuthenticationMiddleware as _Authenti
 from django.contrib.messages.middleware import MessageMiddleware as _MessageMiddleware
 from django.contrib.sessions.middleware import SessionMiddleware as _SessionMiddleware
 from django.db import IntegrityError, InterfaceError, OperationalError, transaction
+from django.utils.cache import patch_vary_headers
 
 from infra import request_context
 from infra.errors import database_unavailable, problem_response
@@ -110,6 +112,30 @@ class RequestTransactionMiddleware:
 
 def _is_api(request) -> bool:
     return request.path_info.startswith("/api/")
+
+
+# The request headers an /api/v1/ answer depends on: who is asking, and for which team.
+CREDENTIAL_HEADERS = ("Authorization", "X-Api-Key", "X-Team-Id")
+
+
+class APICacheControlMiddleware:
+    """Every API answer is `Cache-Control: no-store` unless its view chose a policy (the Content
+    API's public pages do): tokens from login and refresh, a new key, a team's data. /api/v1/
+    answers also name the credential headers in `Vary`, so a cache that ignores `no-store` still
+    never gives one caller's answer to another."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        path = request.path_info
+        if path.startswith("/api/"):
+            if not response.has_header("Cache-Control"):
+                response["Cache-Control"] = "no-store"
+            if path.startswith("/api/v1/"):
+                patch_vary_headers(response, CREDENTIAL_HEADERS)
+        return response
 
 
 # Sessions, Django's session user and messages serve pages only (Django admin, the dashboard
