@@ -60,11 +60,13 @@ class APIKeyAuthentication(BaseAuthentication):
         if parsed is None:
             raise Unauthorized("The API key is malformed.", code="key_invalid")
         digests = list(parsed.digests.values())
+        context = request_context.current()
+        if context is not None:
+            context.find_key = lambda using: APIKey.objects.using(using).for_authentication(digests).first()
         key = principals.lookup(digests)
         if key is None:
             raise Unauthorized("The API key is not valid.", code="key_invalid")
         digest = key.digest if key.digest in digests else key.previous_digest
-        context = request_context.current()
         if context is not None:
             context.key = key
             # Which secret was presented: the current one, or the one a regeneration replaced

@@ -102,6 +102,9 @@ class APIKeyAuditMiddleware:
             )
             return
         key = context.key
+        if key is None and context.find_key is not None and response.status_code >= 500:
+            # The key's own lookup failed (its connection died): find it on this connection.
+            key = context.key = context.find_key(using)
         if key is None or not settings.AUDIT_API_KEY_REQUESTS:
             return
         data = _refusal(request, response)

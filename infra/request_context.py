@@ -29,6 +29,10 @@ class RequestContext:
     # The API key presented (found by its digest), and "current" or "previous" (its old secret).
     key: Any = None
     key_secret: str = "current"
+    # Finds the presented key again on a given database alias (apikeys sets it before its lookup):
+    # when the lookup itself fails (the connection died), the audit log still records the 503
+    # against the key, found on a fresh connection.
+    find_key: Callable[[str], Any] | None = None
     # The integration presented (integrations/), and which of its keys: "admin" or "content".
     integration: Any = None
     integration_key: str = ""

@@ -98,3 +98,18 @@ def test_a_key_deleted_while_its_request_runs_is_still_audited(as_key, key_for, 
     assert response.status_code == 200
     event = AuditEvent.objects.get(action=Action.API_REQUEST)
     assert event.api_key_id is None and event.key_prefix == key.prefix and event.status_code == 200
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_a_key_request_whose_key_lookup_loses_the_connection_is_a_503_audited_against_the_key(
+    as_key, key_for, owner, team, method
+):
+    key, raw = key_for(owner, team, permissions=["write:campaigns", "read:campaigns"])
+    client = as_key(raw, team)
+    with connection.execute_wrapper(_kill_connection_before('SELECT "apikeys_apikey"')):
+        response = getattr(client, method)("/api/v1/campaigns", {"name": "Spring"}, format="json")
+    assert response.status_code == 503
+    assert response.json()["code"] == "service_unavailable"
+    assert not Campaign.objects.exists()
+    event = AuditEvent.objects.get(action=Action.API_REQUEST)
+    assert (event.status_code, event.api_key_id, event.method) == (503, key.pk, method.upper())
