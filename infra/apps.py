@@ -7,6 +7,9 @@ class InfraConfig(AppConfig):
     name = "infra"
 
     def ready(self):
-        from . import strict
+        from django.db.backends.signals import connection_created
+
+        from . import prepared, strict
 
         strict.apply()
+        connection_created.connect(prepared.install, dispatch_uid="infra.prepared")
