@@ -8,12 +8,22 @@ after the commit, before the call returns: from then on, no process accepts an e
 it. The token lives in the shared cache (Redis); a new random value each time, so a Redis restart
 (which forgets it) can never bring an old token back.
 
+A Redis that comes back *with older data* (restarted from a snapshot taken before a change, or a
+failover to a replica that had not received it) would bring an old token back, and with it the
+entries stamped with it. So an entry is also stamped with the life of the connection the token
+was read over: every new reading connection, in any thread (after a restart or a failover every
+connection is dropped: a restart ends them, Sentinel kills them), starts a new life in this
+process, and entries of an earlier life are never served. Within one life the token comes from one
+Redis primary, on which it only moves forward. (A proxy that moved a live connection to another
+server without dropping it would defeat this; run Redis behind none that does.)
+
 Without a shared cache the processes could not agree, so the principal cache is off (`enabled`),
 unless PRINCIPAL_CACHE=on says there is only one process.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import threading
@@ -78,6 +88,12 @@ def _redis():
     return found
 
 
+# The life of the connections that read the token (see above): a new number each time any thread
+# opens one. Read before and after each token read; next() on a count is atomic under the GIL.
+_lives = itertools.count(1)
+_life = 0
+
+
 class _Reader(threading.local):
     """This thread's connection for reading the token: (connection, packed GET), made on first
     use and again after a fork or a change of cache settings."""
@@ -90,7 +106,9 @@ class _Reader(threading.local):
         client, key = redis
         owner = self.owner
         if owner is None or owner[0] != os.getpid() or owner[1] is not client or owner[2] != key:
+            global _life
             self.close()
+            _life = next(_lives)  # before the first read over it: entries of earlier lives are void
             pool = client.connection_pool
             self.connection = pool.connection_class(**pool.connection_kwargs)
             self.packed = self.connection.pack_command("GET", key)
@@ -133,16 +151,19 @@ def _write_token(value: str, *, only_if_missing: bool = False) -> None:
 
 
 def current() -> str | None:
-    """The token now, or None when it cannot be read or a change is in flight (then nothing may
-    be cached or served from cache). Read once per request: every entry a request loads is
-    stamped with a token read before its first load."""
+    """The generation now (the reading connection's life and the token), or None when it cannot be
+    read, a change is in flight or a new connection opened while it was read (then nothing may be
+    cached or served from cache). Read once per request: every entry a request loads is stamped
+    with a generation read before its first load."""
     context = request_context.current()
     if context is not None and context.generation is not request_context.NOT_READ:
         return context.generation
+    life = _life
     token = _fresh()
+    generation = None if token is None or life != _life else f"{life}:{token}"
     if context is not None:
-        context.generation = token
-    return token
+        context.generation = generation
+    return generation
 
 
 def _fresh() -> str | None:

@@ -3,9 +3,12 @@ no change that ends or narrows a key is ever missed, in this process or (test at
 another one."""
 
 import json
+import subprocess
+import time
 import urllib.error
 import urllib.request
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 import time_machine
@@ -347,9 +350,10 @@ def test_the_token_is_read_raw_from_redis_and_old_pickled_values_still_read(toke
     coherence._replace_clean()
     raw = client.get(key)
     assert raw is not None and not raw.startswith(b"\x80")
-    assert coherence.current() == raw.decode()
+    assert coherence._fresh() == raw.decode()
+    assert coherence.current().endswith(":" + raw.decode())  # stamped with the connection's life
     client.set(key, pickle.dumps("an-old-token"))
-    assert coherence.current() == "an-old-token"
+    assert coherence._fresh() == "an-old-token"
     coherence.changing()
     assert client.get(key).startswith(b"dirty:")
     assert coherence.current() is None  # a change in flight: nothing cached or served
@@ -386,3 +390,74 @@ def test_the_token_reader_never_answers_from_a_dropped_connection_and_reconnects
         thread.join()
     assert seen[0][0] == seen[1][0] == client.get(key).decode()
     assert seen[0][1] is not seen[1][1]
+
+
+# --- Redis coming back with older data ------------------------------------------------------------
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    """A Redis server of this test's own that keeps its data in a snapshot file: restart() kills it
+    (SIGKILL, as a crash would) and starts it again from the last SAVE."""
+    import redis
+
+    port = servers.free_port()
+    command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp_path)]
+    command += ["--save", "", "--appendonly", "no", "--dbfilename", "snapshot.rdb"]
+
+    def start():
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client = redis.Redis(port=port)
+        for _ in range(100):
+            try:
+                client.ping()
+                return process, client
+            except redis.exceptions.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    state = {}
+    state["process"], client = start()
+
+    def restart():
+        state["process"].kill()
+        state["process"].wait()
+        state["process"], fresh = start()
+        return fresh
+
+    yield SimpleNamespace(url=f"redis://127.0.0.1:{port}/0", client=client, restart=restart)
+    state["process"].kill()
+    state["process"].wait()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("change", ["revoke", "remove_member"])
+def test_a_redis_restored_from_a_snapshot_taken_before_a_change_never_brings_the_old_access_back(
+    settings, transactional_db, own_redis, owner, member, team, key_for, change
+):
+    """SAVE, the change (seen at once), Redis killed and started again from the snapshot: the
+    token from before the change is back in Redis, and the processes' entries stamped with it must
+    not be served (they were for up to PRINCIPAL_CACHE_SECONDS)."""
+    env = servers.environment(settings, CACHE_URL=own_redis.url, PRINCIPAL_CACHE="on")
+    (a_process, a), (b_process, b) = servers.start(env, servers.gunicorn_command)
+    try:
+        _, raw = key_for(member, team, permissions=["read:campaigns"])
+        key_headers = {"Authorization": f"Bearer {raw}", "X-Team-Id": str(team.pk)}
+        jwt_headers = {"Authorization": f"Bearer {access_token(member)}", "X-Team-Id": str(team.pk)}
+        owner_headers = {"Authorization": f"Bearer {access_token(owner)}", "X-Team-Id": str(team.pk)}
+        headers = key_headers if change == "revoke" else jwt_headers
+        refused = 401 if change == "revoke" else 403
+        for _ in range(3):  # B has resolved, and cached, the credential
+            assert _call(b, "GET", CAMPAIGNS, headers) == 200
+        own_redis.client.save()
+        if change == "revoke":
+            key_id = APIKey.objects.get().pk
+            assert _call(a, "PUT", f"/api/v1/auth/api-keys/{key_id}/revoke", owner_headers) == 200
+        else:
+            assert _call(a, "DELETE", f"/api/v1/team/members/{member.pk}", owner_headers) == 204
+        assert _call(a, "GET", CAMPAIGNS, headers) == refused  # B is left with its entry as it was
+        own_redis.restart()
+        answers = [_call(b, "GET", CAMPAIGNS, headers) for _ in range(20)]
+        assert answers == [refused] * 20
+    finally:
+        servers.stop([(a_process, a), (b_process, b)])
