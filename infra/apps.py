@@ -2,7 +2,8 @@ from django.apps import AppConfig
 
 
 class InfraConfig(AppConfig):
-    """Shared runtime infrastructure: no models; start-up adjustments that apply everywhere."""
+    """Shared runtime infrastructure: start-up adjustments that apply everywhere; one table (used
+    single-use tokens)."""
 
     name = "infra"
 

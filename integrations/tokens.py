@@ -8,18 +8,19 @@ integration's state, the signature (PyJWT compares HMACs in constant time), the 
 lifetime, and — for tokens that carry a `jti` — that it was not used before.
 
 Reuse: like Ghost, a token without `jti` may be sent again until it expires (Ghost's own clients
-sign one token per few minutes, not per request). A token with a `jti` is single use.
+sign one token per few minutes, not per request). A token with a `jti` is single use, recorded in
+the database (infra/single_use.py), so a cache that restarts empty cannot forget a use.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import jwt
-from django.core.cache import cache
 
-from infra.ratelimit import CACHE_ERRORS, CacheUnavailable
+from infra import single_use
 
 from . import secrets
 from .models import Integration
@@ -100,17 +101,11 @@ def verify(token: str) -> Integration:
         )
     jti = claims.get("jti")
     if jti is not None:
-        _use_once(kid, str(jti)[:128], ttl=int(expires_at - issued_at) + 2 * LEEWAY_SECONDS, integration=integration)
+        # Kept until the token could no longer be accepted anyway (its `exp`, plus the leeway).
+        valid_until = datetime.fromtimestamp(expires_at + LEEWAY_SECONDS, tz=UTC)
+        if not single_use.use(kind="admin-key-jwt", issuer=kid, jti=str(jti)[:128], expires_at=valid_until):
+            raise TokenRefused("token_reused", "This token (its `jti`) has already been used.", integration)
     return integration
-
-
-def _use_once(kid: str, jti: str, *, ttl: int, integration: Integration) -> None:
-    try:
-        first = cache.add(f"gf:integration-jti:{kid}:{jti}", 1, timeout=max(ttl, 1))
-    except CACHE_ERRORS as exc:
-        raise CacheUnavailable("integration_jti") from exc  # a replay check we cannot make is a 503
-    if not first:
-        raise TokenRefused("token_reused", "This token (its `jti`) has already been used.", integration)
 
 
 def sign(admin_key: str, *, lifetime: int = MAX_LIFETIME_SECONDS, now: float | None = None, **claims) -> str:

@@ -232,6 +232,42 @@ def test_a_token_with_a_jti_is_single_use_and_one_without_may_be_reused_until_it
 
 
 @pytest.mark.django_db
+def test_a_used_jti_stays_used_when_the_cache_is_lost(issued, team):
+    """Single use is recorded in the database: an empty cache (Redis restarted) forgets nothing."""
+    from django.core.cache import cache
+
+    with_jti = tokens.sign(issued.admin_key, jti="abc-2")
+    assert as_token(with_jti, team).get(CAMPAIGNS).status_code == 200
+    cache.clear()
+    assert as_token(with_jti, team).get(CAMPAIGNS).json()["code"] == "token_reused"
+    assert AuditEvent.objects.filter(action=Action.API_REQUEST, data__code="token_reused").count() == 1
+
+
+@pytest.mark.django_db
+def test_the_same_jti_under_another_admin_key_is_a_different_token(issued, admin, team):
+    other = make_integration(admin, team, permissions=["read:campaigns"], name="Other")
+    assert as_token(tokens.sign(issued.admin_key, jti="same"), team).get(CAMPAIGNS).status_code == 200
+    assert as_token(tokens.sign(other.admin_key, jti="same"), team).get(CAMPAIGNS).status_code == 200
+
+
+@pytest.mark.django_db
+def test_records_of_used_tokens_are_pruned_once_expired():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from infra import single_use
+    from infra.models import UsedToken
+
+    now = timezone.now()
+    assert single_use.use(kind="t", issuer="i", jti="old", expires_at=now - timedelta(seconds=1))
+    assert single_use.use(kind="t", issuer="i", jti="live", expires_at=now + timedelta(minutes=5))
+    assert single_use.prune(now=now) == 1
+    assert not single_use.use(kind="t", issuer="i", jti="live", expires_at=now + timedelta(minutes=5))
+    assert list(UsedToken.objects.values_list("digest", flat=True)) == [single_use.digest("t", "i", "live")]
+
+
+@pytest.mark.django_db
 def test_a_login_jwt_sent_as_bearer_is_still_a_login(as_user, member, team):
     assert as_user(member, team).get(CAMPAIGNS).status_code == 200
 
