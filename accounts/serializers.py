@@ -5,8 +5,26 @@ from .models import UsernameValidator
 
 
 class LoginSerializer(serializers.Serializer):
-    username = serializers.CharField(max_length=254, help_text="Username or e-mail address.")
+    """`username` (a username or an e-mail address) or `email` (Ghostly's body): exactly one of
+    them. Both at once is a 400 rather than a guess at which one was meant."""
+
+    username = serializers.CharField(
+        max_length=254, required=False, help_text="Username or e-mail address. Send this or `email`, not both."
+    )
+    email = serializers.EmailField(
+        max_length=254, required=False, help_text="E-mail address (Ghostly's login body). Send this or `username`."
+    )
     password = serializers.CharField(max_length=settings.PASSWORD_MAX_LENGTH, trim_whitespace=False)
+
+    def validate(self, attrs):
+        given = [field for field in ("username", "email") if field in attrs]
+        if len(given) == 2:
+            message = "Send either `username` or `email`, not both."
+            raise serializers.ValidationError({"username": [message], "email": [message]})
+        if not given:
+            raise serializers.ValidationError({"username": ["Send `username` (a username or an e-mail) or `email`."]})
+        attrs["identifier"] = attrs[given[0]]
+        return attrs
 
 
 REFRESH_TOKEN_MAX_LENGTH = 4096

@@ -94,13 +94,12 @@ class LoginView(PublicAuthView):
     def post(self, request):
         serializer = LoginSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        identifier = serializer.validated_data["username"]
+        identifier = serializer.validated_data["identifier"]
+        # Counted before the look-up: a locked identifier answers alike whether or not it names
+        # an account. The lock is on the identifier's *password login* only; recovery
+        # (forgot/reset-password) has its own limits, so the owner can still get back in.
+        attempt = sessions.count_login_attempt(request, identifier)
         user = selectors.find_login_user(identifier)
-        # Failed attempts lock the account's *password login* for a while, however it is spelled;
-        # recovery (forgot/reset-password) has its own limits, so the owner can still get back in.
-        attempt = ratelimit.attempt(
-            request, "login", accounts=sessions.login_accounts(user=user, identifier=identifier)
-        )
         pair = sessions.login(user=user, password=serializer.validated_data["password"])
         attempt.succeeded()  # only failures count
         if cookies.is_cookie_mode(request):
