@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import unicodedata
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -236,6 +237,18 @@ def revoke_all_sessions(*, user: User, reason: str, except_family_id=None) -> in
     if except_family_id is not None:
         families = families.exclude(pk=except_family_id)
     return revoke_families(families.values("pk"), reason=reason)
+
+
+def signed_in(session_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
+    """The one rule of a login that is still signed in: its refresh family is neither revoked
+    (logout, the sessions list, a replayed refresh token, a password change or reset, deactivation,
+    an operator) nor past its absolute cap. One query. Asked, through access.context.signed_in,
+    wherever a login's access token must be more than a valid signature: the acts that need an
+    interactive login (access.permissions.InteractiveLoginOnly) and live streams (audit.holders)."""
+    ids = {session_id for session_id in session_ids if session_id is not None}
+    if not ids:
+        return set()
+    return set(RefreshFamily.objects.live().filter(pk__in=ids).values_list("pk", flat=True))
 
 
 def live_sessions(*, user: User):
