@@ -1,6 +1,8 @@
 from django.conf import settings
 from rest_framework import serializers
 
+from access.scopes import Role
+
 from .models import UsernameValidator
 
 
@@ -71,6 +73,15 @@ class RegisterSerializer(serializers.Serializer):
     username = serializers.CharField(max_length=150, validators=[UsernameValidator()])
     email = serializers.EmailField(max_length=254)
     password = serializers.CharField(**PASSWORD)
+    role = serializers.ChoiceField(
+        choices=Role.choices,
+        required=False,
+        help_text=(
+            "An admin registering someone into the team in X-Team-Id: the new account's role there (default "
+            "`member`), never above the registrar's own (403 `role_above_own`). Without such a team: 400 "
+            "`role_needs_team`."
+        ),
+    )
 
 
 class EmailSerializer(serializers.Serializer):

@@ -231,8 +231,9 @@ class RegisterView(AccessMixin, APIView):
     """Create an account (it logs in once its e-mail is verified) with a personal team.
 
     A taken address gets the same answer; its owner is mailed instead. With REGISTRATION_OPEN
-    off, only a staff user, or an admin of the team in X-Team-Id (the new account joins it),
-    may register accounts.
+    off, only a staff user, or an admin of the team in X-Team-Id, may register accounts. An admin
+    of the team in X-Team-Id (a signed-in interactive login; open or closed registration) registers
+    the account into that team too, with `role` (default `member`, never above their own).
     """
 
     rate_limit = "register"
@@ -242,13 +243,14 @@ class RegisterView(AccessMixin, APIView):
     @extend_schema(request=RegisterSerializer, responses={201: DetailSerializer})
     def post(self, request):
         team_membership = None
-        if not settings.REGISTRATION_OPEN:
+        if not settings.REGISTRATION_OPEN or (request.user.is_authenticated and request.headers.get(TEAM_HEADER)):
             team_membership = self._registrar(request)
         data = _valid(RegisterSerializer, request)
         registration.register(team_membership=team_membership, **data)
         return Response({"detail": REGISTERED}, status=status.HTTP_201_CREATED)
 
     def _registrar(self, request) -> Membership | None:
+        """The registrar's membership in X-Team-Id when they are an admin there; None for staff."""
         user = request.user
         closed = Forbidden(
             "Registration is closed; ask a team admin to create your account.", code="registration_closed"
@@ -260,6 +262,12 @@ class RegisterView(AccessMixin, APIView):
             access = context.enter_team(request)  # 400/403 for a bad header or a team the caller is not in
             if access.has_scope(scopes.ADMIN):
                 return access.membership
+            if not user.is_staff:
+                raise Forbidden(
+                    "Only an admin of the team in X-Team-Id can register accounts into it.",
+                    code="insufficient_scope",
+                    required_scope=scopes.ADMIN,
+                )
         if user.is_staff:
             return None
         raise closed

@@ -137,6 +137,7 @@ ERROR_CODES: dict[str, int] = {
     # accounts
     "username_taken": 400,
     "registration_closed": 403,
+    "role_needs_team": 400,
     "code_invalid": 400,
     "wrong_password": 400,
     "no_password": 403,
