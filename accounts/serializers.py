@@ -18,14 +18,28 @@ class LoginSerializer(serializers.Serializer):
     )
     password = serializers.CharField(max_length=settings.PASSWORD_MAX_LENGTH, trim_whitespace=False)
 
+    IDENTIFIERS = ("username", "email")
+
+    def to_internal_value(self, data):
+        # Every problem at once: no identifier is reported beside any other field's error.
+        errors = {}
+        if isinstance(data, dict) and not any(field in data for field in self.IDENTIFIERS):
+            errors["username"] = ["Send `username` (a username or an e-mail address) or `email`."]
+        try:
+            attrs = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            if not isinstance(exc.detail, dict):
+                raise
+            raise serializers.ValidationError({**errors, **exc.detail}) from exc
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
     def validate(self, attrs):
-        given = [field for field in ("username", "email") if field in attrs]
-        if len(given) == 2:
+        if all(field in attrs for field in self.IDENTIFIERS):
             message = "Send either `username` or `email`, not both."
-            raise serializers.ValidationError({"username": [message], "email": [message]})
-        if not given:
-            raise serializers.ValidationError({"username": ["Send `username` (a username or an e-mail) or `email`."]})
-        attrs["identifier"] = attrs[given[0]]
+            raise serializers.ValidationError({field: [message] for field in self.IDENTIFIERS})
+        attrs["identifier"] = attrs.get("username", attrs.get("email"))
         return attrs
 
 
