@@ -11,14 +11,16 @@ URL under /api/v1/ to prove no view skips it.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
 from django.apps import apps
+from django.core.exceptions import ImproperlyConfigured
 
 from infra.coherence import ProcessCache
-from infra.errors import BadRequest, Forbidden
+from infra.errors import BadRequest, Forbidden, Unauthorized
 
 from .scopes import effective_scopes
 
@@ -173,3 +175,41 @@ def enter_team(request) -> Access:
     permissions = access.credential.permissions if access.rules.has_permissions else None
     scopes = effective_scopes(permissions=permissions, role=membership.role)
     return _set(request, replace(access, team=membership.team, membership=membership, scopes=scopes))
+
+
+SIGNED_OUT = "This session has been signed out."
+
+# The rule that says which logins (refresh families) are still signed in lives in accounts
+# (accounts.sessions.signed_in); accounts registers it here in its AppConfig.ready, as apps above
+# teams register teams.services.MEMBER_REMOVED: access and audit sit below accounts.
+SESSION_RULE: list[Callable[[Iterable[uuid.UUID]], set[uuid.UUID]]] = []
+
+
+def signed_in(session_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of these sessions are still signed in (one query), by accounts' rule."""
+    if len(SESSION_RULE) != 1:
+        raise ImproperlyConfigured("accounts must register exactly one session rule (access.context.SESSION_RULE).")
+    return SESSION_RULE[0](session_ids)
+
+
+def session_of(access: Access) -> uuid.UUID | None:
+    """The session (refresh family) a login's access token belongs to; None for other credentials
+    or a token without a well-formed one."""
+    if access.kind != Kind.JWT or access.credential is None:
+        return None
+    try:
+        return uuid.UUID(str(access.credential.get(FAMILY_CLAIM)))
+    except ValueError:
+        return None
+
+
+def check_signed_in(access: Access) -> None:
+    """401 `token_revoked` unless the login making this request is still signed in: an access
+    token outlives its session by up to its lifetime (5 minutes), and what needs an interactive
+    login (access.permissions.InteractiveLoginOnly) must not be done by one that was signed out.
+    Only for logins; other credentials have their own state."""
+    if access.kind != Kind.JWT:
+        return
+    session = session_of(access)
+    if session is None or session not in signed_in([session]):
+        raise Unauthorized(SIGNED_OUT, code="token_revoked")

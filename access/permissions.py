@@ -4,6 +4,8 @@ from rest_framework.permissions import BasePermission
 
 from infra.errors import Forbidden
 
+from . import context
+
 
 class HasScope(BasePermission):
     """The view's required scope must be among the request's effective scopes (`request.access`,
@@ -32,7 +34,10 @@ class PersonOnly(BasePermission):
 
 class InteractiveLoginOnly(BasePermission):
     """Only a person's login: no key ever mints, widens or renews keys, manages the account, or
-    changes who is in a team (a key's role ceiling is its owner's, not its holder's)."""
+    changes who is in a team (a key's role ceiling is its owner's, not its holder's). And only a
+    login that is still signed in: the access token of a session signed out (logout, revoked from
+    the sessions list, ...) is refused here with 401 `token_revoked` for the rest of its lifetime
+    (one query: access.context.check_signed_in)."""
 
     def has_permission(self, request, view) -> bool:
         if not request.access.is_interactive:
@@ -40,4 +45,5 @@ class InteractiveLoginOnly(BasePermission):
                 "This endpoint needs an interactive (JWT) login; API keys and integrations are not accepted here.",
                 code="interactive_login_required",
             )
+        context.check_signed_in(request.access)
         return True

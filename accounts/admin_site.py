@@ -1,8 +1,9 @@
 """The operators' admin site: its login is limited and audited exactly like the API's.
 
 Django's admin login on its own answers every wrong password with a 200 form, forever, and leaves
-no trace. Here it shares the API login's buckets (per IP, and failures per resolved account), so
-guesses spread over both doors add up, and it records `login.succeeded` / `login.failed`.
+no trace. Here it shares the API login's buckets (per IP, and failures per identifier as typed:
+accounts.sessions.count_login_attempt), so guesses spread over both doors add up, and it records
+`login.succeeded` / `login.failed`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from django.http import HttpResponse
 from audit.services import Action, record_event
 from infra import ratelimit
 
-from . import selectors, sessions
+from . import sessions
 
 
 class AdminSite(admin.AdminSite):
@@ -28,10 +29,9 @@ class AdminSite(admin.AdminSite):
         if request.method != "POST":
             return super().login(request, extra_context)
         identifier = request.POST.get("username", "")[:254]
-        accounts = sessions.login_accounts(user=selectors.find_login_user(identifier), identifier=identifier)
         try:
             ratelimit.check(request, "login")
-            attempt = ratelimit.attempt(request, "login", accounts=accounts)
+            attempt = sessions.count_login_attempt(request, identifier)
         except (ratelimit.RateLimited, ratelimit.CacheUnavailable) as exc:
             # 429 over the limit; 503 when the limit cannot be counted (the login fails closed).
             message = "Too many login attempts" if exc.status_code == 429 else "Login is temporarily unavailable"

@@ -2,8 +2,16 @@
 
 A request opts in with `X-GhostFlow-Session: cookie`; without that header the endpoints work on
 JSON bodies exactly as API clients use them, and never read the cookie. The cookie is HttpOnly
-(page scripts never see the token), SameSite=Strict, Secure (REFRESH_COOKIE_SECURE) and scoped to
-`/api/v1/auth/`, so the browser sends it to the auth endpoints only.
+(page scripts never see the token) and SameSite=Strict.
+
+Its name and path depend on REFRESH_COOKIE_SECURE. Secure (production): `__Host-gf_refresh`, with
+Path=/ and no Domain, which the `__Host-` prefix demands: a browser accepts that name only from
+this very host over HTTPS, so a sibling subdomain cannot plant one (cookie tossing). Path=/ sends
+it with every request to this host, not only to /api/v1/auth/; only refresh and logout ever read
+it, and only with the custom header and the `Origin` check below. Not Secure (development over
+http): `gf_refresh`, Path=/api/v1/auth/. A request carrying the cookie twice (a planted copy beside
+the real one; Django's own parsing keeps the last) is refused (400 `refresh_cookie_duplicated`),
+and nothing is rotated, revoked or cleared.
 
 Because the browser attaches the cookie on its own, refresh and logout defend against cross-site
 requests twice: the custom header (an HTML form cannot set one, and a cross-origin script cannot
@@ -13,17 +21,21 @@ must be present and be this site's origin (SITE_URL's, or the request's own).
 
 from __future__ import annotations
 
+import re
 import time
 from urllib.parse import urlsplit
 
 from django.conf import settings
 
-from infra.errors import Forbidden
+from infra.errors import BadRequest, Forbidden
 
 SESSION_HEADER = "X-GhostFlow-Session"
 COOKIE_MODE = "cookie"
-COOKIE_NAME = "gf_refresh"
-COOKIE_PATH = "/api/v1/auth/"
+PLAIN_NAME = "gf_refresh"  # not Secure (development), and every cookie set before the prefix
+PLAIN_PATH = "/api/v1/auth/"
+HOST_NAME = "__Host-gf_refresh"  # Secure: bound to this host; the prefix requires Path=/
+HOST_PATH = "/"
+DUPLICATED = "More than one refresh cookie came with this request; log in again."
 ORIGIN_MISMATCH = "This request must come from the dashboard's own origin."
 
 
@@ -50,27 +62,60 @@ def check_origin(request) -> None:
         raise Forbidden(ORIGIN_MISMATCH, code="origin_mismatch")
 
 
+def cookie_name() -> str:
+    return HOST_NAME if settings.REFRESH_COOKIE_SECURE else PLAIN_NAME
+
+
+def cookie_path() -> str:
+    return HOST_PATH if settings.REFRESH_COOKIE_SECURE else PLAIN_PATH
+
+
+def _values(request, name: str) -> list[str]:
+    """Every value of cookie `name` in the raw Cookie header. Django's request.COOKIES is a dict
+    (the last one wins); an ASGI server joins repeated Cookie headers with commas."""
+    values = []
+    for chunk in re.split("[;,]", request.META.get("HTTP_COOKIE", "")):
+        key, sep, value = chunk.partition("=")
+        if sep and key.strip() == name:
+            values.append(value.strip())
+    return values
+
+
 def refresh_cookie(request) -> str | None:
-    return request.COOKIES.get(COOKIE_NAME) or None
+    """The refresh token of the cookie, or None. 400 `refresh_cookie_duplicated` when the request
+    carries it more than once: which one is the browser's own cannot be told."""
+    values = _values(request, cookie_name())
+    if len(values) > 1:
+        raise BadRequest(DUPLICATED, code="refresh_cookie_duplicated")
+    return values[0] if values and values[0] else None
 
 
-def _set(response, value: str, max_age: int) -> None:
+def _set(response, name: str, path: str, value: str, max_age: int) -> None:
     response.set_cookie(
-        COOKIE_NAME,
+        name,
         value,
         max_age=max_age,
-        path=COOKIE_PATH,
+        path=path,
         secure=settings.REFRESH_COOKIE_SECURE,
         httponly=True,
         samesite="Strict",
     )
 
 
-def set_refresh_cookie(response, *, token: str, expires_at: int) -> None:
+def _drop_plain_cookie(request, response) -> None:
+    """With the `__Host-` cookie, a browser may still hold the cookie of the old name (set before
+    it): it is never read, and is dropped here."""
+    if settings.REFRESH_COOKIE_SECURE and _values(request, PLAIN_NAME):
+        _set(response, PLAIN_NAME, PLAIN_PATH, "", 0)
+
+
+def set_refresh_cookie(request, response, *, token: str, expires_at: int) -> None:
     """The refresh token, for as long as it lives (its `exp`)."""
-    _set(response, token, max(0, expires_at - int(time.time())))
+    _set(response, cookie_name(), cookie_path(), token, max(0, expires_at - int(time.time())))
+    _drop_plain_cookie(request, response)
 
 
-def clear_refresh_cookie(response) -> None:
+def clear_refresh_cookie(request, response) -> None:
     """Max-Age=0 with the same name, path and attributes: the browser drops its copy."""
-    _set(response, "", 0)
+    _set(response, cookie_name(), cookie_path(), "", 0)
+    _drop_plain_cookie(request, response)

@@ -36,13 +36,26 @@ def _username_taken() -> BadRequest:
     return BadRequest("This username is taken.", code="username_taken", errors={"username": ["Taken."]})
 
 
-def register(*, username: str, email: str, password: str, team_membership=None) -> None:
+def register(
+    *, username: str, email: str, password: str, team_membership: Membership | None = None, role: str | None = None
+) -> None:
     """Create an unverified account with a personal team, or, when the address is taken, mail
     its owner instead. The caller cannot tell which happened.
 
-    `team_membership`: when a team admin registers someone (closed registration), the new
-    account also joins that team as a member.
+    `team_membership`: the registrar's, when a team admin registers someone; the new account also
+    joins that team with `role` (default member), which the registrar must be allowed to grant
+    (teams.services.may_grant: never above their own role). Checked first, so the refusal cannot
+    depend on whether the address has an account. An address that already has one joins nothing.
     """
+    if team_membership is None:
+        if role is not None:
+            raise BadRequest(
+                "A role is the new account's role in a team: register it as an admin of that team (X-Team-Id).",
+                code="role_needs_team",
+            )
+    else:
+        role = role or Role.MEMBER
+        team_services.check_may_grant(team_membership.role, role)
     email = email.strip()
     if User.objects.filter(username__iexact=username).exists():
         raise _username_taken()
@@ -64,7 +77,7 @@ def register(*, username: str, email: str, password: str, team_membership=None) 
             return
         create_personal_team(user)
         if team_membership is not None:
-            team_services.add_member(team=team_membership.team, user=user, role=Role.MEMBER, actor=team_membership.user)
+            team_services.add_member(team=team_membership.team, user=user, role=role, actor=team_membership.user)
         record_event(action=Action.USER_REGISTERED, actor_id=user.pk, data={"method": "password"})
         _send_verification(user)
 

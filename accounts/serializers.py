@@ -1,12 +1,46 @@
 from django.conf import settings
 from rest_framework import serializers
 
+from access.scopes import Role
+
 from .models import UsernameValidator
 
 
 class LoginSerializer(serializers.Serializer):
-    username = serializers.CharField(max_length=254, help_text="Username or e-mail address.")
+    """`username` (a username or an e-mail address) or `email` (Ghostly's body): exactly one of
+    them. Both at once is a 400 rather than a guess at which one was meant."""
+
+    username = serializers.CharField(
+        max_length=254, required=False, help_text="Username or e-mail address. Send this or `email`, not both."
+    )
+    email = serializers.EmailField(
+        max_length=254, required=False, help_text="E-mail address (Ghostly's login body). Send this or `username`."
+    )
     password = serializers.CharField(max_length=settings.PASSWORD_MAX_LENGTH, trim_whitespace=False)
+
+    IDENTIFIERS = ("username", "email")
+
+    def to_internal_value(self, data):
+        # Every problem at once: no identifier is reported beside any other field's error.
+        errors = {}
+        if isinstance(data, dict) and not any(field in data for field in self.IDENTIFIERS):
+            errors["username"] = ["Send `username` (a username or an e-mail address) or `email`."]
+        try:
+            attrs = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            if not isinstance(exc.detail, dict):
+                raise
+            raise serializers.ValidationError({**errors, **exc.detail}) from exc
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+    def validate(self, attrs):
+        if all(field in attrs for field in self.IDENTIFIERS):
+            message = "Send either `username` or `email`, not both."
+            raise serializers.ValidationError({field: [message] for field in self.IDENTIFIERS})
+        attrs["identifier"] = attrs.get("username", attrs.get("email"))
+        return attrs
 
 
 REFRESH_TOKEN_MAX_LENGTH = 4096
@@ -53,6 +87,15 @@ class RegisterSerializer(serializers.Serializer):
     username = serializers.CharField(max_length=150, validators=[UsernameValidator()])
     email = serializers.EmailField(max_length=254)
     password = serializers.CharField(**PASSWORD)
+    role = serializers.ChoiceField(
+        choices=Role.choices,
+        required=False,
+        help_text=(
+            "An admin registering someone into the team in X-Team-Id: the new account's role there (default "
+            "`member`), never above the registrar's own (403 `role_above_own`). Without such a team: 400 "
+            "`role_needs_team`."
+        ),
+    )
 
 
 class EmailSerializer(serializers.Serializer):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
+import unicodedata
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -13,8 +16,9 @@ from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
 
 from audit.services import Action, record_event
-from infra import request_context
+from infra import ratelimit, request_context
 from infra.errors import Forbidden, Unauthorized
+from infra.net import client_ip
 
 from .models import RefreshFamily, User
 from .tokens import FAMILY_CLAIM, AccessToken, RefreshToken, password_fingerprint
@@ -43,13 +47,39 @@ class TokenPair:
         }
 
 
-def login_accounts(*, user: User | None, identifier: str) -> list[str]:
-    """What a login attempt counts against: what was typed (case-folded), always, so that a name
-    with an account and one without are limited alike and the 429 says nothing about which it
-    was; and the account it names, so that its username, its e-mail and every spelling that finds
-    it share one limit."""
-    typed = "typed:" + identifier.strip().casefold()
-    return [typed] if user is None else [typed, f"user:{user.pk}"]
+def login_identifier(identifier: str) -> str:
+    """What a login attempt is counted against: the identifier *as typed*, normalised so that its
+    spellings share one count (surrounding spaces, case, compatibility forms: `Frank@Example.COM`,
+    a Kelvin sign for `K`, a dotless `ı` that PostgreSQL's UPPER() folds into `I`). Never the
+    account it resolves to: then a lockout would answer alike for every spelling of an account and
+    differently for everything else, telling which e-mail belongs to which username."""
+    return "login:" + unicodedata.normalize("NFKC", identifier).strip().upper().casefold()
+
+
+def _source(request) -> str:
+    """The client an attempt comes from: its address, an IPv6 address by its /64 (what one
+    subscriber is usually given)."""
+    ip = client_ip(request)
+    if ip is None:
+        return "unknown"
+    network = ipaddress.ip_network(f"{ip}/{64 if ':' in ip else 32}", strict=False)
+    return str(network.network_address)
+
+
+def count_login_attempt(request, identifier: str) -> ratelimit.Attempt:
+    """Count one password login (the API's and the Django admin's) *before* anything looks the
+    identifier up, so a locked identifier answers the same 429, with the same work, whether or not
+    an account has it. Two counts (settings.RATE_LIMITS["login"]): `account_per_ip`, failures on
+    this identifier from this client (one attacker locks the identifier for themselves only), and
+    `account`, failures on it from everywhere (what many clients together may try before the
+    identifier is locked for everybody, its owner included). A client over its own count is
+    refused before it adds to the shared one. `succeeded()` gives both back."""
+    typed = login_identifier(identifier)
+    from_here = ratelimit.attempt(
+        request, "login", accounts=[f"{typed} from {_source(request)}"], kind="account_per_ip"
+    )
+    anywhere = ratelimit.attempt(request, "login", accounts=[typed])
+    return ratelimit.Attempt("login", from_here.buckets + anywhere.buckets)
 
 
 def authenticate_credentials(*, user: User | None, password: str) -> User | None:
@@ -207,6 +237,18 @@ def revoke_all_sessions(*, user: User, reason: str, except_family_id=None) -> in
     if except_family_id is not None:
         families = families.exclude(pk=except_family_id)
     return revoke_families(families.values("pk"), reason=reason)
+
+
+def signed_in(session_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
+    """The one rule of a login that is still signed in: its refresh family is neither revoked
+    (logout, the sessions list, a replayed refresh token, a password change or reset, deactivation,
+    an operator) nor past its absolute cap. One query. Asked, through access.context.signed_in,
+    wherever a login's access token must be more than a valid signature: the acts that need an
+    interactive login (access.permissions.InteractiveLoginOnly) and live streams (audit.holders)."""
+    ids = {session_id for session_id in session_ids if session_id is not None}
+    if not ids:
+        return set()
+    return set(RefreshFamily.objects.live().filter(pk__in=ids).values_list("pk", flat=True))
 
 
 def live_sessions(*, user: User):

@@ -64,10 +64,12 @@ SESSION_MODE_PARAMETER = OpenApiParameter(
     OpenApiParameter.HEADER,
     enum=[cookies.COOKIE_MODE],
     description=(
-        "`cookie`: the browser's session mode. The refresh token travels in the HttpOnly cookie "
-        f"`{cookies.COOKIE_NAME}` (Path={cookies.COOKIE_PATH}, SameSite=Strict) instead of the JSON "
-        "body, and answers carry the access token only. Refresh and logout then also need an `Origin` "
-        "header naming this site (403 `origin_mismatch` otherwise). Without the header: the JSON body mode."
+        "`cookie`: the browser's session mode. The refresh token travels in the HttpOnly, SameSite=Strict "
+        f"cookie `{cookies.HOST_NAME}` (Path={cookies.HOST_PATH}; `{cookies.PLAIN_NAME}`, "
+        f"Path={cookies.PLAIN_PATH}, where the cookie is not Secure) instead of the JSON body, and answers "
+        "carry the access token only. Refresh and logout then also need an `Origin` header naming this "
+        "site (403 `origin_mismatch` otherwise); the cookie sent twice is 400 `refresh_cookie_duplicated`. "
+        "Without the header: the JSON body mode."
     ),
 )
 TOKENS = PolymorphicProxySerializer(
@@ -80,8 +82,8 @@ TOKENS = PolymorphicProxySerializer(
 class LoginView(PublicAuthView):
     """Exchange a username (or e-mail) and password for a JWT pair. Logging in never creates a key.
 
-    With `X-GhostFlow-Session: cookie` the refresh token is set in the `gf_refresh` cookie and the
-    answer carries the access token only."""
+    With `X-GhostFlow-Session: cookie` the refresh token is set in the refresh cookie (accounts.cookies)
+    and the answer carries the access token only."""
 
     rate_limit = "login"
 
@@ -94,23 +96,22 @@ class LoginView(PublicAuthView):
     def post(self, request):
         serializer = LoginSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        identifier = serializer.validated_data["username"]
+        identifier = serializer.validated_data["identifier"]
+        # Counted before the look-up: a locked identifier answers alike whether or not it names
+        # an account. The lock is on the identifier's *password login* only; recovery
+        # (forgot/reset-password) has its own limits, so the owner can still get back in.
+        attempt = sessions.count_login_attempt(request, identifier)
         user = selectors.find_login_user(identifier)
-        # Failed attempts lock the account's *password login* for a while, however it is spelled;
-        # recovery (forgot/reset-password) has its own limits, so the owner can still get back in.
-        attempt = ratelimit.attempt(
-            request, "login", accounts=sessions.login_accounts(user=user, identifier=identifier)
-        )
         pair = sessions.login(user=user, password=serializer.validated_data["password"])
         attempt.succeeded()  # only failures count
         if cookies.is_cookie_mode(request):
-            return _with_refresh_cookie(pair)
+            return _with_refresh_cookie(request, pair)
         return Response(pair.as_response())
 
 
-def _with_refresh_cookie(pair: sessions.TokenPair) -> Response:
+def _with_refresh_cookie(request, pair: sessions.TokenPair) -> Response:
     response = Response(pair.access_response())
-    cookies.set_refresh_cookie(response, token=pair.refresh_token, expires_at=pair.refresh_expires_at)
+    cookies.set_refresh_cookie(request, response, token=pair.refresh_token, expires_at=pair.refresh_expires_at)
     return response
 
 
@@ -125,8 +126,9 @@ class RefreshView(PublicAuthView):
     """Rotate a refresh token: the old one is spent; replaying it revokes the whole login.
 
     With `X-GhostFlow-Session: cookie` (and an `Origin` naming this site) the token is read from
-    the `gf_refresh` cookie, the new one replaces it, and the answer carries the access token only;
-    the body is not read. A refused cookie is cleared."""
+    the refresh cookie, the new one replaces it, and the answer carries the access token only;
+    the body is not read. A refused cookie is cleared; a cookie sent twice is a 400 that changes
+    nothing."""
 
     rate_limit = "refresh"
 
@@ -140,7 +142,7 @@ class RefreshView(PublicAuthView):
         if cookies.is_cookie_mode(request):
             cookies.check_origin(request)
             pair = sessions.rotate_refresh_token(raw=_cookie_token(request))
-            return _with_refresh_cookie(pair)
+            return _with_refresh_cookie(request, pair)
         serializer = RefreshSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         pair = sessions.rotate_refresh_token(raw=serializer.validated_data["refresh_token"])
@@ -151,7 +153,7 @@ class RefreshView(PublicAuthView):
         # A cookie that cannot be exchanged (spent, revoked, expired, missing) will never work
         # again: tell the browser to drop it.
         if response.status_code == 401 and cookies.is_cookie_mode(self.request):
-            cookies.clear_refresh_cookie(response)
+            cookies.clear_refresh_cookie(self.request, response)
         return response
 
 
@@ -159,8 +161,9 @@ class LogoutView(PublicAuthView):
     """Sign out: revoke the refresh token's whole family. Access tokens expire on their own.
 
     With `X-GhostFlow-Session: cookie` (and an `Origin` naming this site) the family of the
-    `gf_refresh` cookie is revoked and the cookie cleared; a missing or invalid cookie is still a
-    204 that clears it, so the browser can always drop its state."""
+    refresh cookie is revoked and the cookie cleared; a missing or invalid cookie is still a
+    204 that clears it, so the browser can always drop its state. A cookie sent twice is a 400
+    that changes nothing (which login to end cannot be told)."""
 
     @extend_schema(request=RefreshSerializer, parameters=[SESSION_MODE_PARAMETER], responses={204: None}, auth=[])
     def post(self, request):
@@ -171,7 +174,7 @@ class LogoutView(PublicAuthView):
                 with contextlib.suppress(Unauthorized):  # nothing to revoke: the cookie is cleared anyway
                     sessions.logout(raw=raw)
             response = Response(status=status.HTTP_204_NO_CONTENT)
-            cookies.clear_refresh_cookie(response)
+            cookies.clear_refresh_cookie(request, response)
             return response
         serializer = RefreshSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -228,8 +231,9 @@ class RegisterView(AccessMixin, APIView):
     """Create an account (it logs in once its e-mail is verified) with a personal team.
 
     A taken address gets the same answer; its owner is mailed instead. With REGISTRATION_OPEN
-    off, only a staff user, or an admin of the team in X-Team-Id (the new account joins it),
-    may register accounts.
+    off, only a staff user, or an admin of the team in X-Team-Id, may register accounts. An admin
+    of the team in X-Team-Id (a signed-in interactive login; open or closed registration) registers
+    the account into that team too, with `role` (default `member`, never above their own).
     """
 
     rate_limit = "register"
@@ -239,13 +243,14 @@ class RegisterView(AccessMixin, APIView):
     @extend_schema(request=RegisterSerializer, responses={201: DetailSerializer})
     def post(self, request):
         team_membership = None
-        if not settings.REGISTRATION_OPEN:
+        if not settings.REGISTRATION_OPEN or (request.user.is_authenticated and request.headers.get(TEAM_HEADER)):
             team_membership = self._registrar(request)
         data = _valid(RegisterSerializer, request)
         registration.register(team_membership=team_membership, **data)
         return Response({"detail": REGISTERED}, status=status.HTTP_201_CREATED)
 
     def _registrar(self, request) -> Membership | None:
+        """The registrar's membership in X-Team-Id when they are an admin there; None for staff."""
         user = request.user
         closed = Forbidden(
             "Registration is closed; ask a team admin to create your account.", code="registration_closed"
@@ -257,6 +262,12 @@ class RegisterView(AccessMixin, APIView):
             access = context.enter_team(request)  # 400/403 for a bad header or a team the caller is not in
             if access.has_scope(scopes.ADMIN):
                 return access.membership
+            if not user.is_staff:
+                raise Forbidden(
+                    "Only an admin of the team in X-Team-Id can register accounts into it.",
+                    code="insufficient_scope",
+                    required_scope=scopes.ADMIN,
+                )
         if user.is_staff:
             return None
         raise closed
@@ -363,7 +374,7 @@ class GoogleSignInView(PublicAuthView):
         claims = google.verify_credential(data["credential"])
         pair = google.sign_in(claims=claims)
         if cookies.is_cookie_mode(request):
-            return _with_refresh_cookie(pair)
+            return _with_refresh_cookie(request, pair)
         return Response(pair.as_response())
 
 

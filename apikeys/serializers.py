@@ -69,6 +69,11 @@ class PermissionField(serializers.CharField):
             request_only=True,
         ),
         OpenApiExample("Legacy read-only key", value={"name": "Reporting", "permissions": ["read"]}, request_only=True),
+        OpenApiExample(
+            "Name only: a read-only key (every read:* scope of your role)",
+            value={"name": "ci-pipeline"},
+            request_only=True,
+        ),
     ]
 )
 class CreateAPIKeySerializer(serializers.Serializer):
@@ -78,7 +83,12 @@ class CreateAPIKeySerializer(serializers.Serializer):
         allow_empty=False,
         min_length=1,
         max_length=len(scopes.VALID_PERMISSIONS),
-        help_text="Scopes (`read:campaigns`, ...) or legacy `read`/`write`/`admin`.",
+        required=False,
+        help_text=(
+            "Scopes (`read:campaigns`, ...) or legacy `read`/`write`/`admin`. Left out: least privilege, "
+            "read-only: every `read:*` scope your role has (a viewer's or member's: all but `read:billing`), "
+            "listed in the answer's `permissions`. An empty list is a 400."
+        ),
     )
     expires_at = serializers.DateTimeField(required=False, allow_null=True)
 

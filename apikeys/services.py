@@ -50,13 +50,24 @@ def check_permissions(*, permissions: list[str], role: str) -> None:
         )
 
 
+def default_permissions(role: str) -> list[str]:
+    """The permissions of a key asked for without any (seed 004's `{"name"}`): least privilege,
+    read-only, i.e. every `read:*` scope the creator's role has now (a viewer's or member's: all
+    but `read:billing`). Listed one by one rather than as legacy `read`, so the key never widens
+    when the catalog grows."""
+    return scopes.sorted_scopes(scopes.READ_SCOPES & scopes.role_scopes(role))
+
+
 def create_key(
     *,
     membership: Membership,
     name: str,
-    permissions: list[str],
+    permissions: list[str] | None = None,
     expires_at: datetime | None = None,
 ) -> IssuedKey:
+    """`permissions` None (left out): default_permissions; an empty list is refused."""
+    if permissions is None:
+        permissions = default_permissions(membership.role)
     check_permissions(permissions=permissions, role=membership.role)
     if expires_at is not None and expires_at <= timezone.now():
         raise BadRequest("expires_at must be in the future.", code="expires_in_past")

@@ -64,7 +64,9 @@ class APIKeyListView(KeyManagementMixin, generics.ListAPIView):
 
     @extend_schema(request=CreateAPIKeySerializer, responses={201: IssuedAPIKeySerializer})
     def post(self, request):
-        """Create a key. The response carries the raw key once; it is never shown again."""
+        """Create a key. The response carries the raw key once; it is never shown again. Without
+        `permissions` the key is read-only: every `read:*` scope of your role, as `permissions` in
+        the answer says."""
         serializer = CreateAPIKeySerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         result = services.create_key(membership=request.access.membership, **serializer.validated_data)

@@ -29,7 +29,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from access import scopes
-from access.context import FAMILY_CLAIM, TEAM_FORBIDDEN, Access, Kind
+from access.context import FAMILY_CLAIM, TEAM_FORBIDDEN, Access, Kind, signed_in
 from infra.errors import Forbidden, Unauthorized
 
 
@@ -148,8 +148,7 @@ def standings(holders: Iterable[Holder]) -> dict[Holder, Standing]:
     session_ids = {holder.session_id for holder in holders if holder.kind == Kind.JWT and holder.session_id}
     users, memberships, live_sessions = {}, {}, set()
     if session_ids:
-        sessions = apps.get_model("accounts", "RefreshFamily").objects.live().filter(pk__in=session_ids)
-        live_sessions = set(sessions.values_list("pk", flat=True))
+        live_sessions = signed_in(session_ids)
     if login_ids:
         users = {user.pk: user for user in get_user_model().objects.filter(pk__in=login_ids)}
         memberships = {
@@ -170,7 +169,7 @@ def standings(holders: Iterable[Holder]) -> dict[Holder, Standing]:
             standing = _login_standing(
                 holder, users.get(holder.user_id), memberships.get((holder.team_id, holder.user_id)), team
             )
-            if standing.reason in (None, "not_admin") and holder.session_id not in (None, *live_sessions):
+            if standing.reason in (None, "not_admin") and holder.session_id not in live_sessions:
                 standing = Standing("session_revoked")
             result[holder] = standing
     return result

@@ -314,7 +314,9 @@ GOOGLE_JWKS_CACHE_SECONDS = env.int("GOOGLE_JWKS_CACHE_SECONDS", default=3600)
 # --- Rate limits (infra/ratelimit.py): per IP and per account, shared through the cache. ---
 RATE_LIMITS_ENABLED = env.bool("RATE_LIMITS_ENABLED", default=True)
 RATE_LIMITS = {
-    "login": {"ip": "30/5m", "account": "10/15m"},  # account: failed attempts only
+    # Failed attempts only, per identifier as typed (accounts.sessions.count_login_attempt): from
+    # one client (account_per_ip), and from every client together (account).
+    "login": {"ip": "30/5m", "account_per_ip": "10/15m", "account": "30/15m"},
     "refresh": {"ip": "120/5m"},
     "register": {"ip": "10/h"},
     "verify_email": {"ip": "30/15m", "account": "10/15m"},

@@ -120,6 +120,7 @@ ERROR_CODES: dict[str, int] = {
     "no_account": 403,
     "permission_denied": 403,
     "origin_mismatch": 403,
+    "refresh_cookie_duplicated": 400,
     "owner_required": 403,
     "role_above_own": 403,
     "last_owner": 409,
@@ -136,6 +137,7 @@ ERROR_CODES: dict[str, int] = {
     # accounts
     "username_taken": 400,
     "registration_closed": 403,
+    "role_needs_team": 400,
     "code_invalid": 400,
     "wrong_password": 400,
     "no_password": 403,

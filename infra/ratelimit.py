@@ -161,18 +161,18 @@ class Attempt:
                 pass
 
 
-def attempt(request, scope: str, *, accounts: list[str]) -> Attempt:
+def attempt(request, scope: str, *, accounts: list[str], kind: str = "account") -> Attempt:
     """Count one failed-until-proven-otherwise attempt against each account (429 when any is
-    over its limit). Several accounts: e.g. what was typed (case-folded) *and* the account it
-    names, so that every spelling of an account shares its limit while an unknown name is limited
-    exactly like a known one (the answer says nothing about which it was)."""
+    over its limit), under the scope's `kind` limit ("account", or another per-account limit the
+    scope declares, e.g. login's "account_per_ip"). The caller decides what an account is; it
+    must never depend on whether a typed name exists (accounts.sessions.count_login_attempt)."""
     limits = _limits(scope)
-    if "account" not in limits:
+    if kind not in limits:
         return Attempt(scope, [])
-    limit, window = limits["account"]
+    limit, window = limits[kind]
     counted = []
     for account in dict.fromkeys(accounts):
-        key, ttl = _bucket(scope, "account", _account_key(account), window)
+        key, ttl = _bucket(scope, kind, _account_key(account), window)
         try:
             count = _hit(key, ttl)
         except CACHE_ERRORS as exc:
@@ -180,7 +180,7 @@ def attempt(request, scope: str, *, accounts: list[str]) -> Attempt:
             continue
         counted.append((key, ttl))
         if count > limit:
-            _refuse(request, scope, "account", ttl)
+            _refuse(request, scope, kind, ttl)
     return Attempt(scope, counted)
 
 

@@ -134,7 +134,7 @@ def test_admin_and_api_login_failures_share_one_bucket(client):
         if attempt % 2:
             admin_login(browser, "root", "wrong-password-1")
         else:
-            client.post("/api/v1/auth/login", {"username": "root@example.com", "password": "x"}, format="json")
+            client.post("/api/v1/auth/login", {"username": "ROOT", "password": "x"}, format="json")
     assert admin_login(browser, "root", PASSWORD).status_code == 429
     api = client.post("/api/v1/auth/login", {"username": "root", "password": PASSWORD}, format="json")
     assert api.status_code == 429

@@ -59,6 +59,36 @@ def test_legacy_permissions_are_stored_as_given_and_expanded_in_listings(as_user
     assert APIKey.objects.get().permissions == ["read"]
 
 
+@pytest.mark.parametrize(
+    "role, expected",
+    [
+        ("owner", scopes.READ_SCOPES),
+        ("admin", scopes.READ_SCOPES),
+        ("member", scopes.READ_SCOPES - {"read:billing"}),
+        ("viewer", scopes.READ_SCOPES - {"read:billing"}),
+    ],
+)
+def test_a_key_asked_for_by_name_only_is_read_only_and_says_so(request, as_user, team, role, expected):
+    """Seed 004's body, `{"name"}`: least privilege (the read scopes of the creator's role), in the
+    answer's `permissions`, instead of a 400."""
+    user = request.getfixturevalue(role)
+    response = as_user(user, team).post(KEYS, {"name": "ci-pipeline"}, format="json")
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["permissions"] == scopes.sorted_scopes(expected)
+    assert set(body["scopes"]) == expected
+    assert APIKey.objects.get().permissions == body["permissions"]
+    assert AuditEvent.objects.get(action=Action.KEY_CREATED).data["permissions"] == body["permissions"]
+
+
+def test_a_name_only_key_cannot_write(as_user, as_key, owner, team):
+    raw = as_user(owner, team).post(KEYS, {"name": "ci-pipeline"}, format="json").json()["raw_key"]
+    client = as_key(raw, team)
+    assert client.get("/api/v1/campaigns").status_code == 200
+    response = client.post("/api/v1/campaigns", {"name": "no"}, format="json")
+    assert response.status_code == 403 and response.json()["code"] == "insufficient_scope"
+
+
 def test_an_unknown_scope_is_400_listing_the_valid_ones(as_user, owner, team):
     response = create(as_user(owner, team), permissions=["read:campaigns", "fly:rockets"])
     assert response.status_code == 400

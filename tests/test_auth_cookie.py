@@ -1,12 +1,12 @@
 """The browser's session mode (`X-GhostFlow-Session: cookie`): the refresh token in an HttpOnly,
-SameSite=Strict cookie scoped to /api/v1/auth/, rotated exactly like the body mode, and refresh
-and logout refused to any other origin."""
+SameSite=Strict cookie (`__Host-gf_refresh`, Path=/, when Secure), rotated exactly like the body
+mode; refresh and logout refused to any other origin, and to a request carrying the cookie twice."""
 
 import pytest
 from django.conf import settings
 from rest_framework.test import APIClient
 
-from accounts.cookies import COOKIE_NAME, COOKIE_PATH
+from accounts import cookies
 from accounts.models import RefreshFamily
 from accounts.tokens import RefreshToken
 from audit.models import Action, AuditEvent
@@ -19,6 +19,8 @@ pytestmark = pytest.mark.django_db
 LOGIN = "/api/v1/auth/login"
 REFRESH = "/api/v1/auth/refresh"
 LOGOUT = "/api/v1/auth/logout"
+# The test settings are production settings (DEBUG off): the cookie is Secure, hence __Host-.
+COOKIE_NAME, COOKIE_PATH = cookies.HOST_NAME, cookies.HOST_PATH
 OWN_ORIGIN = "http://testserver"  # the test client's scheme and host
 COOKIE_MODE = {"HTTP_X_GHOSTFLOW_SESSION": "cookie"}
 SAME_ORIGIN = {**COOKIE_MODE, "HTTP_ORIGIN": OWN_ORIGIN}
@@ -76,8 +78,9 @@ def test_cookie_login_answers_the_access_token_and_sets_the_refresh_cookie(clien
     cookie = response.cookies[COOKIE_NAME]
     assert cookie["httponly"] is True
     assert cookie["samesite"] == "Strict"
-    assert cookie["path"] == COOKIE_PATH == "/api/v1/auth/"
-    assert cookie["secure"] is True  # the test settings are production settings (DEBUG off)
+    assert COOKIE_NAME == "__Host-gf_refresh"
+    # What the __Host- prefix demands, or a browser refuses the cookie: Secure, Path=/, no Domain.
+    assert cookie["secure"] is True and cookie["path"] == COOKIE_PATH == "/" and not cookie["domain"]
     # Max-Age is the refresh token's remaining lifetime.
     token = RefreshToken(cookie.value)
     assert token["fam"] == str(family(user).pk) and token["jti"] == family(user).current_jti
@@ -91,11 +94,14 @@ def test_the_cookie_max_age_follows_a_refresh_token_clipped_to_the_family_cap(cl
     assert 3590 <= response.cookies[COOKIE_NAME]["max-age"] <= 3600
 
 
-def test_the_cookie_is_not_secure_when_the_setting_says_so(client, user, settings):
-    settings.REFRESH_COOKIE_SECURE = False
+def test_without_secure_the_cookie_has_no_prefix_and_stays_on_the_auth_path(client, user, settings):
+    settings.REFRESH_COOKIE_SECURE = False  # development over http: a __Host- cookie would be refused
     response = client.post(LOGIN, {"username": "browser", "password": PASSWORD}, format="json", **COOKIE_MODE)
     assert response.status_code == 200
-    assert not response.cookies[COOKIE_NAME]["secure"]
+    assert COOKIE_NAME not in response.cookies
+    cookie = response.cookies["gf_refresh"]
+    assert not cookie["secure"] and cookie["path"] == "/api/v1/auth/"
+    assert refresh(client).status_code == 200
 
 
 def test_refresh_cookie_secure_defaults_to_not_debug():
@@ -263,3 +269,67 @@ def test_cookie_logout_from_another_origin_is_403_and_signs_nobody_out(browser, 
     assert response.json()["code"] == "origin_mismatch"
     assert COOKIE_NAME not in response.cookies
     assert family(user).revoked_at is None
+
+
+# --- the cookie twice (cookie tossing) --------------------------------------------------------
+
+
+def two_cookies(first: str, second: str, name: str = COOKIE_NAME) -> dict:
+    # Django's request.COOKIES keeps only the last one: the raw header is what the server gets.
+    return {"HTTP_COOKIE": f"{name}={first}; {name}={second}"}
+
+
+@pytest.fixture
+def carol_and_dave():
+    sessions = {}
+    for name in ("carol", "dave"):
+        UserFactory(username=name)
+        client = APIClient()
+        client.post(LOGIN, {"username": name, "password": PASSWORD}, format="json", **COOKIE_MODE)
+        sessions[name] = cookie_value(client)
+    return sessions
+
+
+def families():
+    return sorted(RefreshFamily.objects.values_list("id", "current_jti", "revoked_at"))
+
+
+@pytest.mark.parametrize("path", [REFRESH, LOGOUT])
+@pytest.mark.parametrize("joined_by", ["; ", ","])  # an ASGI server joins repeated Cookie headers with ","
+def test_a_request_carrying_two_refresh_cookies_is_refused_and_changes_nothing(client, carol_and_dave, path, joined_by):
+    before = families()
+    header = f"{COOKIE_NAME}={carol_and_dave['carol']}{joined_by}{COOKIE_NAME}={carol_and_dave['dave']}"
+    response = client.post(path, HTTP_COOKIE=header, **SAME_ORIGIN)
+    assert response.status_code == 400
+    assert response.json()["code"] == "refresh_cookie_duplicated"
+    assert "access_token" not in response.json()
+    assert COOKIE_NAME not in response.cookies  # not cleared either: the browser's own cookie stays
+    assert families() == before
+
+
+def test_two_plain_cookies_are_refused_too_without_secure(client, carol_and_dave, settings):
+    settings.REFRESH_COOKIE_SECURE = False
+    before = families()
+    response = client.post(REFRESH, **two_cookies("x", "y", name="gf_refresh"), **SAME_ORIGIN)
+    assert response.status_code == 400
+    assert response.json()["code"] == "refresh_cookie_duplicated"
+    assert families() == before
+
+
+def test_a_cookie_of_the_old_name_is_never_read_and_is_dropped(client, carol_and_dave):
+    """A sibling subdomain can plant `gf_refresh` (no prefix) for the whole domain; with the
+    __Host- cookie in use it is ignored, and a browser that still holds one from before is told
+    to drop it."""
+    before = families()
+    response = client.post(REFRESH, HTTP_COOKIE=f"gf_refresh={carol_and_dave['dave']}", **SAME_ORIGIN)
+    assert response.status_code == 401 and response.json()["code"] == "token_invalid"
+    assert response.cookies["gf_refresh"]["max-age"] == 0 and response.cookies["gf_refresh"]["path"] == "/api/v1/auth/"
+    assert families() == before
+
+
+def test_beside_the_host_cookie_a_planted_old_name_changes_nothing(client, carol_and_dave, user):
+    header = f"gf_refresh={carol_and_dave['dave']}; {COOKIE_NAME}={carol_and_dave['carol']}"
+    response = client.post(REFRESH, HTTP_COOKIE=header, **SAME_ORIGIN)
+    body = assert_access_only(response)
+    me = client.get("/api/v1/auth/me", HTTP_AUTHORIZATION=f"Bearer {body['access_token']}")
+    assert me.json()["user"]["username"] == "carol"

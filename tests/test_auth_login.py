@@ -39,6 +39,40 @@ def test_login_takes_an_email_in_any_case(client):
     assert login(client, "hershel@EXAMPLE.com", PASSWORD).status_code == 200
 
 
+def test_login_takes_ghostlys_email_body(client):
+    user = UserFactory(username="hershel", email="hershel@example.com")
+    response = client.post(URL, {"email": "HERSHEL@example.com", "password": PASSWORD}, format="json")
+    assert response.status_code == 200
+    assert set(response.json()) == {"access_token", "refresh_token", "token_type", "expires_in"}
+    assert AuditEvent.objects.get(action=Action.LOGIN_SUCCEEDED).actor_id == user.pk
+
+
+def test_a_wrong_password_in_the_email_body_is_the_usual_401(client):
+    UserFactory(username="hershel", email="hershel@example.com")
+    known = client.post(URL, {"email": "hershel@example.com", "password": "wrong-password-1"}, format="json")
+    unknown = client.post(URL, {"email": "nobody@example.com", "password": "wrong-password-1"}, format="json")
+    assert known.status_code == unknown.status_code == 401
+    assert known.content == unknown.content
+
+
+@pytest.mark.parametrize("email", ["hershel@example.com", "someone-else@example.com"])
+def test_username_and_email_together_are_400_and_log_nobody_in(client, email):
+    UserFactory(username="hershel", email="hershel@example.com")
+    body = {"username": "hershel", "email": email, "password": PASSWORD}
+    response = client.post(URL, body, format="json")
+    assert response.status_code == 400
+    assert response.json()["code"] == "validation_error"
+    assert set(response.json()["errors"]) == {"username", "email"}
+    assert not AuditEvent.objects.filter(action__startswith="login.").exists()
+
+
+def test_the_email_field_must_be_an_email_address(client):
+    UserFactory(username="hershel", email="hershel@example.com")
+    response = client.post(URL, {"email": "hershel", "password": PASSWORD}, format="json")
+    assert response.status_code == 400
+    assert "email" in response.json()["errors"]
+
+
 def test_an_identifier_with_an_at_sign_is_always_an_email(client):
     # A username like this can no longer be registered (see test_usernames_cannot_contain_an_at_sign);
     # one that predates the rule must still not shadow the real owner's e-mail login.
@@ -71,15 +105,17 @@ def test_usernames_cannot_contain_an_at_sign(client):
     assert "username" in response.json()["errors"]
 
 
-def test_ten_failures_lock_the_account_however_it_is_spelled(client):
+def test_ten_failures_lock_an_identifier_however_it_is_spelled(client):
     UserFactory(username="hershel", email="hershel@example.com")
-    spellings = ["hershel", "hershel@example.com", "HERSHEL@example.com", " Hershel@Example.COM"]
+    spellings = ["hershel@example.com", "HERSHEL@example.com", " Hershel@Example.COM"]
     for attempt in range(10):
         assert login(client, spellings[attempt % len(spellings)], "wrong-password-1").status_code == 401
     for spelling in spellings:
         response = login(client, spelling, PASSWORD)
         assert response.status_code == 429, spelling
         assert response.json()["code"] == "rate_limited"
+    # The username is another identifier: locking one says nothing about the other.
+    assert login(client, "hershel", PASSWORD).status_code == 200
 
 
 def test_the_lock_of_an_unknown_identifier_is_case_folded(client):

@@ -301,5 +301,5 @@ def test_google_sign_in_in_cookie_mode_sets_the_refresh_cookie(client):
     response = client.post(URL, {"credential": credential()}, format="json", HTTP_X_GHOSTFLOW_SESSION="cookie")
     assert response.status_code == 200
     assert "refresh_token" not in response.json() and response.json()["access_token"]
-    cookie = response.cookies["gf_refresh"]
-    assert cookie["httponly"] and cookie["samesite"] == "Strict" and cookie["path"] == "/api/v1/auth/"
+    cookie = response.cookies["__Host-gf_refresh"]
+    assert cookie["httponly"] and cookie["samesite"] == "Strict" and cookie["path"] == "/" and cookie["secure"]

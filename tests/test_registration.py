@@ -149,6 +149,68 @@ def test_closed_registration_refuses_an_api_key(as_key, key_for, settings, team,
     assert not User.objects.filter(username="newbie").exists()
 
 
+# --- registration by a team admin, with a role (seed 000) -------------------------------
+
+
+@pytest.mark.parametrize("open_registration", [True, False])
+@pytest.mark.parametrize("role", ["viewer", "member", "admin"])
+def test_an_admin_registers_into_the_team_with_the_role_asked(as_user, settings, team, admin, open_registration, role):
+    settings.REGISTRATION_OPEN = open_registration
+    response = register(as_user(admin, team), role=role)
+    assert response.status_code == 201
+    assert Membership.objects.get(team=team, user__username="newbie").role == role
+    assert AuditEvent.objects.get(action=Action.MEMBER_ADDED, team=team).data["role"] == role
+
+
+def test_without_a_role_the_new_account_is_a_member(as_user, team, admin):
+    assert register(as_user(admin, team)).status_code == 201
+    assert Membership.objects.get(team=team, user__username="newbie").role == Role.MEMBER
+
+
+def test_an_owner_may_register_an_owner(as_user, team, owner):
+    assert register(as_user(owner, team), role="owner").status_code == 201
+    assert Membership.objects.get(team=team, user__username="newbie").role == Role.OWNER
+
+
+@pytest.mark.parametrize("taken", [False, True])
+def test_an_admin_cannot_register_an_owner_and_nothing_happens(as_user, settings, team, admin, taken):
+    """The escalation attempt: an admin making an owner (who could then demote or remove the real
+    owners). Refused before the address is looked at, so the answer is the same for a taken one."""
+    settings.REGISTRATION_OPEN = False
+    if taken:
+        UserFactory(username="someone", email="newbie@example.com")
+    users, events = User.objects.count(), AuditEvent.objects.count()
+    response = register(as_user(admin, team), role="owner")
+    assert response.status_code == 403
+    assert response.json()["code"] == "role_above_own"
+    assert User.objects.count() == users and AuditEvent.objects.count() == events
+    assert not Membership.objects.filter(team=team, role=Role.OWNER).exclude(user__username="owner").exists()
+    assert mail.outbox == []
+
+
+def test_a_role_without_a_team_to_join_is_400_and_creates_nothing(client, as_user):
+    response = register(client, role="admin")  # open registration, anonymous
+    assert response.status_code == 400
+    assert response.json()["code"] == "role_needs_team"
+    staff = as_user(UserFactory(username="staffer", is_staff=True))
+    assert register(staff, role="member").json()["code"] == "role_needs_team"
+    assert not User.objects.filter(username="newbie").exists()
+
+
+def test_an_unknown_role_is_400(as_user, team, admin):
+    response = register(as_user(admin, team), role="superuser")
+    assert response.status_code == 400
+    assert "role" in response.json()["errors"]
+    assert not User.objects.filter(username="newbie").exists()
+
+
+def test_a_member_cannot_register_into_the_team(as_user, team, member):
+    response = register(as_user(member, team), role="viewer")
+    assert response.status_code == 403
+    assert response.json()["code"] == "insufficient_scope"
+    assert not User.objects.filter(username="newbie").exists()
+
+
 # --- verification codes ----------------------------------------------------
 
 

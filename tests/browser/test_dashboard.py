@@ -382,5 +382,7 @@ def test_no_token_is_ever_written_to_web_storage(page, sign_in, ada, acme):
     stored = page.evaluate("JSON.stringify([Object.entries(localStorage), Object.entries(sessionStorage)])")
     assert "eyJ" not in stored and "gf_" not in stored.replace("gf.team", "")
     cookies = {cookie["name"]: cookie for cookie in page.context.cookies()}
-    assert cookies["gf_refresh"]["httpOnly"] and cookies["gf_refresh"]["sameSite"] == "Strict"
+    refresh = cookies["__Host-gf_refresh"]  # the test settings are production's: Secure, hence __Host-
+    assert refresh["httpOnly"] and refresh["sameSite"] == "Strict" and refresh["secure"] and refresh["path"] == "/"
+    assert "gf_refresh" not in cookies
     assert page.evaluate("document.cookie").find("gf_refresh") == -1
