@@ -67,7 +67,7 @@ VERSION_PARAMETER = OpenApiParameter(
     str,
     OpenApiParameter.HEADER,
     required=False,
-    pattern=r"^([vV][0-9]{1,4}(\.[0-9]{1,4}){0,2}|[cC][aA][nN][aA][rR][yY])$",
+    pattern=r"^([vV][0-9]{1,4}(\.[0-9]{1,4}){0,2}|[cC][aA][nN][aA][rR][yY])?$",  # empty: as if not sent
     description=(
         "The oldest version the client works with, as Ghost's clients send it (`v5.0`, `v1`). Every "
         f"version is answered by the current one ({CURRENT_VERSION}), named in `Content-Version`."
@@ -171,8 +171,8 @@ def _representation(resource: Resource, request) -> tuple[Callable[[object], dic
 
 def _positive(request, parameter: str, *, default: int, code: str, cap: int | None = None) -> int:
     """`limit` (with `cap`: larger values and `all` are the cap) or `page` (at most MAX_PAGE)."""
-    raw = request.query_params.get(parameter, "").strip()
-    if not raw:
+    raw = request.query_params.get(parameter)
+    if raw is None:
         return default
     if cap is not None and raw.lower() == "all":
         return cap
@@ -449,7 +449,7 @@ def _parameters(resource: Resource, *, listing: bool) -> list[OpenApiParameter]:
         OpenApiParameter(
             "limit",
             str,
-            pattern=r"^([0-9]*[1-9][0-9]*|all)$",
+            pattern=r"^([0-9]*[1-9][0-9]*|[aA][lL][lL])$",
             description=(
                 f"Items per page: default {DEFAULT_LIMIT}, at most {MAX_LIMIT} "
                 f"(larger values and `all` are {MAX_LIMIT})."

@@ -79,7 +79,9 @@ def test_limit_and_page_walk_every_active_campaign_once(world):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("limit", "size"), [("all", 21), ("50", 21), ("5000", 21), ("99999999999999999999", 21)])
+@pytest.mark.parametrize(
+    ("limit", "size"), [("all", 21), ("ALL", 21), ("50", 21), ("5000", 21), ("99999999999999999999", 21)]
+)
 def test_limit_all_and_large_limits_are_capped_at_50(world, limit, size):
     body = get("campaigns", world.content_key, limit=limit).json()
     assert len(body["campaigns"]) == size and body["meta"]["pagination"]["limit"] == 50
@@ -105,10 +107,13 @@ def test_no_more_than_50_even_when_the_team_has_more(admin, team):
     ("params", "expected"),
     [
         ({"limit": "0"}, "invalid_limit"),
+        ({"limit": ""}, "invalid_limit"),
+        ({"limit": " 5"}, "invalid_limit"),
         ({"limit": "-5"}, "invalid_limit"),
         ({"limit": "five"}, "invalid_limit"),
         ({"limit": "١٢"}, "invalid_limit"),  # digits, but not ASCII ones
         ({"page": "0"}, "invalid_page"),
+        ({"page": ""}, "invalid_page"),
         ({"page": "-1"}, "invalid_page"),
         ({"page": "1.5"}, "invalid_page"),
         ({"page": "9" * 5000}, "invalid_page"),
