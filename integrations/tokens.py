@@ -67,6 +67,15 @@ def key_id_in_payload(token: str) -> str | None:
     return kid if isinstance(kid, str) and KEY_ID.match(kid) else None
 
 
+def _unverified_claims(token: str) -> dict:
+    """The payload, signature unchecked: only ever read to say what is wrong with a token."""
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
 def verify(token: str) -> Integration:
     """The integration whose Admin key signed `token`, or TokenRefused saying why not."""
     try:
@@ -128,15 +137,6 @@ def verify(token: str) -> Integration:
     if jti is not None:
         _use_once(kid, str(jti)[:128], ttl=int(expires_at - issued_at) + 2 * LEEWAY_SECONDS, integration=integration)
     return integration
-
-
-def _unverified_claims(token: str) -> dict:
-    """The payload, signature unchecked: only ever read to say what is wrong with a token."""
-    try:
-        claims = jwt.decode(token, options={"verify_signature": False})
-    except jwt.PyJWTError:
-        return {}
-    return claims if isinstance(claims, dict) else {}
 
 
 def _use_once(kid: str, jti: str, *, ttl: int, integration: Integration) -> None:
