@@ -133,11 +133,11 @@ TOKEN=$("${PYTHON:-python3}" -c '
 import sys, time, jwt
 kid, secret = sys.argv[1].split(":")
 now = int(time.time())
-print(jwt.encode({"iat": now, "exp": now + 300, "aud": "/v1/admin/"}, bytes.fromhex(secret),
+print(jwt.encode({"iat": now, "exp": now + 300, "aud": "/admin/"}, bytes.fromhex(secret),
                  algorithm="HS256", headers={"kid": kid}))' "$ADMIN_KEY")
 expect 200 $B/campaigns -H "Authorization: Ghost $TOKEN" -H "X-Team-Id: $TEAM"
 expect 403 $B/stats -H "Authorization: Ghost $TOKEN" -H "X-Team-Id: $TEAM"
-expect 200 "${B%/v1}/content/v1/campaigns?key=$CONTENT_KEY" -H 'Accept-Version: v1'
+expect 200 "${B%/v1}/content/v1/campaigns/?key=$CONTENT_KEY&limit=5" -H 'Accept-Version: v5.0'
 expect 200 $B/integrations/$INTEGRATION_ID/audit-log -H "Authorization: Bearer $JWT" -H "X-Team-Id: $TEAM"
 
 echo "## Log out: the refresh token's whole login is revoked"

@@ -131,8 +131,8 @@ def add_team_scheme(result, generator, request, public):
 
 
 def drop_trailing_slash_aliases(endpoints, **kwargs):
-    """Preprocessing hook: the tolerated `/api/v1/.../` aliases are not separate operations."""
-    return [e for e in endpoints if not (e[0].startswith("/api/v1/") and e[0].endswith("/"))]
+    """Preprocessing hook: the tolerated `.../` aliases (main and Content API) are not separate operations."""
+    return [e for e in endpoints if not (e[0].startswith(("/api/v1/", "/api/content/")) and e[0].endswith("/"))]
 
 
 class AdminTokenScheme(OpenApiAuthenticationExtension):
@@ -145,8 +145,8 @@ class AdminTokenScheme(OpenApiAuthenticationExtension):
             "in": "header",
             "name": "Authorization",
             "description": (
-                "`Ghost <token>`: a JWT (HS256, at most 5 minutes, `aud` /v1/admin/, `kid` = the Admin key's id) "
-                "signed with an integration's Admin key. `Bearer <token>` is accepted too."
+                "`Ghost <token>`: a JWT (HS256, at most 5 minutes, `aud` /admin/ or /v1/admin/, "
+                "`kid` = the Admin key's id) signed with an integration's Admin key. `Bearer <token>` is accepted too."
             ),
         }
 

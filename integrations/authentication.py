@@ -1,7 +1,8 @@
 """Authentication with an integration's credentials.
 
 - `AdminTokenAuthentication` (every /api/v1/ view): `Authorization: Ghost <jwt>`, or `Bearer <jwt>`
-  when the token's header carries an Admin-key `kid` (our login JWTs never do). See tokens.py.
+  when the token carries an Admin-key `kid` (our login JWTs never do): in its header, or — a
+  client's mistake, refused with its own code — in its payload. See tokens.py.
 - `content_integration` (the Content API only): the publishable Content key in `?key=`.
 
 Both put the integration they found on the request context before any refusal, so the audit log
@@ -90,7 +91,10 @@ class AdminTokenAuthentication(BaseAuthentication):
         if len(header) != 2:
             return None
         scheme, token = header[0].lower(), header[1].decode("latin-1")
-        if scheme == b"bearer" and (api_keys.looks_like_key(token) or tokens.key_id_of(token) is None):
+        if scheme == b"bearer" and (
+            api_keys.looks_like_key(token)
+            or (tokens.key_id_of(token) is None and tokens.key_id_in_payload(token) is None)
+        ):
             return None
         if scheme not in (b"ghost", b"bearer"):
             return None

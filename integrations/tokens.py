@@ -1,11 +1,16 @@
 """Admin-key tokens (seed 002, Ghost's Admin API token authentication), verified.
 
 A client splits its Admin key `{id}:{secret}` on the colon, hex-decodes the secret and signs a JWT:
-header `{"alg": "HS256", "typ": "JWT", "kid": id}`, payload `{"iat", "exp", "aud": "/v1/admin/"}`,
-valid at most five minutes. The server checks, in this order, each with its own 401 code: the
-token's shape, the algorithm (HS256 only: no `none`, no public-key algorithms), the key id, the
-integration's state, the signature (PyJWT compares HMACs in constant time), the claims, the
-lifetime, and — for tokens that carry a `jti` — that it was not used before.
+header `{"alg": "HS256", "typ": "JWT", "kid": id}`, payload `{"iat", "exp", "aud"}`, valid at most
+five minutes. `aud` is one of AUDIENCES: `/admin/` (unversioned: what Ghost 5's own Admin API
+client signs) or `/v1/admin/` (this API's one version). The versioned audiences of older Ghost
+clients (`/v3/admin/`, `/canary/admin/`, ...) name Admin APIs this one is not, and are refused. A
+`kid` in the payload instead of the header is refused with its own code, saying where it belongs.
+
+The server checks, in this order, each with its own 401 code: the token's shape, the algorithm
+(HS256 only: no `none`, no public-key algorithms), the key id, the integration's state, the
+signature (PyJWT compares HMACs in constant time), the claims, the lifetime, and — for tokens that
+carry a `jti` — that it was not used before.
 
 Reuse: like Ghost, a token without `jti` may be sent again until it expires (Ghost's own clients
 sign one token per few minutes, not per request). A token with a `jti` is single use, recorded in
@@ -25,7 +30,8 @@ from infra import single_use
 from . import secrets
 from .models import Integration
 
-ADMIN_AUDIENCE = "/v1/admin/"
+ADMIN_AUDIENCE = "/v1/admin/"  # what sign() puts in a token
+AUDIENCES = ("/admin/", ADMIN_AUDIENCE)
 MAX_LIFETIME_SECONDS = 300
 # Clocks differ a little between a client and us: `iat` may be this far in the future, and `exp`
 # this far in the past.
@@ -50,6 +56,27 @@ def key_id_of(token: str) -> str | None:
     return kid if isinstance(kid, str) and KEY_ID.match(kid) else None
 
 
+def key_id_in_payload(token: str) -> str | None:
+    """The Admin-key id a token carries in its payload (unverified) when its header has none: a
+    client that put `kid` in the wrong place. Not a credential: only read to say what is wrong."""
+    try:
+        if "kid" in jwt.get_unverified_header(token):
+            return None
+    except jwt.PyJWTError:
+        return None
+    kid = _unverified_claims(token).get("kid")
+    return kid if isinstance(kid, str) and KEY_ID.match(kid) else None
+
+
+def _unverified_claims(token: str) -> dict:
+    """The payload, signature unchecked: only ever read to say what is wrong with a token."""
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
 def verify(token: str) -> Integration:
     """The integration whose Admin key signed `token`, or TokenRefused saying why not."""
     try:
@@ -61,6 +88,12 @@ def verify(token: str) -> Integration:
     if header.get("typ", "JWT").upper() != "JWT":
         raise TokenRefused("token_malformed", "The token's `typ` must be JWT.")
     kid = header.get("kid")
+    if kid is None and "kid" in _unverified_claims(token):
+        raise TokenRefused(
+            "token_kid_in_payload",
+            "The token has `kid` in its payload; put the Admin key's id in the JWT header (`kid`), "
+            "as Ghost's clients do.",
+        )
     if not isinstance(kid, str) or not KEY_ID.match(kid):
         raise TokenRefused("kid_unknown", "The token's `kid` is not an Admin key id.")
     integration = Integration.objects.select_related("team").filter(admin_key_id=kid).first()
@@ -74,7 +107,7 @@ def verify(token: str) -> Integration:
             token,
             secret,
             algorithms=["HS256"],
-            audience=ADMIN_AUDIENCE,
+            audience=list(AUDIENCES),
             leeway=LEEWAY_SECONDS,
             options={"require": ["iat", "exp", "aud"]},
         )
@@ -85,7 +118,9 @@ def verify(token: str) -> Integration:
     except jwt.ExpiredSignatureError as exc:
         raise TokenRefused("token_expired", "The token has expired; sign a new one.", integration) from exc
     except jwt.InvalidAudienceError as exc:
-        raise TokenRefused("audience_invalid", f"The token's `aud` must be {ADMIN_AUDIENCE}.", integration) from exc
+        raise TokenRefused(
+            "audience_invalid", f"The token's `aud` must be one of: {', '.join(AUDIENCES)}.", integration
+        ) from exc
     except jwt.MissingRequiredClaimError as exc:
         raise TokenRefused("token_claims_missing", f"The token has no `{exc.claim}` claim.", integration) from exc
     except jwt.ImmatureSignatureError as exc:

@@ -1,5 +1,7 @@
 """Audit of Content API use, in aggregate: one `content_api.requests` event per integration per
-active minute, with the number of requests by status class.
+active minute, with the number of requests by status class (its per-key 429s included); and one
+per active minute, with no team and no integration, counting the per-IP 429s (`data.limit =
+"content_api"`), which are refused before the key is read and so belong to no integration.
 
 A Content key is public and made for pages that anyone loads, so one row per request would let a
 scraper grow the audit table as fast as it can send requests. Counters live in the cache (one
@@ -11,8 +13,10 @@ the request still succeeds (the data is public, read-only and cacheable).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from django.core.cache import cache
@@ -20,6 +24,7 @@ from django.core.cache import cache
 from audit.models import Action
 from audit.services import record_event
 from infra import request_context
+from infra.net import client_ip
 from infra.ratelimit import CACHE_ERRORS
 
 from .models import Integration
@@ -29,25 +34,70 @@ COUNTER_SECONDS = 2 * 24 * 3600
 CLASSES = ("2xx", "3xx", "4xx", "5xx")
 
 
+PER_IP = "gf:content-refused-per-ip"
+
+
 def _counter(integration_id, minute: int, status_class: str) -> str:
     return f"gf:content-use:{integration_id}:{minute}:{status_class}"
 
 
-def count(integration: Integration, status_code: int) -> None:
+def _tally(prefix: str, counter: str, flush: Callable[[int], None]) -> int:
+    """Add one to `{prefix}:{minute}:{counter}`; the first tally of a new minute flushes the
+    previous active minute of `prefix`. Returns the minute."""
     minute = int(time.time() // 60)
+    key = f"{prefix}:{minute}:{counter}"
+    cache.add(key, 0, COUNTER_SECONDS)
+    cache.incr(key)
+    if cache.add(f"{prefix}:{minute}:opened", 1, COUNTER_SECONDS):
+        last_key = f"{prefix}:last-minute"
+        previous = cache.get(last_key)
+        cache.set(last_key, minute, COUNTER_SECONDS)
+        if previous is not None and previous != minute:
+            flush(previous)
+    return minute
+
+
+def count(integration: Integration, status_code: int) -> None:
     status_class = f"{status_code // 100}xx"
     try:
-        key = _counter(integration.pk, minute, status_class)
-        cache.add(key, 0, COUNTER_SECONDS)
-        cache.incr(key)
-        last_key = f"gf:content-use:{integration.pk}:last-minute"
-        if cache.add(f"gf:content-use:{integration.pk}:{minute}:opened", 1, COUNTER_SECONDS):
-            previous = cache.get(last_key)
-            cache.set(last_key, minute, COUNTER_SECONDS)
-            if previous is not None and previous != minute:
-                _flush(integration, previous)
+        _tally(f"gf:content-use:{integration.pk}", status_class, lambda minute: _flush(integration, minute))
     except CACHE_ERRORS:
         logger.warning("Content API use of integration %s not counted: cache unavailable", integration.pk)
+
+
+def count_refused_per_ip(request) -> None:
+    """One request refused by the per-IP limit (`content_api`), and whether its address is new
+    this minute (so the event says how many addresses were refused, never which)."""
+    try:
+        minute = _tally(PER_IP, "refused", _flush_refused_per_ip)
+        address = hashlib.sha256((client_ip(request) or "unknown").encode()).hexdigest()[:32]
+        if cache.add(f"{PER_IP}:{minute}:address:{address}", 1, COUNTER_SECONDS):
+            addresses = f"{PER_IP}:{minute}:addresses"
+            cache.add(addresses, 0, COUNTER_SECONDS)
+            cache.incr(addresses)
+    except CACHE_ERRORS:
+        logger.warning("Content API per-IP refusal not counted: cache unavailable")
+
+
+def _flush_refused_per_ip(minute: int) -> None:
+    keys = [f"{PER_IP}:{minute}:refused", f"{PER_IP}:{minute}:addresses"]
+    found = cache.get_many(keys)
+    refused = found.get(keys[0])
+    if not refused:
+        return
+    with request_context.use(None):  # a summary of many requests: not this one's IP or path
+        record_event(
+            action=Action.CONTENT_API_REQUESTS,
+            data={
+                "limit": "content_api",
+                "minute": datetime.fromtimestamp(minute * 60, tz=UTC).isoformat(),
+                "requests": refused,
+                "by_status": {"4xx": refused},
+                "rate_limited": refused,
+                "addresses": found.get(keys[1]) or 0,
+            },
+        )
+    cache.delete_many(keys)
 
 
 def _flush(integration: Integration, minute: int) -> None:

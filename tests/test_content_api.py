@@ -32,10 +32,10 @@ def get(path, key, **headers):
 def test_it_serves_public_fields_of_active_campaigns_offers_and_the_team(issued, team):
     campaigns = get("campaigns", issued.content_key)
     assert campaigns.status_code == 200
-    assert [c["name"] for c in campaigns.json()["results"]] == ["Spring"]
-    assert set(campaigns.json()["results"][0]) == {"id", "name"}
-    offers = get("offers", issued.content_key).json()["results"]
-    assert [(o["name"], set(o)) for o in offers] == [("Boots", {"id", "name", "url"})]
+    assert [c["name"] for c in campaigns.json()["campaigns"]] == ["Spring"]
+    assert set(campaigns.json()["campaigns"][0]) == {"id", "name", "slug"}
+    offers = get("offers", issued.content_key).json()["offers"]
+    assert [(o["name"], set(o)) for o in offers] == [("Boots", {"id", "name", "slug", "url"})]
     assert get("team", issued.content_key).json() == {"id": str(team.pk), "name": team.name}
 
 
@@ -76,10 +76,17 @@ def test_a_regenerated_content_key_stops_the_old_one(issued, as_user, admin, tea
 
 
 @pytest.mark.django_db
-def test_version_header(issued):
-    assert get("campaigns", issued.content_key)["Content-Version"] == "v1"
-    assert get("campaigns", issued.content_key, HTTP_ACCEPT_VERSION="v1")["Content-Version"] == "v1"
-    response = get("campaigns", issued.content_key, HTTP_ACCEPT_VERSION="v5.0")
+@pytest.mark.parametrize("version", [None, "v1", "v5.0", "v5", "V4.2", "v2.0.1", "canary"])
+def test_any_version_a_ghost_client_sends_is_answered_by_the_current_one(issued, version):
+    headers = {} if version is None else {"HTTP_ACCEPT_VERSION": version}
+    response = get("campaigns", issued.content_key, **headers)
+    assert (response.status_code, response["Content-Version"]) == (200, "v1")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("version", ["banana", "5.0", "v", "v5.x", "latest", "v1;DROP"])
+def test_an_accept_version_that_is_not_a_version_is_400(issued, version):
+    response = get("campaigns", issued.content_key, HTTP_ACCEPT_VERSION=version)
     assert (response.status_code, response.json()["code"], response.json()["supported"]) == (
         400,
         "version_unsupported",
@@ -141,13 +148,41 @@ def test_it_has_its_own_rate_limit_per_ip(issued, settings):
 
 
 @pytest.mark.django_db
+def test_per_ip_refusals_leave_one_counted_event_per_minute_not_one_per_request(issued, settings, monkeypatch):
+    """Refused before the key is read, a per-IP 429 belongs to no integration: a flood of them is
+    counted in the cache and written as one event per active minute (no team, no integration)."""
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "content_api": {"ip": "2/m"}}
+    minute = [3_000_000]
+    monkeypatch.setattr(usage.time, "time", lambda: minute[0] * 60 + 1)
+    AuditEvent.objects.all().delete()
+    statuses = [get("campaigns", issued.content_key).status_code for _ in range(40)]
+    statuses += [get("team", None, REMOTE_ADDR="10.0.0.2").status_code for _ in range(4)]
+    assert statuses == [200, 200] + [429] * 38 + [401, 401, 429, 429]
+    assert not AuditEvent.objects.exists()  # nothing written per refusal
+    minute[0] += 2  # a new window of the limit too: the first refusal of it writes the last one's count
+    assert [get("offers", "f" * 26).status_code for _ in range(3)] == [401, 401, 429]
+    event = AuditEvent.objects.get()
+    assert event.action == Action.CONTENT_API_REQUESTS
+    assert (event.team_id, event.integration_id, event.ip, event.path) == (None, None, None, "")
+    assert event.data == {
+        "limit": "content_api",
+        "minute": "1975-09-15T08:00:00+00:00",
+        "requests": 40,
+        "by_status": {"4xx": 40},
+        "rate_limited": 40,
+        "addresses": 2,
+    }
+    assert issued.content_key not in repr(event.data) and "10.0.0.2" not in repr(event.data)
+
+
+@pytest.mark.django_db
 def test_use_is_audited_per_minute_not_per_request(issued, monkeypatch):
     minute = [1_000_000]
     monkeypatch.setattr(usage.time, "time", lambda: minute[0] * 60 + 1)
     AuditEvent.objects.all().delete()
     for _ in range(25):
         get("campaigns", issued.content_key)
-    get("campaigns", issued.content_key, HTTP_ACCEPT_VERSION="v9")  # refused before the key is read
+    get("campaigns", issued.content_key, HTTP_ACCEPT_VERSION="nine")  # refused before the key is read
     assert not AuditEvent.objects.exists()  # nothing written per request
     minute[0] += 3
     get("team", issued.content_key)  # the first request of a later minute writes the last one's summary

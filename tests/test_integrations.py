@@ -133,7 +133,9 @@ def _forge(issued, *, header=None, secret=None, **claims):
 WRONG_TOKENS = {
     "expired": (lambda i: _forge(i, iat=int(time.time()) - 400, exp=int(time.time()) - 100), "token_expired"),
     "lifetime over 5 minutes": (lambda i: _forge(i, exp=int(time.time()) + 301), "token_lifetime_too_long"),
-    "wrong audience": (lambda i: _forge(i, aud="/v2/admin/"), "audience_invalid"),
+    "another version's audience": (lambda i: _forge(i, aud="/v2/admin/"), "audience_invalid"),
+    "admin without its slashes": (lambda i: _forge(i, aud="admin"), "audience_invalid"),
+    "audience list without ours": (lambda i: _forge(i, aud=["/content/", "/members/"]), "audience_invalid"),
     "content audience": (lambda i: _forge(i, aud="/content/"), "audience_invalid"),
     "no exp": (lambda i: _forge(i, exp=None), "token_claims_missing"),
     "no iat": (lambda i: _forge(i, iat=None), "token_claims_missing"),
@@ -144,6 +146,14 @@ WRONG_TOKENS = {
     ),
     "unknown kid": (lambda i: _forge(i, header={"kid": "0" * 24}), "kid_unknown"),
     "kid not an id": (lambda i: _forge(i, header={"kid": "../../etc"}), "kid_unknown"),
+    "kid in the payload, none in the header": (
+        lambda i: jwt.encode(
+            {"iat": int(time.time()), "exp": int(time.time()) + 60, "aud": "/admin/", "kid": i.admin_key[:24]},
+            bytes.fromhex(i.admin_key.split(":")[1]),
+            algorithm="HS256",
+        ),
+        "token_kid_in_payload",
+    ),
     "another secret": (lambda i: _forge(i, secret="ab" * 32), "signature_invalid"),
     "alg none": (
         lambda i: jwt.encode(
@@ -166,6 +176,36 @@ WRONG_TOKENS = {
     "not a jwt": (lambda i: "not.a.jwt", "token_malformed"),
     "typ not JWT": (lambda i: _forge(i, header={"typ": "at+jwt"}), "token_malformed"),
 }
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("audience", ["/admin/", "/v1/admin/"])
+@pytest.mark.parametrize("scheme", ["Ghost", "Bearer"])
+def test_ghost_5s_unversioned_audience_and_ours_are_accepted(issued, team, audience, scheme):
+    """Ghost 5's Admin API client signs `aud: "/admin/"`; this API's own audience is `/v1/admin/`."""
+    response = as_token(_forge(issued, aud=audience), team, scheme).get(CAMPAIGNS)
+    assert response.status_code == 200
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("scheme", ["Ghost", "Bearer"])
+def test_a_kid_in_the_payload_is_refused_saying_where_it_belongs(issued, team, scheme):
+    kid, _, secret = issued.admin_key.partition(":")
+    now = int(time.time())
+    token = jwt.encode(
+        {"iat": now, "exp": now + 60, "aud": "/admin/", "kid": kid}, bytes.fromhex(secret), algorithm="HS256"
+    )
+    response = as_token(token, team, scheme).get(CAMPAIGNS)
+    assert (response.status_code, response.json()["code"]) == (401, "token_kid_in_payload")
+    assert "header" in response.json()["detail"]
+    # In both places, the header's kid is the one read: a valid token.
+    both = jwt.encode(
+        {"iat": now, "exp": now + 60, "aud": "/admin/", "kid": kid},
+        bytes.fromhex(secret),
+        algorithm="HS256",
+        headers={"kid": kid},
+    )
+    assert as_token(both, team, scheme).get(CAMPAIGNS).status_code == 200
 
 
 @pytest.mark.django_db

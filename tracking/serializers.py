@@ -60,14 +60,16 @@ class OfferSerializer(TeamOwnedSerializer):
 
     class Meta(TeamOwnedSerializer.Meta):
         model = Offer
-        fields = ["id", "name", "url", "payout", "network", "created_at", "updated_at"]
+        fields = ["id", "name", "slug", "url", "payout", "network", "created_at", "updated_at"]
+        read_only_fields = [*TeamOwnedSerializer.Meta.read_only_fields, "slug"]
         extra_kwargs = {"network": {"queryset": Network.objects.all()}}
 
 
 class CampaignSerializer(TeamOwnedSerializer):
     class Meta(TeamOwnedSerializer.Meta):
         model = Campaign
-        fields = ["id", "name", "status", "domain", "offer", "source", "created_at", "updated_at"]
+        fields = ["id", "name", "slug", "status", "domain", "offer", "source", "created_at", "updated_at"]
+        read_only_fields = [*TeamOwnedSerializer.Meta.read_only_fields, "slug"]
 
 
 class StatsSerializer(serializers.Serializer):

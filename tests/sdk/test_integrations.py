@@ -23,6 +23,7 @@ from ghostflow_client import (
     GhostFlowContent,
     NotFoundError,
     PermissionDeniedError,
+    ValidationError,
 )
 from ghostflow_client.cli import Exit
 
@@ -206,7 +207,9 @@ def test_the_content_client_reads_the_public_data_with_etags(world, login):
     # The same base URL as the main client works (…/api/v1 is replaced by …/api/content/v1).
     content = GhostFlowContent(world.url + "/api/v1", issued["content_key"], http_client=http)
     assert [c["name"] for c in content.campaigns()] == ["Live"]
-    assert list(content.offers()) == [{"id": str(offer.pk), "name": "Shoes", "url": "https://o.example.com/"}]
+    assert list(content.offers()) == [
+        {"id": str(offer.pk), "name": "Shoes", "slug": "shoes", "url": "https://o.example.com/"}
+    ]
     team = content.team()
     assert team == {"id": str(world.team.pk), "name": "Acme"}
     assert content.team() == team and [c["name"] for c in content.campaigns()] == ["Live"]
@@ -232,6 +235,39 @@ def test_the_content_client_reads_the_public_data_with_etags(world, login):
             return await content.team(), [c["name"] async for c in content.campaigns()]
 
     assert run_async(run()) == (team, ["Live"])
+
+
+def test_the_content_client_pages_filters_and_reads_by_id_and_slug(world, login):
+    issued = login.integrations.create("Site", ["read"])
+    offer = Offer.objects.create(team=world.team, name="Shoes", url="https://o.example.com/")
+    Campaign.objects.bulk_create(
+        Campaign(team=world.team, name=f"Live {n:02}", status="active", offer=offer) for n in range(23)
+    )
+    Campaign.objects.create(team=world.team, name="Draft", status="draft")
+    recorder = Recorder()
+    content = GhostFlowContent(world.url, issued["content_key"], http_client=recorder.client())
+
+    names = [c["name"] for c in content.campaigns(limit=10, order="name asc")]
+    assert names == [f"Live {n:02}" for n in range(23)] and len(recorder.statuses) == 3  # 10 + 10 + 3
+    chosen = list(content.campaigns(filter="slug:[live-03,live-07],name:'Draft'", fields=["name"]))
+    assert sorted(chosen, key=lambda c: c["name"]) == [{"name": "Live 03"}, {"name": "Live 07"}]
+    one = content.campaign_by_slug("live-03", include=["offer"])
+    assert one["offer"] == {"id": str(offer.pk), "name": "Shoes", "slug": "shoes", "url": "https://o.example.com/"}
+    assert content.campaign(one["id"])["slug"] == "live-03"
+    assert content.offer_by_slug("shoes") == content.offer(str(offer.pk))
+    with pytest.raises(ValidationError) as refused:
+        list(content.campaigns(filter="name:("))
+    assert refused.value.code == "filter_syntax_error"
+    with pytest.raises(NotFoundError):
+        content.campaign_by_slug("../team")  # one path segment, whatever it holds
+
+    async def run():
+        async with AsyncGhostFlowContent(world.url, issued["content_key"]) as content:
+            listed = [c["slug"] async for c in content.campaigns(limit=5, filter="name:~'live 1'")]
+            return listed, (await content.campaign_by_slug("live-11"))["name"]
+
+    listed, name = run_async(run())
+    assert sorted(listed) == [f"live-{n}" for n in range(10, 20)] and name == "Live 11"
 
 
 # --- gf ----------------------------------------------------------------------------------------

@@ -4,8 +4,14 @@
 
     with GhostFlowContent("https://api.example.com", content_key="5f1d...") as content:
         team = content.team()
-        for campaign in content.campaigns():  # the team's active campaigns
-            print(campaign["name"])
+        for campaign in content.campaigns(filter="slug:-[old,older]", include=["offer"]):
+            print(campaign["name"], campaign["offer"])
+        spring = content.campaign_by_slug("spring-sale")
+
+Listings follow Ghost's Content API: pages of ``limit`` items (at most 50), fetched as the
+iteration reaches them; ``filter`` in Ghost's NQL, ``order``, ``fields`` and ``include`` are passed
+through as the server takes them (a parameter it cannot apply raises ``ValidationError`` with the
+server's code, e.g. ``filter_syntax_error``).
 
 The key travels as ``?key=`` (the only credential the Content API takes, and the only place a
 key may be put in a URL: it is publishable). Every request says ``Accept-Version: v1``. Answers
@@ -21,9 +27,10 @@ import asyncio
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any, TypeVar, cast
+from urllib.parse import quote
 
 import httpx
 
@@ -55,6 +62,44 @@ def normalize_content_url(base_url: str) -> str:
     if not path.endswith(CONTENT_PREFIX):
         path += CONTENT_PREFIX
     return str(url.copy_with(path=path + "/", query=None, fragment=None))
+
+
+def _joined(names: Sequence[str] | None) -> str | None:
+    if isinstance(names, str):  # include="offer": one name, not its letters
+        return names
+    return ",".join(names) if names else None
+
+
+def _listing(
+    limit: int | None,
+    filter: str | None,
+    order: str | None,
+    fields: Sequence[str] | None,
+    include: Sequence[str] | None,
+) -> dict[str, object | None]:
+    return {"limit": limit, "filter": filter, "order": order, "fields": _joined(fields), "include": _joined(include)}
+
+
+def _segment(value: str) -> str:
+    """An id or slug as one path segment: nothing in it can reach another path."""
+    return quote(str(value), safe="")
+
+
+def _page(body: Mapping[str, Any], key: str) -> Page[T]:
+    """A Ghost-style page, ``{key: [...], "meta": {"pagination": {"next", "prev", ...}}}``: the
+    "cursor" of a page is its number."""
+    pagination = body.get("meta", {}).get("pagination", {})
+    following, preceding = pagination.get("next"), pagination.get("prev")
+    return Page(
+        items=cast(list[T], list(body.get(key) or [])),
+        next_cursor=str(following) if following else None,
+        previous_cursor=str(preceding) if preceding else None,
+    )
+
+
+def _single(body: Mapping[str, Any], key: str) -> Any:
+    """The one item of a read (``{key: [item]}``)."""
+    return (body.get(key) or [None])[0]
 
 
 class _ETagCache:
@@ -174,21 +219,56 @@ class GhostFlowContent(_ContentBase):
     ) -> None:
         self.close()
 
-    def campaigns(self, *, page_size: int | None = None) -> Paginator[PublicCampaign]:
-        """The team's active campaigns (``id``, ``name``), fetched page by page as iterated."""
-        return self._paginate("campaigns", page_size)
+    def campaigns(
+        self,
+        *,
+        limit: int | None = None,
+        filter: str | None = None,
+        order: str | None = None,
+        fields: Sequence[str] | None = None,
+        include: Sequence[str] | None = None,
+    ) -> Paginator[PublicCampaign]:
+        """The team's active campaigns (``id``, ``name``, ``slug``; ``offer`` with ``include=["offer"]``),
+        fetched page by page as iterated."""
+        return self._paginate("campaigns", _listing(limit, filter, order, fields, include))
 
-    def offers(self, *, page_size: int | None = None) -> Paginator[PublicOffer]:
-        """The offers of the team's active campaigns (``id``, ``name``, ``url``)."""
-        return self._paginate("offers", page_size)
+    def campaign(self, campaign_id: str, *, include: Sequence[str] | None = None) -> PublicCampaign:
+        """One active campaign, by id (``NotFoundError`` if there is none)."""
+        return cast(PublicCampaign, self._one("campaigns", f"campaigns/{_segment(campaign_id)}", include))
+
+    def campaign_by_slug(self, slug: str, *, include: Sequence[str] | None = None) -> PublicCampaign:
+        """One active campaign, by slug."""
+        return cast(PublicCampaign, self._one("campaigns", f"campaigns/slug/{_segment(slug)}", include))
+
+    def offers(
+        self,
+        *,
+        limit: int | None = None,
+        filter: str | None = None,
+        order: str | None = None,
+        fields: Sequence[str] | None = None,
+    ) -> Paginator[PublicOffer]:
+        """The offers of the team's active campaigns (``id``, ``name``, ``slug``, ``url``)."""
+        return self._paginate("offers", _listing(limit, filter, order, fields, None))
+
+    def offer(self, offer_id: str) -> PublicOffer:
+        """One offer of an active campaign, by id."""
+        return cast(PublicOffer, self._one("offers", f"offers/{_segment(offer_id)}", None))
+
+    def offer_by_slug(self, slug: str) -> PublicOffer:
+        """One offer of an active campaign, by slug."""
+        return cast(PublicOffer, self._one("offers", f"offers/slug/{_segment(slug)}", None))
 
     def team(self) -> PublicTeam:
         """The team's public profile (``id``, ``name``)."""
         return cast(PublicTeam, self._get("team", {}))
 
-    def _paginate(self, path: str, page_size: int | None) -> Paginator[T]:
+    def _one(self, key: str, path: str, include: Sequence[str] | None) -> Any:
+        return _single(self._get(path, {"include": _joined(include)}), key)
+
+    def _paginate(self, key: str, params: dict[str, object | None]) -> Paginator[T]:
         def fetch(cursor: str | None) -> Page[T]:
-            return Page.from_body(self._get(path, {"page_size": page_size, "cursor": cursor}))
+            return _page(self._get(key, {**params, "page": cursor}), key)
 
         return Paginator(fetch)
 
@@ -247,21 +327,55 @@ class AsyncGhostFlowContent(_ContentBase):
     ) -> None:
         await self.aclose()
 
-    def campaigns(self, *, page_size: int | None = None) -> AsyncPaginator[PublicCampaign]:
-        """The team's active campaigns (``id``, ``name``), fetched page by page as iterated."""
-        return self._paginate("campaigns", page_size)
+    def campaigns(
+        self,
+        *,
+        limit: int | None = None,
+        filter: str | None = None,
+        order: str | None = None,
+        fields: Sequence[str] | None = None,
+        include: Sequence[str] | None = None,
+    ) -> AsyncPaginator[PublicCampaign]:
+        """The team's active campaigns, fetched page by page as iterated."""
+        return self._paginate("campaigns", _listing(limit, filter, order, fields, include))
 
-    def offers(self, *, page_size: int | None = None) -> AsyncPaginator[PublicOffer]:
-        """The offers of the team's active campaigns (``id``, ``name``, ``url``)."""
-        return self._paginate("offers", page_size)
+    async def campaign(self, campaign_id: str, *, include: Sequence[str] | None = None) -> PublicCampaign:
+        """One active campaign, by id."""
+        return cast(PublicCampaign, await self._one("campaigns", f"campaigns/{_segment(campaign_id)}", include))
+
+    async def campaign_by_slug(self, slug: str, *, include: Sequence[str] | None = None) -> PublicCampaign:
+        """One active campaign, by slug."""
+        return cast(PublicCampaign, await self._one("campaigns", f"campaigns/slug/{_segment(slug)}", include))
+
+    def offers(
+        self,
+        *,
+        limit: int | None = None,
+        filter: str | None = None,
+        order: str | None = None,
+        fields: Sequence[str] | None = None,
+    ) -> AsyncPaginator[PublicOffer]:
+        """The offers of the team's active campaigns."""
+        return self._paginate("offers", _listing(limit, filter, order, fields, None))
+
+    async def offer(self, offer_id: str) -> PublicOffer:
+        """One offer of an active campaign, by id."""
+        return cast(PublicOffer, await self._one("offers", f"offers/{_segment(offer_id)}", None))
+
+    async def offer_by_slug(self, slug: str) -> PublicOffer:
+        """One offer of an active campaign, by slug."""
+        return cast(PublicOffer, await self._one("offers", f"offers/slug/{_segment(slug)}", None))
 
     async def team(self) -> PublicTeam:
         """The team's public profile (``id``, ``name``)."""
         return cast(PublicTeam, await self._get("team", {}))
 
-    def _paginate(self, path: str, page_size: int | None) -> AsyncPaginator[T]:
+    async def _one(self, key: str, path: str, include: Sequence[str] | None) -> Any:
+        return _single(await self._get(path, {"include": _joined(include)}), key)
+
+    def _paginate(self, key: str, params: dict[str, object | None]) -> AsyncPaginator[T]:
         async def fetch(cursor: str | None) -> Page[T]:
-            return Page.from_body(await self._get(path, {"page_size": page_size, "cursor": cursor}))
+            return _page(await self._get(key, {**params, "page": cursor}), key)
 
         return AsyncPaginator(fetch)
 

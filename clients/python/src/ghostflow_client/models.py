@@ -213,6 +213,7 @@ class IntegrationUpdate(TypedDict, total=False):
 class Campaign(TypedDict):
     id: str
     name: str
+    slug: str
     status: CampaignStatus
     domain: str | None
     offer: str | None
@@ -231,6 +232,7 @@ class Domain(TypedDict):
 class Offer(TypedDict):
     id: str
     name: str
+    slug: str
     url: str
     payout: str | None
     network: str | None
@@ -331,19 +333,24 @@ class NetworkUpdate(TypedDict, total=False):
 # --- The Content API (public, read-only: ghostflow_client.content) ----------------------------
 
 
-class PublicCampaign(TypedDict):
-    """An active campaign, as the Content API shows it."""
-
-    id: str
-    name: str
-
-
 class PublicOffer(TypedDict):
-    """An offer of an active campaign, as the Content API shows it (never the payout)."""
+    """An offer of an active campaign, as the Content API shows it (never the payout). With
+    ``fields=`` only the fields asked for are present."""
 
     id: str
     name: str
+    slug: str
     url: str
+
+
+class PublicCampaign(TypedDict):
+    """An active campaign, as the Content API shows it; ``offer`` with ``include=["offer"]`` only
+    (None when it has none). With ``fields=`` only the fields asked for are present."""
+
+    id: str
+    name: str
+    slug: str
+    offer: NotRequired[PublicOffer | None]
 
 
 class PublicTeam(TypedDict):
