@@ -123,7 +123,8 @@ def test_the_stream_resumes_after_server_ends_and_dropped_connections_and_misses
 ):
     reader, writer, writer_raw = keys
     client = GhostFlow(relay.url, api_key=reader, team_id=team.pk)
-    consumer = Consumer(client.audit_log.stream(action="api_request", key=writer.pk, last_event_id=id_floor(1)), count=40)
+    stream = client.audit_log.stream(action="api_request", key=writer.pk, last_event_id=id_floor(1))
+    consumer = Consumer(stream, count=40)
 
     write(server, writer_raw, team, 10)
     consumer.wait_for(10)
@@ -179,7 +180,8 @@ def test_the_async_stream_resumes_the_same_way(server, relay, keys, team):
     async def consume():
         ids = []
         client = AsyncGhostFlow(relay.url, api_key=reader, team_id=team.pk)
-        async with client, client.audit_log.stream(action="api_request", key=writer.pk, last_event_id=id_floor(1)) as events:
+        stream = client.audit_log.stream(action="api_request", key=writer.pk, last_event_id=id_floor(1))
+        async with client, stream as events:
             async for event in events:
                 ids.append(event["id"])
                 if len(ids) == 5:

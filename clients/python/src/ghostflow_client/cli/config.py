@@ -55,7 +55,8 @@ CREDENTIALS = "credentials.json"
 # Opened relative to the directory's descriptor, never through a symbolic link. Where the system
 # has no O_NOFOLLOW or dir_fd (Windows), files are opened by path: there the profile directory is
 # the user's own and the threat of another local user planting links does not arise the same way.
-_SAFE_OPEN = hasattr(os, "O_NOFOLLOW") and os.open in os.supports_dir_fd and os.replace in os.supports_dir_fd
+# (os.replace takes src_dir_fd and dst_dir_fd wherever os.rename does; only os.rename is listed.)
+_SAFE_OPEN = hasattr(os, "O_NOFOLLOW") and os.open in os.supports_dir_fd and os.rename in os.supports_dir_fd
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _DIRECTORY = getattr(os, "O_DIRECTORY", 0)

@@ -170,7 +170,7 @@ class State:
                 store = self.login_store()
                 if store.load() is None:
                     raise CliError(
-                        f"Not logged in to {self.base_url}: run `gf login`, or set GF_API_KEY "
+                        f"Not logged in to {redact_url(self.base_url)}: run `gf login`, or set GF_API_KEY "
                         "(or an integration's GF_ADMIN_KEY with GF_TEAM_ID).",
                         Exit.AUTH,
                     )
