@@ -509,7 +509,7 @@ def follow_log(
     except KeyboardInterrupt:
         resume = f" after event {stream.last_event_id}" if stream.last_event_id else ""
         output.notice(f"Stopped{resume}.")
-        raise click.exceptions.Exit(130) from None
+        raise click.exceptions.Exit(Exit.INTERRUPTED) from None
 
 
 def audit_line(event: AuditEvent) -> str:

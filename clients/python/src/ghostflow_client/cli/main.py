@@ -48,6 +48,7 @@ class Exit(IntEnum):
     FORBIDDEN = 4  # authenticated, but not allowed (missing scope, not a member, role too low)
     SERVER = 5  # the server failed (5xx)
     NETWORK = 6  # the server could not be reached or did not answer in time
+    INTERRUPTED = 130  # `gf audit --follow` stopped with Ctrl-C (128 + SIGINT, as the shell says)
 
 
 EXIT_CODES_HELP = """\b
@@ -59,12 +60,15 @@ Exit codes:
   4  permission denied (missing scope, not a member of the team)
   5  server error (5xx)
   6  network error (server unreachable, timeout)
+  130  `gf audit --follow` stopped with Ctrl-C
 
 \b
 Settings, strongest first: flags, then GF_BASE_URL / GF_API_KEY / GF_ADMIN_KEY /
 GF_TEAM_ID, then what `gf login` and `gf team use` saved (in GF_CONFIG_DIR, default
 ~/.config/gf). A key (GF_API_KEY, or an integration's GF_ADMIN_KEY with its team in
-GF_TEAM_ID) is used instead of the login.
+GF_TEAM_ID) is used instead of the login. A key typed after --api-key or
+--admin-key is visible to other users (ps): use the environment, --api-key-file
+FILE or --api-key - (standard input).
 """
 
 
