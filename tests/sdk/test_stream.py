@@ -174,6 +174,29 @@ def test_before_any_event_a_reconnect_resumes_from_when_the_stream_opened(server
     client.close()
 
 
+def test_a_quiet_stream_resumes_after_each_server_end_without_reporting_a_false_gap(
+    server, keys, team, settings, monkeypatch
+):
+    """Nothing written for longer than the replay window: each `max_duration` end moves the resume
+    point up to (a little before) the end, so the reconnect is inside the window."""
+    import ghostflow_client.stream
+
+    settings.AUDIT_STREAM_REPLAY_SECONDS = 4
+    settings.AUDIT_STREAM_MAX_SECONDS = 1
+    # The SDK's times, scaled down as the server's are (margin 10 s, a quick end under 5 s).
+    monkeypatch.setattr(ghostflow_client.stream, "END_MARGIN_SECONDS", 0.5)
+    monkeypatch.setattr(ghostflow_client.stream, "QUICK_END_SECONDS", 0.5)
+    reader, writer, writer_raw = keys
+    gaps = []
+    client = GhostFlow(server.url, api_key=reader, team_id=team.pk)
+    consumer = Consumer(client.audit_log.stream(action="api_request", key=writer.pk, on_gap=gaps.append), count=1)
+    time.sleep(6)  # about five server-initiated ends, nothing written
+    write(server, writer_raw, team, 1)
+    assert consumer.finish() == written(writer)
+    assert gaps == [] and opened_streams() >= 4
+    client.close()
+
+
 def test_the_async_stream_resumes_the_same_way(server, relay, keys, team):
     reader, writer, writer_raw = keys
 

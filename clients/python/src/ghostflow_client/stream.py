@@ -8,9 +8,9 @@ resume point is older than the server's replay window.
 
 Resume. A reconnect sends ``Last-Event-ID`` with the id of the last message received; the server
 replays what was written after it, then goes live, so nothing is lost and nothing repeated. Before
-any event has arrived, the resume point is the moment the stream (re)opened, by the server's
-clock (its ``Date`` header, less a second for its rounding): a reconnect then replays what was
-written since, which the client has not seen either. The iterator reconnects after a
+any event has arrived, the resume point is the moment the first connection opened, by the
+server's clock (see ``_Resume``): a reconnect then replays what was written since, which the
+client has not seen either. The iterator reconnects after a
 server-initiated ``end``, a connection that drops, and a connection silent for longer than the read
 timeout (the server sends a heartbeat every 15 s by default), at once after a connection that was
 useful and with a growing, jittered wait after one that ended at once with nothing; a connection
@@ -24,6 +24,7 @@ and async iterators.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -54,6 +55,10 @@ DEFAULT_READ_TIMEOUT = 60.0
 # A connection that ends sooner than this without an event was of no use: wait before the next.
 QUICK_END_SECONDS = 5.0
 MAX_QUICK_ENDS = 16  # the wait stops growing there (RetryPolicy's ceiling caps it anyway)
+# How far before a `max_duration` end the resume point may move on a quiet stream: more than the
+# server holds an event to settle (0.5 s) and than it takes to find an event whose announcement
+# was lost (its poll, 2 s), so that nothing sent late is skipped.
+END_MARGIN_SECONDS = 10.0
 
 logger = logging.getLogger("ghostflow_client")
 
@@ -96,24 +101,44 @@ def _floor_id(moment: float) -> str:
     return str(uuid.UUID(int=int(moment * 1000) << 80))
 
 
+def _later(a: str | None, b: str) -> str:
+    """The later of two resume points (event ids are time-ordered: the larger is the later)."""
+    return b if a is None or uuid.UUID(b).int > uuid.UUID(a).int else a
+
+
 class _Resume:
     """The resume point, what each message means and how long to wait before reconnecting: the
-    decisions of the sync and async iterators, made in one place."""
+    decisions of the sync and async iterators, made in one place.
+
+    The resume point (sent as ``Last-Event-ID``) is the later of the last event received and a
+    point in time up to which the server has delivered everything:
+
+    - the opening of the first connection, when it was opened without a resume point (it starts
+      "now": nothing before it was asked for);
+    - a little before a server-initiated end for ``max_duration`` (a healthy connection that was
+      live to its end), so that a quiet stream does not resume from an event older than the
+      server's replay window (which would report a gap that lost nothing). Not after the other
+      ends (``replay_limit``: the replay stopped midway; ``lagging``, ``unavailable``: events may
+      not have been sent), nor after a drop (the connection may have been dead for a while).
+
+    Both times are the server's: its ``Date`` at opening (less a second, for the rounding) plus the
+    time the connection lasted.
+    """
 
     def __init__(self, last_event_id: str | None, on_gap: GapHandler | None, retry: RetryPolicy) -> None:
         self.last_event_id = str(uuid.UUID(last_event_id)) if last_event_id else None
-        self._floor: str | None = None  # where to resume when no event has arrived yet
+        self._point = self.last_event_id
         self._on_gap = on_gap or _log_gap
         self._retry = retry
-        self._opened_at = 0.0
+        self._server_opened = 0.0  # the server's clock when the current connection opened
+        self._opened_at = 0.0  # ours (monotonic)
         self._received = 0  # events on the current connection
         self._quick_ends = 0  # connections in a row that ended at once with nothing
 
     def headers(self) -> dict[str, str]:
         headers = {"Accept": CONTENT_TYPE, "Cache-Control": "no-store"}
-        point = self.last_event_id or self._floor
-        if point is not None:
-            headers["Last-Event-ID"] = point
+        if self._point is not None:
+            headers["Last-Event-ID"] = self._point
         return headers
 
     def opened(self, response: httpx.Response) -> None:
@@ -125,14 +150,12 @@ class _Resume:
             )
         self._opened_at = time.monotonic()
         self._received = 0
-        if self.last_event_id is None:
-            # Nothing received yet: this connection delivers everything from its opening on, so a
-            # reconnect may resume from there (a second early, for the header's rounding).
-            try:
-                opened = parsedate_to_datetime(response.headers["Date"]).timestamp()
-            except (KeyError, TypeError, ValueError):
-                opened = time.time()
-            self._floor = _floor_id(opened - 1.0)
+        try:
+            self._server_opened = parsedate_to_datetime(response.headers["Date"]).timestamp() - 1.0
+        except (KeyError, TypeError, ValueError):
+            self._server_opened = time.time() - 1.0
+        if self._point is None:
+            self._point = _floor_id(self._server_opened)
 
     def message(self, sse: ServerSentEvent) -> AuditEvent | None:
         """The event a message carries, or None (a named event handled here); raises
@@ -143,6 +166,7 @@ class _Resume:
             event = cast(AuditEvent, json.loads(sse.data))
             # The message's `id:`: the server's resume point (it never moves back).
             self.last_event_id = sse.id or event["id"]
+            self._point = _later(self._point, self.last_event_id)
             self._received += 1
             return event
         data = _json_object(sse.data)
@@ -150,7 +174,10 @@ class _Resume:
             raise StreamRevoked(str(data.get("reason") or "revoked"), self.last_event_id)
         if sse.event == "gap":
             self._on_gap(str(data.get("detail") or "events older than the replay window were not replayed"))
-        return None  # `end` (the server closes the connection next) and names added later
+        if sse.event == "end" and data.get("reason") == "max_duration":
+            lasted = time.monotonic() - self._opened_at
+            self._point = _later(self._point, _floor_id(self._server_opened + lasted - END_MARGIN_SECONDS))
+        return None  # after `end` the server closes the connection; names added later are ignored
 
     def reconnect_delay(self) -> float:
         """Seconds to wait before reconnecting: none after a useful connection, a growing
@@ -222,11 +249,13 @@ class AuditStream:
                 time.sleep(self._resume.reconnect_delay())
 
     def close(self) -> None:
-        """Stop: close the connection; the iteration ends."""
+        """Stop: close the connection; the iteration ends (from another thread too: its read
+        stops when the connection closes)."""
         self._closed = True
         if self._response is not None:
             self._response.close()
-        self._events.close()
+        with contextlib.suppress(ValueError):  # "generator already executing": another thread reads
+            self._events.close()
 
     def __enter__(self) -> AuditStream:
         return self
@@ -281,11 +310,12 @@ class AsyncAuditStream:
                 await asyncio.sleep(self._resume.reconnect_delay())
 
     async def aclose(self) -> None:
-        """Stop: close the connection; the iteration ends."""
+        """Stop: close the connection; the iteration ends (from another task too)."""
         self._closed = True
         if self._response is not None:
             await self._response.aclose()
-        await self._events.aclose()
+        with contextlib.suppress(RuntimeError):  # "already running": another task reads
+            await self._events.aclose()
 
     async def __aenter__(self) -> AsyncAuditStream:
         return self
