@@ -12,6 +12,12 @@ With an integration's Admin key (the client signs a short-lived token with it)::
 
 And the public Content API with its Content key: ``GhostFlowContent(url, content_key)``.
 
+The live audit log (resumed after every drop, nothing lost or repeated)::
+
+    with gf.audit_log.stream(action="api_request") as events:
+        for event in events:
+            print(event["path"], event["status_code"])
+
 See README.md beside this package for logins, errors, retries and the async client.
 """
 
@@ -32,19 +38,24 @@ from .errors import (
     RateLimitedError,
     RequestTimeout,
     ServerError,
+    StreamRevoked,
     ValidationError,
 )
 from .pagination import AsyncPaginator, Page, Paginator
 from .retry import DEFAULT_RETRY, NO_RETRY, RetryPolicy
+from .stream import STREAM_RETRY, AsyncAuditStream, AuditStream
 
 __all__ = [
     "DEFAULT_RETRY",
     "NO_RETRY",
+    "STREAM_RETRY",
     "APIError",
     "AdminKey",
+    "AsyncAuditStream",
     "AsyncGhostFlow",
     "AsyncGhostFlowContent",
     "AsyncPaginator",
+    "AuditStream",
     "AuthenticationError",
     "ConfigurationError",
     "ConflictError",
@@ -61,6 +72,7 @@ __all__ = [
     "RequestTimeout",
     "RetryPolicy",
     "ServerError",
+    "StreamRevoked",
     "TokenStore",
     "Tokens",
     "ValidationError",

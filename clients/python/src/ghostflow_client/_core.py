@@ -10,8 +10,9 @@ from typing import Any
 
 import httpx
 
+from ._redact import redact_url
 from ._version import __version__
-from .auth import AdminKey, LoginState, MemoryTokenStore, Tokens, TokenStore, check_api_key
+from .auth import AdminKey, LoginState, MemoryTokenStore, Tokens, TokenStore, check_api_key, key_prefix, shown
 from .errors import ConfigurationError, NetworkError, RequestTimeout
 from .retry import RetryPolicy
 
@@ -29,7 +30,7 @@ def normalize_base_url(base_url: str) -> str:
     """``https://api.example.com`` or ``https://api.example.com/api/v1`` -> ``.../api/v1/``."""
     url = httpx.URL(base_url.strip())
     if url.scheme not in ("http", "https") or not url.host:
-        raise ConfigurationError(f"base_url must be an http(s) URL, got {base_url!r}")
+        raise ConfigurationError(f"base_url must be an http(s) URL, got {redact_url(base_url)!r}")
     path = url.path.rstrip("/")
     if not path.endswith(API_PREFIX):
         path += API_PREFIX
@@ -46,8 +47,9 @@ def segment(value: Id) -> str:
     text = str(value).strip()
     try:
         return str(uuid.UUID(text))
-    except ValueError as exc:
-        raise ConfigurationError(f"Not an id: {text!r} (ids are UUIDs)") from exc
+    except ValueError:
+        # Never the value itself when it is a credential passed by mistake (`revoke("gf_...")`).
+        raise ConfigurationError(f"Not an id: {shown(text)} (ids are UUIDs)") from None
 
 
 def query(params: Mapping[str, object | None]) -> dict[str, str]:
@@ -87,14 +89,16 @@ def problem_code(response: httpx.Response) -> str | None:
 
 
 def network_error(exc: httpx.TransportError, method: str, url: str) -> NetworkError:
+    """The SDK's error for a request that got no answer; the URL without its userinfo."""
     if isinstance(exc, httpx.TimeoutException):
-        return RequestTimeout(f"{method} {url}: no answer in time ({type(exc).__name__})")
-    return NetworkError(f"{method} {url}: {exc or type(exc).__name__}")
+        return RequestTimeout(f"{method} {redact_url(url)}: no answer in time ({type(exc).__name__})")
+    return NetworkError(redact_url(f"{method} {url}: {exc or type(exc).__name__}"))
 
 
-@dataclass
+@dataclass(repr=False)
 class Settings:
-    """A client's fixed configuration, shared with its ``with_team`` copies."""
+    """A client's fixed configuration, shared with its ``with_team`` copies. Its repr names the
+    credential by its public part only (reprs end up in logs and tracebacks)."""
 
     base_url: str
     api_key: str | None
@@ -102,6 +106,22 @@ class Settings:
     login: LoginState | None
     retry: RetryPolicy
     user_agent: str
+
+    def credential(self) -> str:
+        """Which credential, safe to show: an API key's prefix, an Admin key's id, or a login."""
+        if self.api_key is not None:
+            return f"api_key={key_prefix(self.api_key)}..."
+        if self.admin_key is not None:
+            return f"admin_key_id={self.admin_key.key_id}"
+        return "login" if self.login is not None and self.login.tokens is not None else "not logged in"
+
+    def __repr__(self) -> str:
+        return f"Settings(base_url={redact_url(self.base_url)!r}, {self.credential()})"
+
+
+def describe_client(kind: str, settings: Settings, team_id: str | None) -> str:
+    """The repr of a client: where, which credential (its public part), which team."""
+    return f"{kind}({redact_url(settings.base_url)!r}, {settings.credential()}, team_id={team_id!r})"
 
 
 def make_settings(

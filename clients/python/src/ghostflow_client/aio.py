@@ -58,6 +58,18 @@ from .models import (
 )
 from .pagination import AsyncPaginator, Page
 from .retry import DEFAULT_RETRY, RetryPolicy
+from .stream import (
+    DEFAULT_READ_TIMEOUT,
+    STREAM_PATH,
+    STREAM_RETRY,
+    TOKEN_PATH,
+    AsyncAuditStream,
+    GapHandler,
+    _Resume,
+    browser_url,
+    stream_params,
+    stream_timeout,
+)
 
 __all__ = ["AsyncGhostFlow"]
 
@@ -160,6 +172,10 @@ class AsyncGhostFlow:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.aclose()
+
+    def __repr__(self) -> str:
+        # The credential by its public part only (an API key's prefix, an Admin key's id).
+        return _core.describe_client("AsyncGhostFlow", self._settings, self.team_id)
 
     @property
     def base_url(self) -> str:
@@ -285,24 +301,58 @@ class AsyncGhostFlow:
         team_scoped: bool = False,
         team_id: str | None = None,
     ) -> Any:
+        response = await self._send(
+            method,
+            path,
+            params=params,
+            json=json,
+            authenticated=authenticated,
+            team_scoped=team_scoped,
+            team_id=team_id,
+        )
+        return _core.decode(response)
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, object | None] | None = None,
+        json: object | None = None,
+        headers: Mapping[str, str] | None = None,
+        authenticated: bool = True,
+        team_scoped: bool = False,
+        team_id: str | None = None,
+        stream: bool = False,
+        retry: RetryPolicy | None = None,
+        timeout: httpx.Timeout | None = None,
+    ) -> httpx.Response:
         team = team_id or self.team_id
         if team_scoped and team is None:
             raise ConfigurationError("This call needs a team: pass team_id=... or use client.with_team(...).")
         url = self._settings.base_url + path
-        policy = self._settings.retry
+        policy = retry or self._settings.retry
         attempt = 0
         renewed = False
         while True:
-            headers = {"Accept": "application/json", "User-Agent": self._settings.user_agent}
+            request_headers = {"Accept": "application/json", "User-Agent": self._settings.user_agent, **(headers or {})}
             used: Tokens | None = None
             if authenticated:
-                headers["Authorization"], used = await self._authorization()
+                request_headers["Authorization"], used = await self._authorization()
             if team is not None:
-                headers["X-Team-Id"] = team
+                request_headers["X-Team-Id"] = team
+            request = self._http.build_request(
+                method,
+                url,
+                params=_core.query(params or {}),
+                json=json,
+                headers=request_headers,
+                timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+            )
             try:
-                response = await self._http.request(
-                    method, url, params=_core.query(params or {}), json=json, headers=headers
-                )
+                response = await self._http.send(request, stream=stream)
+                if stream and response.is_error:
+                    await response.aread()
             except httpx.TransportError as exc:
                 if policy.may_retry(method, attempt):
                     await asyncio.sleep(policy.delay(attempt) or 0.0)
@@ -319,7 +369,7 @@ class AsyncGhostFlow:
                 if used is not None:
                     await self._renew(seen=used)
                 else:
-                    _core.discard_admin_token(self._settings, headers["Authorization"])
+                    _core.discard_admin_token(self._settings, request_headers["Authorization"])
                 renewed = True
                 continue
             if response.status_code in policy.retry_statuses and policy.may_retry(method, attempt):
@@ -330,7 +380,7 @@ class AsyncGhostFlow:
                     continue
             if response.is_error:
                 raise error_from_response(response)
-            return _core.decode(response)
+            return response
 
     def _paginate(
         self, path: str, params: Mapping[str, object | None], *, team_scoped: bool = True
@@ -650,11 +700,7 @@ class Invitations:
 
 
 class AuditLog:
-    """``client.audit_log``: the team's audit log (``admin``).
-
-    A live stream of events is not offered by the API yet; when it is, it will be
-    ``audit_log.stream()`` here, on the same client and credentials.
-    """
+    """``client.audit_log``: the team's audit log (``admin``): the listing, and the live stream."""
 
     def __init__(self, client: AsyncGhostFlow) -> None:
         self._client = client
@@ -684,6 +730,67 @@ class AuditLog:
             "page_size": page_size,
         }
         return self._client._paginate("audit-log", params)
+
+    def stream(
+        self,
+        *,
+        action: str | None = None,
+        key: Id | None = None,
+        integration: Id | None = None,
+        actor: Id | None = None,
+        status: str | None = None,
+        last_event_id: str | None = None,
+        on_gap: GapHandler | None = None,
+        retry: RetryPolicy = STREAM_RETRY,
+        read_timeout: float = DEFAULT_READ_TIMEOUT,
+    ) -> AsyncAuditStream:
+        """The events as they are written (``GET audit-log/stream``), oldest first, each once;
+        nothing is sent until you iterate (``async for``). Filters as ``list`` (no `since`/`until`).
+
+        The iterator resumes by itself after a dropped connection or a server-initiated end
+        (``Last-Event-ID``: nothing lost, nothing repeated), and ends only by ``break``,
+        ``close()`` or :class:`ghostflow_client.StreamRevoked` (the holder may no longer watch).
+        `last_event_id`: start after this event (what was missed is replayed first); else now.
+        `on_gap(detail)`: called when the server could not replay everything since
+        `last_event_id` (default: a warning on the ``ghostflow_client`` logger). `retry`: how
+        (re)opening is retried. `read_timeout`: seconds without a byte (the server sends a
+        heartbeat every 15 s) after which the connection is taken for dead and resumed.
+        """
+        params = stream_params(action=action, key=key, integration=integration, actor=actor, status=status)
+        timeout = stream_timeout(self._client._http.timeout, read_timeout)
+
+        async def connect(headers: Mapping[str, str]) -> httpx.Response:
+            return await self._client._send(
+                "GET",
+                STREAM_PATH,
+                params=params,
+                headers=headers,
+                team_scoped=True,
+                stream=True,
+                retry=retry,
+                timeout=timeout,
+            )
+
+        return AsyncAuditStream(connect, _Resume(last_event_id, on_gap, retry))
+
+    async def stream_url(
+        self,
+        *,
+        action: str | None = None,
+        key: Id | None = None,
+        integration: Id | None = None,
+        actor: Id | None = None,
+        status: str | None = None,
+        last_event_id: str | None = None,
+    ) -> str:
+        """The stream's URL for a browser's ``EventSource`` (which cannot send headers), as
+        Ghostly's ``runEventsUrl()`` builds it: a stream token minted now (``POST
+        audit-log/stream-token``: opens this team's stream once, within 60 s) in ``?token=``,
+        the filters, and ``last_event_id`` to resume after that event. Hand it to the page that
+        opens the stream; it is a credential until then, so do not log it."""
+        params = stream_params(action=action, key=key, integration=integration, actor=actor, status=status)
+        issued = await self._client._request("POST", TOKEN_PATH, team_scoped=True)
+        return browser_url(self._client.base_url, str(issued["token"]), params, last_event_id)
 
 
 class Integrations:

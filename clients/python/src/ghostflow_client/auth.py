@@ -48,9 +48,13 @@ __all__ = [
     "Tokens",
     "check_api_key",
     "check_content_key",
+    "key_prefix",
+    "shown",
 ]
 
 KEY_PREFIX = "gf_"
+# An API key's public prefix, as the API lists it: `gf_` and the first 8 characters.
+KEY_PREFIX_LENGTH = len(KEY_PREFIX) + 8
 # Refresh this long before the access token expires (at most; a tenth of a short lifetime), so
 # a request does not leave with a token that dies on the way.
 EARLY_REFRESH_SECONDS = 30.0
@@ -68,6 +72,11 @@ def check_api_key(key: str) -> str:
     if not key.startswith(KEY_PREFIX) or len(key) < 20:
         raise ConfigurationError("An API key starts with `gf_`; check that the whole key was copied.")
     return key
+
+
+def key_prefix(key: str) -> str:
+    """The public prefix of an API key (``gf_AbCdEfGh``): what the API lists, safe to show."""
+    return key.strip()[:KEY_PREFIX_LENGTH]
 
 
 # --- integrations: Admin keys and Content keys ------------------------------------------------
@@ -174,6 +183,30 @@ def check_content_key(key: str) -> str:
             "The Content API takes an integration's Content key only; never put an API key or an Admin key in a URL."
         )
     raise ConfigurationError("A Content key is 26 hex characters; check that the whole key was copied.")
+
+
+# A JWT (a login's access or refresh token, a signed Admin-key token): three base64url segments.
+JWT_SHAPE = re.compile(r"^eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
+# The longest value `shown` prints as it is (a UUID's length): a longer one may be a secret of a
+# shape nobody told us about.
+SHOWN_MAX_LENGTH = 36
+
+
+def shown(value: str) -> str:
+    """How an error message may show a value the caller gave (an id, a name, a reference): a
+    credential only by its public part (an API key by its prefix, an Admin key by its id), a
+    token not at all, and nothing longer than a UUID as it is."""
+    text = value.strip()
+    if text.startswith(KEY_PREFIX) and len(text) > KEY_PREFIX_LENGTH:
+        return f"an API key ({key_prefix(text)}...)"
+    admin = ADMIN_KEY_SHAPE.match(text.lower())
+    if admin is not None:
+        return f"an Admin key (id {admin.group(1)})"
+    if JWT_SHAPE.match(text):
+        return "a token"
+    if len(text) > SHOWN_MAX_LENGTH:
+        return f"a {len(text)}-character value"
+    return repr(text)
 
 
 @dataclass(frozen=True)
@@ -288,6 +321,10 @@ class LoginState:
         self.password = password
         self.tokens: Tokens | None = store.load()
         self.thread_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        # Never the password or a token: reprs end up in logs and tracebacks.
+        return f"LoginState(username={self.username!r}, logged_in={self.tokens is not None})"
 
     def usable(self, seen: Tokens | None) -> Tokens | None:
         """The current pair if it can be used instead of refreshing: it is not the pair the

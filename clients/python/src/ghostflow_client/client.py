@@ -51,6 +51,18 @@ from .models import (
 )
 from .pagination import Page, Paginator
 from .retry import DEFAULT_RETRY, RetryPolicy
+from .stream import (
+    DEFAULT_READ_TIMEOUT,
+    STREAM_PATH,
+    STREAM_RETRY,
+    TOKEN_PATH,
+    AuditStream,
+    GapHandler,
+    _Resume,
+    browser_url,
+    stream_params,
+    stream_timeout,
+)
 
 __all__ = ["GhostFlow"]
 
@@ -168,6 +180,10 @@ class GhostFlow:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+    def __repr__(self) -> str:
+        # The credential by its public part only (an API key's prefix, an Admin key's id).
+        return _core.describe_client("GhostFlow", self._settings, self.team_id)
 
     @property
     def base_url(self) -> str:
@@ -303,22 +319,62 @@ class GhostFlow:
         team_id: str | None = None,
     ) -> Any:
         """Send one API call (with retries) and return its decoded JSON; raise on an error."""
+        response = self._send(
+            method,
+            path,
+            params=params,
+            json=json,
+            authenticated=authenticated,
+            team_scoped=team_scoped,
+            team_id=team_id,
+        )
+        return _core.decode(response)
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, object | None] | None = None,
+        json: object | None = None,
+        headers: Mapping[str, str] | None = None,
+        authenticated: bool = True,
+        team_scoped: bool = False,
+        team_id: str | None = None,
+        stream: bool = False,
+        retry: RetryPolicy | None = None,
+        timeout: httpx.Timeout | None = None,
+    ) -> httpx.Response:
+        """Send one API call (with retries) and return its successful answer; raise on an error.
+
+        With `stream`, the answer's body is left unread: the caller reads it and closes it.
+        """
         team = team_id or self.team_id
         if team_scoped and team is None:
             raise ConfigurationError("This call needs a team: pass team_id=... or use client.with_team(...).")
         url = self._settings.base_url + path
-        policy = self._settings.retry
+        policy = retry or self._settings.retry
         attempt = 0
         renewed = False
         while True:
-            headers = {"Accept": "application/json", "User-Agent": self._settings.user_agent}
+            request_headers = {"Accept": "application/json", "User-Agent": self._settings.user_agent, **(headers or {})}
             used: Tokens | None = None
             if authenticated:
-                headers["Authorization"], used = self._authorization()
+                request_headers["Authorization"], used = self._authorization()
             if team is not None:
-                headers["X-Team-Id"] = team
+                request_headers["X-Team-Id"] = team
+            request = self._http.build_request(
+                method,
+                url,
+                params=_core.query(params or {}),
+                json=json,
+                headers=request_headers,
+                timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+            )
             try:
-                response = self._http.request(method, url, params=_core.query(params or {}), json=json, headers=headers)
+                response = self._http.send(request, stream=stream)
+                if stream and response.is_error:
+                    response.read()  # the problem document, for the decisions below; closes it
             except httpx.TransportError as exc:
                 if policy.may_retry(method, attempt):
                     time.sleep(policy.delay(attempt) or 0.0)
@@ -339,7 +395,7 @@ class GhostFlow:
                 if used is not None:
                     self._renew(seen=used)
                 else:
-                    _core.discard_admin_token(self._settings, headers["Authorization"])
+                    _core.discard_admin_token(self._settings, request_headers["Authorization"])
                 renewed = True
                 continue
             if response.status_code in policy.retry_statuses and policy.may_retry(method, attempt):
@@ -350,7 +406,7 @@ class GhostFlow:
                     continue
             if response.is_error:
                 raise error_from_response(response)
-            return _core.decode(response)
+            return response
 
     def _paginate(self, path: str, params: Mapping[str, object | None], *, team_scoped: bool = True) -> Paginator[T]:
         def fetch(cursor: str | None) -> Page[T]:
@@ -656,11 +712,7 @@ class Invitations:
 
 
 class AuditLog:
-    """``client.audit_log``: the team's audit log (``admin``).
-
-    A live stream of events is not offered by the API yet; when it is, it will be
-    ``audit_log.stream()`` here, on the same client and credentials.
-    """
+    """``client.audit_log``: the team's audit log (``admin``): the listing, and the live stream."""
 
     def __init__(self, client: GhostFlow) -> None:
         self._client = client
@@ -690,6 +742,67 @@ class AuditLog:
             "page_size": page_size,
         }
         return self._client._paginate("audit-log", params)
+
+    def stream(
+        self,
+        *,
+        action: str | None = None,
+        key: Id | None = None,
+        integration: Id | None = None,
+        actor: Id | None = None,
+        status: str | None = None,
+        last_event_id: str | None = None,
+        on_gap: GapHandler | None = None,
+        retry: RetryPolicy = STREAM_RETRY,
+        read_timeout: float = DEFAULT_READ_TIMEOUT,
+    ) -> AuditStream:
+        """The events as they are written (``GET audit-log/stream``), oldest first, each once;
+        nothing is sent until you iterate. Filters as ``list`` (no `since`/`until`).
+
+        The iterator resumes by itself after a dropped connection or a server-initiated end
+        (``Last-Event-ID``: nothing lost, nothing repeated), and ends only by ``break``,
+        ``close()`` or :class:`ghostflow_client.StreamRevoked` (the holder may no longer watch).
+        `last_event_id`: start after this event (what was missed is replayed first); else now.
+        `on_gap(detail)`: called when the server could not replay everything since
+        `last_event_id` (default: a warning on the ``ghostflow_client`` logger). `retry`: how
+        (re)opening is retried. `read_timeout`: seconds without a byte (the server sends a
+        heartbeat every 15 s) after which the connection is taken for dead and resumed.
+        """
+        params = stream_params(action=action, key=key, integration=integration, actor=actor, status=status)
+        timeout = stream_timeout(self._client._http.timeout, read_timeout)
+
+        def connect(headers: Mapping[str, str]) -> httpx.Response:
+            return self._client._send(
+                "GET",
+                STREAM_PATH,
+                params=params,
+                headers=headers,
+                team_scoped=True,
+                stream=True,
+                retry=retry,
+                timeout=timeout,
+            )
+
+        return AuditStream(connect, _Resume(last_event_id, on_gap, retry))
+
+    def stream_url(
+        self,
+        *,
+        action: str | None = None,
+        key: Id | None = None,
+        integration: Id | None = None,
+        actor: Id | None = None,
+        status: str | None = None,
+        last_event_id: str | None = None,
+    ) -> str:
+        """The stream's URL for a browser's ``EventSource`` (which cannot send headers), as
+        Ghostly's ``runEventsUrl()`` builds it: a stream token minted now (``POST
+        audit-log/stream-token``: opens this team's stream once, within 60 s) in ``?token=``,
+        the filters, and ``last_event_id`` to resume after that event. Hand it to the page that
+        opens the stream; it is a credential until then, so do not log it."""
+        params = stream_params(action=action, key=key, integration=integration, actor=actor, status=status)
+        issued = self._client._request("POST", TOKEN_PATH, team_scoped=True)
+        return browser_url(self._client.base_url, str(issued["token"]), params, last_event_id)
 
 
 class Integrations:

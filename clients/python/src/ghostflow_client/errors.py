@@ -8,6 +8,7 @@ document::
     ├── ConfigurationError          the client was set up wrongly (no credential, bad key shape)
     ├── NetworkError                the server could not be reached or the connection broke
     │   └── RequestTimeout          no answer within the timeout
+    ├── StreamRevoked               the server ended a live audit stream: its holder may no longer watch
     └── APIError                    the server answered with an error (status, code, detail, problem)
         ├── ValidationError         400, 413, 415: the request was wrong; field errors in `errors`
         ├── AuthenticationError     401: no, bad, expired or revoked credential
@@ -27,6 +28,8 @@ from typing import Any
 
 import httpx
 
+from ._redact import redact_url
+
 __all__ = [
     "APIError",
     "AuthenticationError",
@@ -39,6 +42,7 @@ __all__ = [
     "RateLimitedError",
     "RequestTimeout",
     "ServerError",
+    "StreamRevoked",
     "ValidationError",
     "error_from_response",
     "parse_retry_after",
@@ -59,6 +63,25 @@ class NetworkError(GhostFlowError):
 
 class RequestTimeout(NetworkError):
     """The server did not answer within the client's timeout."""
+
+
+class StreamRevoked(GhostFlowError):
+    """The server ended a live audit stream with ``event: revoked``: its holder may no longer watch
+    (``reason``: ``key_revoked``, ``not_admin``, ``not_member``, ``session_revoked``, ...), so the
+    stream is not resumed. ``last_event_id`` is the id of the last event received."""
+
+    # The reasons that say "not allowed" (a 403 at open) rather than "credential gone" (a 401).
+    FORBIDDEN_REASONS = frozenset({"not_admin", "not_member", "team_deleted"})
+
+    def __init__(self, reason: str, last_event_id: str | None = None) -> None:
+        self.reason = reason
+        self.last_event_id = last_event_id
+        super().__init__(f"The server ended the audit stream: {reason}.")
+
+    @property
+    def forbidden(self) -> bool:
+        """Whether the holder lost the right (role, membership, team) rather than the credential."""
+        return self.reason in self.FORBIDDEN_REASONS
 
 
 class APIError(GhostFlowError):
@@ -200,8 +223,9 @@ def error_from_response(response: httpx.Response) -> APIError:
     common: dict[str, Any] = {
         "status": status,
         "method": response.request.method,
-        # Without the query string: it may carry filters a caller does not want in their logs.
-        "url": str(response.request.url.copy_with(query=None)),
+        # Without the query string (it may carry filters a caller does not want in their logs)
+        # and without the userinfo of a base URL written as `https://user:password@host`.
+        "url": redact_url(response.request.url.copy_with(query=None)),
         "request_id": response.headers.get("X-Request-Id"),
     }
     retry_after = parse_retry_after(response.headers.get("Retry-After"))

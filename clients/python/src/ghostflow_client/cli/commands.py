@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
+from ..auth import ADMIN_KEY_SHAPE, KEY_PREFIX, KEY_PREFIX_LENGTH, key_prefix, shown
 from ..client import GhostFlow
-from ..models import Member
+from ..models import AuditEvent, Member
 from . import output
 from .main import CliError, Exit, cli, is_uuid, json_option, limit_option, show_list, show_one, wants_json
 
@@ -140,7 +143,9 @@ def _values(fields: tuple[Field, ...], given: Mapping[str, Any]) -> dict[str, An
 
 def _object_id(value: str, what: str) -> str:
     if not is_uuid(value):
-        raise CliError(f"Not a {what} id: {value!r} (ids look like 0b5c2f3e-...; see the list command).", Exit.USAGE)
+        raise CliError(
+            f"Not a {what} id: {shown(value)} (ids look like 0b5c2f3e-...; see the list command).", Exit.USAGE
+        )
     return value
 
 
@@ -229,17 +234,26 @@ KEY_COLUMNS: list[output.Column] = [
 SHOWN_ONCE = "This is the only time this key is shown: store it now (a secret manager, not a chat or a repository)."
 
 
+def key_ref(ref: str) -> str:
+    """How a key reference may be used and shown: a whole key (``gf keys revoke gf_...`` with the
+    secret pasted) by its public prefix only, which is how the API lists it."""
+    ref = ref.strip()
+    return key_prefix(ref) if ref.startswith(KEY_PREFIX) and len(ref) > KEY_PREFIX_LENGTH else ref
+
+
 def resolve_key(client: GhostFlow, ref: str) -> str:
-    """A key's id from its id, its prefix (``gf_AbCdEfGh`` as listed) or its exact name."""
+    """A key's id from its id, its prefix (``gf_AbCdEfGh`` as listed; a whole key counts by its
+    prefix) or its exact name."""
     if is_uuid(ref):
         return ref
+    ref = key_ref(ref)
     keys = list(client.api_keys.list(page_size=100))
     matches = [key for key in keys if key["prefix"] == ref] or [key for key in keys if key["name"] == ref]
     if len(matches) == 1:
         return matches[0]["id"]
     if matches:
-        raise CliError(f"Several keys match {ref!r}: use the key's id (see `gf keys list`).", Exit.USAGE)
-    raise CliError(f"No key {ref!r} in this team (see `gf keys list`).", Exit.USAGE)
+        raise CliError(f"Several keys match {shown(ref)}: use the key's id (see `gf keys list`).", Exit.USAGE)
+    raise CliError(f"No key {shown(ref)} in this team (see `gf keys list`).", Exit.USAGE)
 
 
 def show_issued(ctx: click.Context, issued: Mapping[str, Any]) -> None:
@@ -339,9 +353,9 @@ def keys_rm(ctx: click.Context, key_ref: str, yes: bool) -> None:
     """Delete a key (its audit events stay). KEY: id, prefix or name."""
     client = ctx.obj.team_client()
     key_id = resolve_key(client, key_ref)
-    confirm_or_yes(yes, f"Delete key {key_ref}?")
+    confirm_or_yes(yes, f"Delete key {shown(key_ref)}?")
     client.api_keys.delete(key_id)
-    output.notice(f"Deleted key {key_ref}.")
+    output.notice(f"Deleted key {shown(key_ref)}.")
 
 
 AUDIT_COLUMNS: list[output.Column] = [
@@ -408,6 +422,14 @@ def keys_audit(
 @status_option
 @since_option
 @until_option
+@click.option(
+    "-f",
+    "--follow",
+    is_flag=True,
+    help="Print events as they are written, oldest first, until Ctrl-C (exit 130); resumes by itself "
+    "after a dropped connection. With --limit N: stop after N events.",
+)
+@click.option("--last-event-id", help="With --follow: start after this event (what was missed is printed first).")
 @limit_option
 @json_option
 @click.pass_context
@@ -420,16 +442,80 @@ def audit(
     status: str | None,
     since: str | None,
     until: str | None,
+    follow: bool,
+    last_event_id: str | None,
     limit: int,
 ) -> None:
-    """The team's audit log, newest first (admins)."""
+    """The team's audit log, newest first (admins); with --follow, live."""
+    if follow and (since or until):
+        raise CliError(
+            "--follow starts now (or after --last-event-id): --since and --until are for the listing.", Exit.USAGE
+        )
+    if last_event_id is not None and not follow:
+        raise CliError("--last-event-id goes with --follow.", Exit.USAGE)
+    if last_event_id is not None and not is_uuid(last_event_id):
+        raise CliError(f"--last-event-id: not an event id: {shown(last_event_id)}.", Exit.USAGE)
     client = ctx.obj.team_client()
     key = resolve_key(client, key_ref) if key_ref else None
     integration = resolve_integration(client, integration_ref) if integration_ref else None
+    if follow:
+        explicit = ctx.get_parameter_source("limit") == ParameterSource.COMMANDLINE
+        follow_log(
+            ctx,
+            client,
+            {"action": action, "key": key, "integration": integration, "actor": actor, "status": status},
+            last_event_id=last_event_id,
+            limit=limit if explicit else 0,
+        )
+        return
     events = client.audit_log.list(
         action=action, key=key, integration=integration, actor=actor, status=status, since=since, until=until
     )
     show_list(ctx, events, AUDIT_COLUMNS, limit=limit, empty="No events.")
+
+
+def follow_log(
+    ctx: click.Context, client: GhostFlow, filters: dict[str, str | None], *, last_event_id: str | None, limit: int
+) -> None:
+    """`gf audit --follow`: one line per event as it comes (one JSON object per line with --json),
+    until Ctrl-C, `limit` events (0: no limit) or the server revoking the stream.
+
+    Ctrl-C exits 130, as the shell reports a command the user interrupted: a script can tell it
+    from a stream that ended on its own (0, after `limit` events) or was revoked (3 or 4).
+    """
+    stream = client.audit_log.stream(
+        action=filters["action"],
+        key=filters["key"],
+        integration=filters["integration"],
+        actor=filters["actor"],
+        status=filters["status"],
+        last_event_id=last_event_id,
+        on_gap=lambda detail: output.notice(f"Note: {detail}"),
+    )
+    as_json = wants_json(ctx)
+    count = 0
+    try:
+        with stream:
+            if not as_json:
+                output.notice("Following the audit log (Ctrl-C to stop).")
+            for event in stream:
+                if as_json:
+                    click.echo(json.dumps(event, separators=(",", ":")))
+                else:
+                    click.echo(audit_line(event))
+                count += 1
+                if limit and count >= limit:
+                    return
+    except KeyboardInterrupt:
+        resume = f" after event {stream.last_event_id}" if stream.last_event_id else ""
+        output.notice(f"Stopped{resume}.")
+        raise click.exceptions.Exit(Exit.INTERRUPTED) from None
+
+
+def audit_line(event: AuditEvent) -> str:
+    """One event as one line of the table's columns (a table cannot grow as events come)."""
+    cells = [output.cell(output.value_at(event, path), path).plain for _, path in AUDIT_COLUMNS]
+    return "  ".join(cell or "-" for cell in cells)
 
 
 # --- integrations ----------------------------------------------------------------------------
@@ -457,16 +543,20 @@ INTEGRATION_FIELDS: list[output.Column] = [
 
 
 def resolve_integration(client: GhostFlow, ref: str) -> str:
-    """An integration's id from its id, its Admin key's id (as listed) or its exact name."""
+    """An integration's id from its id, its Admin key's id (as listed; a whole Admin key counts by
+    its id) or its exact name."""
     if is_uuid(ref):
         return ref
+    admin_key = ADMIN_KEY_SHAPE.match(ref.strip().lower())
+    if admin_key is not None:
+        ref = admin_key.group(1)
     found = list(client.integrations.list(page_size=100))
     matches = [i for i in found if i["admin_key_id"] == ref.lower()] or [i for i in found if i["name"] == ref]
     if len(matches) == 1:
         return matches[0]["id"]
     if matches:
-        raise CliError(f"Several integrations match {ref!r}: use its id (see `gf integrations list`).", Exit.USAGE)
-    raise CliError(f"No integration {ref!r} in this team (see `gf integrations list`).", Exit.USAGE)
+        raise CliError(f"Several integrations match {shown(ref)}: use its id (see `gf integrations list`).", Exit.USAGE)
+    raise CliError(f"No integration {shown(ref)} in this team (see `gf integrations list`).", Exit.USAGE)
 
 
 def show_issued_integration(ctx: click.Context, issued: Mapping[str, Any], team_id: str | None) -> None:
@@ -543,9 +633,9 @@ def integrations_rm(ctx: click.Context, ref: str, yes: bool) -> None:
     """Delete an integration: both of its keys stop at once (INTEGRATION: id, Admin key id or name)."""
     client = ctx.obj.team_client()
     integration_id = resolve_integration(client, ref)
-    confirm_or_yes(yes, f"Delete integration {ref}? Its Admin key and Content key stop working at once.")
+    confirm_or_yes(yes, f"Delete integration {shown(ref)}? Its Admin key and Content key stop working at once.")
     client.integrations.delete(integration_id)
-    output.notice(f"Deleted integration {ref}.")
+    output.notice(f"Deleted integration {shown(ref)}.")
 
 
 @integrations.command("regenerate-admin-key")
@@ -618,7 +708,7 @@ def resolve_member(client: GhostFlow, ref: str) -> Member:
     for member in members:
         if ref in (member["user_id"], member["username"]) or member["email"].casefold() == ref.casefold():
             return member
-    raise CliError(f"No member {ref!r} in this team (see `gf members list`).", Exit.USAGE)
+    raise CliError(f"No member {shown(ref)} in this team (see `gf members list`).", Exit.USAGE)
 
 
 @cli.group()

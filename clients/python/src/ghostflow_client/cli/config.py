@@ -5,6 +5,14 @@ directory (``~/.config/gf`` on Linux, ``~/Library/Application Support/gf`` on ma
 created 0700 and every file in it 0600, written atomically (a new file renamed over the old one,
 so a crash never leaves half a token).
 
+The directory may be one others can reach (``GF_CONFIG_DIR=/shared/...``), so nothing in it is
+trusted blindly: the directory and each file must be our own, not a symbolic link, and not
+writable by anyone else, or `gf` refuses to use them (a planted ``credentials.json`` link would
+send the tokens to someone else's file, a planted ``config.json`` the tokens to someone else's
+server). The directory is opened once (``O_NOFOLLOW``) and every file is opened relative to it,
+so it cannot be swapped between the check and the use; a new file is created with ``O_EXCL |
+O_NOFOLLOW``, mode 0600, under a random name, then renamed into place.
+
 - ``config.json``: the server, the chosen team, where the login is kept. No secret.
 - ``credentials.json``: the login's token pair per server, unless the OS keyring keeps it
   (``pip install 'ghostflow-client[keyring]'``; ``GF_KEYRING=0`` turns it off).
@@ -16,9 +24,13 @@ so a crash never leaves half a token).
 from __future__ import annotations
 
 import contextlib
+import errno
 import importlib
 import json
 import os
+import secrets
+import stat
+from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -38,6 +50,22 @@ CONFIG_DIR_ENV = "GF_CONFIG_DIR"
 KEYRING_ENV = "GF_KEYRING"
 KEYRING_SERVICE = "ghostflow-cli"
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+CREDENTIALS = "credentials.json"
+
+# Opened relative to the directory's descriptor, never through a symbolic link. Where the system
+# has no O_NOFOLLOW or dir_fd (Windows), files are opened by path: there the profile directory is
+# the user's own and the threat of another local user planting links does not arise the same way.
+# (os.replace takes src_dir_fd and dst_dir_fd wherever os.rename does; only os.rename is listed.)
+_SAFE_OPEN = hasattr(os, "O_NOFOLLOW") and os.open in os.supports_dir_fd and os.rename in os.supports_dir_fd
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+
+
+class UnsafeConfig(click.ClickException):
+    """The configuration directory or one of its files cannot be trusted; nothing is read or written."""
+
+    exit_code = 2
 
 
 def config_dir() -> Path:
@@ -46,37 +74,127 @@ def config_dir() -> Path:
     return Path(override) if override else Path(click.get_app_dir("gf"))
 
 
-def _ensure_dir(path: Path) -> None:
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    with contextlib.suppress(OSError):  # a directory we do not own (GF_CONFIG_DIR=/shared) stays as it is
-        path.chmod(0o700)
+def _check_owned(status: os.stat_result, path: Path, what: str) -> None:
+    """Refuse what another user controls: a symbolic link, someone else's, writable by others."""
+    if stat.S_ISLNK(status.st_mode):
+        raise UnsafeConfig(f"{path} is a symbolic link; gf does not follow links for its {what}. Remove it.")
+    if hasattr(os, "geteuid") and status.st_uid != os.geteuid():
+        raise UnsafeConfig(f"{path} belongs to another user; gf keeps its {what} in a directory of your own.")
+    if status.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise UnsafeConfig(
+            f"{path} is writable by other users, who could replace what gf reads there; "
+            f"make it yours alone (chmod go-w) and check its contents, or set {CONFIG_DIR_ENV}."
+        )
 
 
-def write_private(path: Path, text: str) -> None:
-    """Write `text` to `path` readable by the owner only, atomically."""
-    _ensure_dir(path.parent)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    # Created 0600 from the start (not chmod-ed after): no moment where others may read it.
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+@contextlib.contextmanager
+def _open_dir(directory: Path, *, create: bool) -> Iterator[int | None]:
+    """The configuration directory, checked and opened (a descriptor); None when it does not exist
+    and `create` is false."""
+    if create:
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            directory.mkdir(mode=0o700)
     try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            temporary.unlink()
-        raise
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        _check_owned(os.lstat(directory), directory, "configuration directory")
     except FileNotFoundError:
+        if create:
+            raise
+        yield None
+        return
+    if not _SAFE_OPEN:
+        yield None
+        return
+    try:
+        descriptor = os.open(directory, os.O_RDONLY | _DIRECTORY | _NOFOLLOW | _CLOEXEC)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR):  # swapped for a link since the check
+            raise UnsafeConfig(f"{directory} is not a directory of its own (a symbolic link?).") from None
+        raise
+    try:
+        status = os.fstat(descriptor)
+        _check_owned(status, directory, "configuration directory")
+        if stat.S_IMODE(status.st_mode) & 0o077:
+            os.fchmod(descriptor, 0o700)  # ours: readable by others is tightened, not refused
+        yield descriptor
+    finally:
+        os.close(descriptor)
+
+
+def _open_file(directory: Path, descriptor: int | None, name: str, flags: int, mode: int = 0o600) -> int:
+    """A file of the directory, opened without following a link, and checked."""
+    path = directory / name
+    try:
+        if descriptor is not None:
+            handle = os.open(name, flags | _NOFOLLOW | _CLOEXEC, mode, dir_fd=descriptor)
+        else:
+            handle = os.open(path, flags | _CLOEXEC, mode)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UnsafeConfig(f"{path} is a symbolic link; gf does not follow links to its files.") from None
+        if exc.errno == errno.EEXIST:
+            raise UnsafeConfig(f"{path} already exists: gf writes only into files it has just created.") from None
+        raise
+    try:
+        _check_owned(os.fstat(handle), path, "files")
+    except BaseException:
+        os.close(handle)
+        raise
+    return handle
+
+
+def read_private(directory: Path, name: str) -> str | None:
+    """The text of a file of the directory, or None when there is none."""
+    with _open_dir(directory, create=False) as descriptor:
+        if descriptor is None and not (directory / name).exists():
+            return None
+        try:
+            handle = _open_file(directory, descriptor, name, os.O_RDONLY)
+        except FileNotFoundError:
+            return None
+        with os.fdopen(handle, encoding="utf-8") as file:
+            return file.read()
+
+
+def write_private(directory: Path, name: str, text: str) -> None:
+    """Write `text` to a file of the directory, readable by the owner only, atomically: a new file
+    (``O_CREAT | O_EXCL | O_NOFOLLOW``, 0600, a random name: nothing planted can be opened in its
+    place) renamed over the old one. Written here rather than with ``tempfile.mkstemp``, which
+    takes a path: every step is relative to the directory checked once."""
+    with _open_dir(directory, create=True) as descriptor:
+        path = directory / name
+        with contextlib.suppress(FileNotFoundError):
+            if descriptor is not None:
+                _check_owned(os.stat(name, dir_fd=descriptor, follow_symlinks=False), path, "files")
+        temporary = f".{name}.{secrets.token_hex(8)}.tmp"
+        handle = _open_file(directory, descriptor, temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as file:
+                file.write(text)
+                file.flush()
+                os.fsync(file.fileno())
+            if descriptor is not None:
+                os.replace(temporary, name, src_dir_fd=descriptor, dst_dir_fd=descriptor)
+                os.fsync(descriptor)
+            else:
+                os.replace(directory / temporary, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                if descriptor is not None:
+                    os.unlink(temporary, dir_fd=descriptor)
+                else:
+                    (directory / temporary).unlink()
+            raise
+
+
+def _read_json(directory: Path, name: str) -> dict[str, Any]:
+    text = read_private(directory, name)
+    if text is None:
         return {}
-    except (OSError, ValueError) as exc:
-        raise click.ClickException(f"{path} is not readable JSON ({exc}); fix or delete it.") from exc
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise click.ClickException(f"{directory / name} is not readable JSON ({exc}); fix or delete it.") from exc
     return data if isinstance(data, dict) else {}
 
 
@@ -91,25 +209,25 @@ class Config:
 
     @classmethod
     def load(cls, directory: Path) -> Config:
-        data = _read_json(directory / "config.json")
+        data = _read_json(directory, "config.json")
         known = {field.name for field in fields(cls)}
         return cls(**{name: value for name, value in data.items() if name in known and isinstance(value, str)})
 
     def save(self, directory: Path) -> None:
         data = {name: value for name, value in asdict(self).items() if value is not None}
-        write_private(directory / "config.json", json.dumps(data, indent=2) + "\n")
+        write_private(directory, "config.json", json.dumps(data, indent=2) + "\n")
 
 
 class FileLock:
     """An exclusive ``flock`` on ``credentials.lock``, held while a refresh is in flight."""
 
-    def __init__(self, path: Path) -> None:
-        self._path = path
+    def __init__(self, directory: Path) -> None:
+        self._directory = directory
         self._handle: int | None = None
 
     def __enter__(self) -> FileLock:
-        _ensure_dir(self._path.parent)
-        self._handle = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+        with _open_dir(self._directory, create=True) as descriptor:
+            self._handle = _open_file(self._directory, descriptor, "credentials.lock", os.O_RDWR | os.O_CREAT)
         if fcntl is not None:
             fcntl.flock(self._handle, fcntl.LOCK_EX)
         return self
@@ -129,11 +247,10 @@ class FileTokenStore:
 
     def __init__(self, directory: Path, base_url: str) -> None:
         self._directory = directory
-        self._path = directory / "credentials.json"
         self._base_url = base_url
 
     def load(self) -> Tokens | None:
-        entry = _read_json(self._path).get(self._base_url)
+        entry = _read_json(self._directory, CREDENTIALS).get(self._base_url)
         if not isinstance(entry, dict):
             return None
         try:
@@ -142,17 +259,17 @@ class FileTokenStore:
             return None
 
     def save(self, tokens: Tokens | None) -> None:
-        data = _read_json(self._path)
+        data = _read_json(self._directory, CREDENTIALS)
         if tokens is None:
             if self._base_url not in data:
                 return
             data.pop(self._base_url)
         else:
             data[self._base_url] = tokens.to_dict()
-        write_private(self._path, json.dumps(data, indent=2) + "\n")
+        write_private(self._directory, CREDENTIALS, json.dumps(data, indent=2) + "\n")
 
     def lock(self) -> AbstractContextManager[object]:
-        return FileLock(self._directory / "credentials.lock")
+        return FileLock(self._directory)
 
 
 class KeyringTokenStore:
@@ -183,7 +300,7 @@ class KeyringTokenStore:
 
     def lock(self) -> AbstractContextManager[object]:
         # The keyring has no lock of its own; the file lock serializes refreshes all the same.
-        return FileLock(self._directory / "credentials.lock")
+        return FileLock(self._directory)
 
 
 TokenFiles = FileTokenStore | KeyringTokenStore

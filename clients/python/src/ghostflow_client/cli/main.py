@@ -16,7 +16,8 @@ import click
 from click.core import ParameterSource
 
 from .. import __version__
-from ..auth import AdminKey
+from .._redact import redact_url
+from ..auth import AdminKey, shown
 from ..client import GhostFlow
 from ..errors import (
     APIError,
@@ -26,6 +27,7 @@ from ..errors import (
     NetworkError,
     PermissionDeniedError,
     ServerError,
+    StreamRevoked,
     ValidationError,
 )
 from ..models import TeamWithRole
@@ -46,6 +48,7 @@ class Exit(IntEnum):
     FORBIDDEN = 4  # authenticated, but not allowed (missing scope, not a member, role too low)
     SERVER = 5  # the server failed (5xx)
     NETWORK = 6  # the server could not be reached or did not answer in time
+    INTERRUPTED = 130  # `gf audit --follow` stopped with Ctrl-C (128 + SIGINT, as the shell says)
 
 
 EXIT_CODES_HELP = """\b
@@ -57,12 +60,15 @@ Exit codes:
   4  permission denied (missing scope, not a member of the team)
   5  server error (5xx)
   6  network error (server unreachable, timeout)
+  130  `gf audit --follow` stopped with Ctrl-C
 
 \b
 Settings, strongest first: flags, then GF_BASE_URL / GF_API_KEY / GF_ADMIN_KEY /
 GF_TEAM_ID, then what `gf login` and `gf team use` saved (in GF_CONFIG_DIR, default
 ~/.config/gf). A key (GF_API_KEY, or an integration's GF_ADMIN_KEY with its team in
-GF_TEAM_ID) is used instead of the login.
+GF_TEAM_ID) is used instead of the login. A key typed after --api-key or
+--admin-key is visible to other users (ps): use the environment, --api-key-file
+FILE or --api-key - (standard input).
 """
 
 
@@ -76,6 +82,8 @@ class CliError(Exception):
 
 
 def exit_code_for(error: GhostFlowError) -> Exit:
+    if isinstance(error, StreamRevoked):
+        return Exit.FORBIDDEN if error.forbidden else Exit.AUTH
     if isinstance(error, AuthenticationError):
         return Exit.AUTH
     if isinstance(error, PermissionDeniedError):
@@ -123,7 +131,9 @@ class GfGroup(click.Group):
         except Exception as error:
             if os.environ.get("GF_DEBUG") == "1":
                 raise
-            self._fail(f"unexpected failure: {type(error).__name__}: {error} (GF_DEBUG=1 shows the traceback)", 1)
+            self._fail(
+                redact_url(f"unexpected failure: {type(error).__name__}: {error} (GF_DEBUG=1 shows the traceback)"), 1
+            )
 
     @staticmethod
     def _fail(message: str, exit_code: int) -> NoReturn:
@@ -136,8 +146,8 @@ class State:
     """What one `gf` invocation runs with: its settings, resolved by precedence."""
 
     base_url: str
-    api_key: str | None
-    admin_key: str | None
+    api_key: str | None = field(repr=False)  # secrets: never in a repr
+    admin_key: str | None = field(repr=False)
     team: str | None
     team_source: str
     directory: Path
@@ -164,7 +174,7 @@ class State:
                 store = self.login_store()
                 if store.load() is None:
                     raise CliError(
-                        f"Not logged in to {self.base_url}: run `gf login`, or set GF_API_KEY "
+                        f"Not logged in to {redact_url(self.base_url)}: run `gf login`, or set GF_API_KEY "
                         "(or an integration's GF_ADMIN_KEY with GF_TEAM_ID).",
                         Exit.AUTH,
                     )
@@ -215,8 +225,8 @@ def resolve_team(client: GhostFlow, wanted: str) -> TeamWithRole:
         if len(matches) == 1:
             return matches[0]
         if len(matches) > 1:
-            raise CliError(f"Several of your teams are called {wanted!r}: use the team's id.", Exit.USAGE)
-    raise CliError(f"You are not a member of a team {wanted!r} (see `gf teams`).", Exit.USAGE)
+            raise CliError(f"Several of your teams are called {shown(wanted)}: use the team's id.", Exit.USAGE)
+    raise CliError(f"You are not a member of a team {shown(wanted)} (see `gf teams`).", Exit.USAGE)
 
 
 pass_state = click.make_pass_decorator(State)
@@ -231,11 +241,12 @@ def _source(ctx: click.Context, name: str) -> str:
     return "config"
 
 
-def _one_key(ctx: click.Context, api_key: str | None, admin_key: str | None) -> tuple[str | None, str | None]:
-    """At most one key: a flag beats the environment; two at the same level are a usage error."""
+def _one_key(api: tuple[str | None, str], admin: tuple[str | None, str]) -> tuple[str | None, str | None]:
+    """At most one key: a flag beats the environment; two at the same level are a usage error.
+    Each key comes with where it was given ("flag", "environment")."""
+    (api_key, api_source), (admin_key, admin_source) = api, admin
     if api_key is None or admin_key is None:
         return api_key, admin_key
-    api_source, admin_source = _source(ctx, "api_key"), _source(ctx, "admin_key")
     if api_source == admin_source:
         raise CliError(
             f"Both an API key and an Admin key are set ({api_source}): use one (--api-key or --admin-key, "
@@ -243,6 +254,43 @@ def _one_key(ctx: click.Context, api_key: str | None, admin_key: str | None) -> 
             Exit.USAGE,
         )
     return (api_key, None) if api_source == "flag" else (None, admin_key)
+
+
+SECRET_ON_COMMAND_LINE = (
+    "Warning: a key given as {flag} <key> is visible to other users of this machine (ps, /proc) and "
+    "kept in your shell history. Use {env}, {flag}-file FILE or {flag} - (standard input) instead."
+)
+
+
+def _read_secret(source: str, option: str) -> str:
+    """A key from a file, or standard input for `-`: its first line."""
+    try:
+        text = sys.stdin.readline() if source == "-" else Path(source).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CliError(f"{option}: cannot read {source} ({exc.strerror}).", Exit.USAGE) from None
+    lines = text.strip().splitlines()
+    if not lines or not lines[0].strip():
+        where = "standard input" if source == "-" else source
+        raise CliError(f"{option}: no key in {where}.", Exit.USAGE)
+    return lines[0].strip()
+
+
+def _key_option(ctx: click.Context, name: str, value: str | None, file: str | None, env: str) -> tuple[str | None, str]:
+    """A key and where it came from: its `--<name>-file` (or `-`: standard input), its flag, or its
+    environment variable. A key typed on the command line works, with a warning on stderr."""
+    flag = "--" + name.replace("_", "-")
+    source = _source(ctx, name)
+    if file is not None:
+        if value is not None and source == "flag":
+            raise CliError(f"Give {flag} or {flag}-file, not both.", Exit.USAGE)
+        return _read_secret(file, f"{flag}-file"), "flag"
+    if not value:
+        return None, source
+    if value == "-":
+        return _read_secret("-", flag), source
+    if source == "flag":
+        click.echo(SECRET_ON_COMMAND_LINE.format(flag=flag, env=env), err=True)
+    return value, source
 
 
 def _set_json(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
@@ -310,11 +358,27 @@ limit_option = click.option(
 @click.option(
     "--base-url", envvar="GF_BASE_URL", help=f"The GhostFlow server [env GF_BASE_URL; default {DEFAULT_BASE_URL}]."
 )
-@click.option("--api-key", envvar="GF_API_KEY", help="Use this gf_ key instead of the login [env GF_API_KEY].")
+@click.option(
+    "--api-key",
+    envvar="GF_API_KEY",
+    help="Use this gf_ key instead of the login; `-` reads it from standard input [env GF_API_KEY]. "
+    "Typed here it is visible to other users (ps): prefer the environment, `-` or --api-key-file.",
+)
+@click.option(
+    "--api-key-file",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="Read the gf_ key from this file (`-`: standard input).",
+)
 @click.option(
     "--admin-key",
     envvar="GF_ADMIN_KEY",
-    help="Use this integration Admin key ({id}:{secret}) instead of the login; needs --team <id> [env GF_ADMIN_KEY].",
+    help="Use this integration Admin key ({id}:{secret}) instead of the login; needs --team <id>; "
+    "`-` reads it from standard input [env GF_ADMIN_KEY]. Prefer the environment, `-` or --admin-key-file.",
+)
+@click.option(
+    "--admin-key-file",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="Read the Admin key from this file (`-`: standard input).",
 )
 @click.option("--team", envvar="GF_TEAM_ID", help="Team id (or name, with a login) [env GF_TEAM_ID].")
 @click.option(
@@ -322,7 +386,15 @@ limit_option = click.option(
 )
 @click.version_option(__version__, prog_name="gf")
 @click.pass_context
-def cli(ctx: click.Context, base_url: str | None, api_key: str | None, admin_key: str | None, team: str | None) -> None:
+def cli(
+    ctx: click.Context,
+    base_url: str | None,
+    api_key: str | None,
+    api_key_file: str | None,
+    admin_key: str | None,
+    admin_key_file: str | None,
+    team: str | None,
+) -> None:
     """GhostFlow from the shell: log in, pick a team, manage keys, members and resources.
 
     \b
@@ -344,7 +416,10 @@ def cli(ctx: click.Context, base_url: str | None, api_key: str | None, admin_key
     else:
         # No team, or the saved one belongs to the saved server and this is another one.
         chosen_team, team_source = None, ""
-    api_key, admin_key = _one_key(ctx, api_key or None, admin_key or None)
+    api_key, admin_key = _one_key(
+        _key_option(ctx, "api_key", api_key, api_key_file, "GF_API_KEY"),
+        _key_option(ctx, "admin_key", admin_key, admin_key_file, "GF_ADMIN_KEY"),
+    )
     state = State(
         base_url=url,
         api_key=api_key,
@@ -394,7 +469,7 @@ def login(state: State, username: str | None, password_stdin: bool) -> None:
             if len(teams) == 1:
                 config.team_id, config.team_name = teams[0]["id"], teams[0]["name"]
         config.save(state.directory)
-    output.notice(f"Logged in to {state.base_url} as {username}.")
+    output.notice(f"Logged in to {redact_url(state.base_url)} as {username}.")
     if config.team_id:
         output.notice(f"Team: {config.team_name} ({config.team_id})")
     elif teams:
@@ -434,7 +509,7 @@ def whoami(ctx: click.Context) -> None:
         show_one(
             ctx,
             {
-                "base_url": state.base_url,
+                "base_url": redact_url(state.base_url),
                 "auth": "admin key",
                 "admin_key_id": AdminKey(state.admin_key).key_id,
                 "team_id": team["id"],
@@ -445,7 +520,7 @@ def whoami(ctx: click.Context) -> None:
     client = state.client()
     me = client.me()
     info: dict[str, Any] = {
-        "base_url": state.base_url,
+        "base_url": redact_url(state.base_url),
         "username": me["user"]["username"],
         "email": me["user"]["email"],
         "auth": "api key" if me["auth"] == "api_key" else "login",
