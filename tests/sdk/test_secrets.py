@@ -235,3 +235,13 @@ def test_a_browser_stream_url_never_carries_the_base_urls_userinfo():
 
     url = browser_url("https://someone:hunter2@api.example.com/api/v1/", "tok", {"action": None}, None)
     assert url == "https://api.example.com/api/v1/audit-log/stream?token=tok"
+
+
+def test_the_content_client_never_shows_a_base_urls_userinfo():
+    from ghostflow_client.content import GhostFlowContent
+
+    client = GhostFlowContent("https://someone:hunter2@api.example.com", "a" * 26)
+    assert "hunter2" not in repr(client) and "someone" not in repr(client)
+    with pytest.raises(ConfigurationError) as bad_scheme:
+        GhostFlowContent("ftp://someone:hunter2@example.com", "a" * 26)
+    assert "hunter2" not in str(bad_scheme.value)

@@ -35,6 +35,7 @@ from urllib.parse import quote
 import httpx
 
 from . import _core
+from ._redact import redact_url
 from .auth import check_content_key
 from .errors import ConfigurationError, error_from_response, parse_retry_after
 from .models import PublicCampaign, PublicOffer, PublicTeam
@@ -55,7 +56,7 @@ def normalize_content_url(base_url: str) -> str:
     """``https://api.example.com`` (or ``.../api/v1``, or ``.../api/content/v1``) -> ``.../api/content/v1/``."""
     url = httpx.URL(base_url.strip())
     if url.scheme not in ("http", "https") or not url.host:
-        raise ConfigurationError(f"base_url must be an http(s) URL, got {base_url!r}")
+        raise ConfigurationError(f"base_url must be an http(s) URL, got {redact_url(base_url)!r}")
     path = url.path.rstrip("/")
     if path.endswith(_core.API_PREFIX):
         path = path.removesuffix(_core.API_PREFIX)
@@ -176,7 +177,7 @@ class _ContentBase:
 
     def __repr__(self) -> str:
         # The Content key is publishable, but a repr has no reason to carry it.
-        return f"{type(self).__name__}({self.base_url!r})"
+        return f"{type(self).__name__}({redact_url(self.base_url)!r})"
 
 
 class GhostFlowContent(_ContentBase):
