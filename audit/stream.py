@@ -31,6 +31,7 @@ import asyncio
 import heapq
 import json
 import threading
+import time
 import uuid
 import weakref
 from datetime import timedelta
@@ -159,8 +160,10 @@ class Slot:
         self.hold: tokens.Hold | None = None
         self._lock = threading.Lock()
         self._released = False
+        self._taken_at = time.monotonic()
 
     def reserve(self) -> None:
+        _give_back_unsent()
         refused = fanout.reserve(self.team_id)
         if refused == "process":
             raise StreamsRefused(
@@ -178,6 +181,13 @@ class Slot:
                 wait=30,
             )
         self.counted = True
+        with _unsent_lock:
+            _unsent.add(self)
+
+    def started(self) -> None:
+        """The answer is being sent: from here the stream gives its slot back itself."""
+        with _unsent_lock:
+            _unsent.discard(self)
 
     def hold_token(self, ticket) -> bool:
         self.hold = tokens.hold(ticket)
@@ -189,6 +199,7 @@ class Slot:
             if self._released:
                 return
             self._released = True
+        self.started()
         if self.counted:
             fanout.give_back(self.team_id)
         if self.hold is not None:
@@ -196,6 +207,22 @@ class Slot:
                 tokens.release_soon(self.hold, reconnect=not revoked)
             else:
                 tokens.release(self.hold, reconnect=not revoked)
+
+
+# Slots of live answers not yet being sent. An answer whose request was cancelled while the view
+# ran (the client left) is never sent nor closed: its slot goes back when the answer is garbage
+# collected (_Content), and at the latest when a stream is next asked for, UNSENT_SECONDS on.
+UNSENT_SECONDS = 10.0
+_unsent: set[Slot] = set()
+_unsent_lock = threading.Lock()
+
+
+def _give_back_unsent() -> None:
+    cutoff = time.monotonic() - UNSENT_SECONDS
+    with _unsent_lock:
+        stale = [slot for slot in _unsent if slot._taken_at < cutoff]
+    for slot in stale:
+        slot.release()
 
 
 class _Content:
@@ -250,11 +277,27 @@ async def live(*, team_id, holder, event_filter, after, gap: bool, slot: Slot):
     first, so that a client resuming after the last id it received neither misses the older one
     nor gets the newer one again. An event that commits later still is sent all the same, under
     the `id:` of the newest event sent (the resume point never moves back, so nothing repeats)."""
-    # The request's middleware and view are done: let its database connections go now, as the end
-    # of a request would (only those DATABASE_CONN_MAX_AGE says to close), not when the stream ends.
-    await sync_to_async(_release_connections)()
+    slot.started()
     hub = fanout.hub()
     subscription = hub.subscribe(team_id=team_id, holder=holder, event_filter=event_filter, after=after, hold=slot.hold)
+
+    def stop(_task=None) -> None:
+        hub.unsubscribe(subscription)
+        slot.release()
+
+    # The stream ends with the request's task, whichever way: when the client leaves while Django
+    # is sending a message, the task is cancelled outside this generator, whose `finally` then
+    # waits for the garbage collector.
+    if (task := asyncio.current_task()) is not None:
+        task.add_done_callback(stop)
+    try:
+        # The request's middleware and view are done: let its database connections go now, as the
+        # end of a request would (only those DATABASE_CONN_MAX_AGE says to close), not when the
+        # stream ends.
+        await sync_to_async(_release_connections)()
+    except BaseException:
+        stop()
+        raise
     loop = asyncio.get_running_loop()
     deadline = loop.time() + settings.AUDIT_STREAM_MAX_SECONDS
     settle = timedelta(seconds=settings.AUDIT_STREAM_SETTLE_SECONDS)
@@ -316,8 +359,7 @@ async def live(*, team_id, holder, event_filter, after, gap: bool, slot: Slot):
             if item is None and not frames and order.next_due(settle) is None:
                 yield b": heartbeat\n\n"
     finally:
-        hub.unsubscribe(subscription)
-        slot.release()
+        stop()
 
 
 class _Order:
