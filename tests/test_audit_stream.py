@@ -132,7 +132,7 @@ def test_a_key_with_admin_gets_a_token_and_a_narrower_key_does_not(as_key, owner
 def in_use(response) -> bool:
     """The answer to a token another connection holds: no stream, an `end` and a `retry:`."""
     assert response.status_code == 200 and response["Content-Type"] == "text/event-stream"
-    return response.content.decode().startswith("retry: 2000\n\nevent: end\ndata: {\"reason\": \"token_in_use\"}")
+    return response.content.decode().startswith('retry: 2000\n\nevent: end\ndata: {"reason": "token_in_use"}')
 
 
 def test_a_token_opens_its_teams_stream_one_connection_at_a_time(as_user, admin, team):
