@@ -11,7 +11,6 @@ import time
 
 import httpx
 import pytest
-from asgiref.sync import async_to_sync
 
 from access.scopes import Role
 from audit import fanout
@@ -211,7 +210,10 @@ def answer_never_sent(owner, team, monkeypatch):
 
         await application(scope, receive, send)
 
-    async_to_sync(call)()
+    # On a thread of its own: the browser tests' Playwright may run an event loop on this one.
+    caller = threading.Thread(target=asyncio.run, args=(call(),))
+    caller.start()
+    caller.join(15)
     assert reserved.is_set() and left.is_set() and sent == []
     time.sleep(0.3)
     with ASGIServer() as server:
