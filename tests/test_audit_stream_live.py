@@ -356,6 +356,18 @@ def test_a_token_streams_on_one_connection_at_a_time_and_resumes_once_it_closes(
     third.close()
 
 
+def test_a_held_token_stays_held_when_the_cache_is_lost(asgi_server, owner, team):
+    """The hold is in the database: flushing the cache (Redis restarted empty) frees nothing."""
+    from django.core.cache import cache
+
+    token = token_for(asgi_server, login_headers(owner, team))
+    first = SSE(f"{asgi_server.url}{STREAM}?token={token}").ready()
+    cache.clear()
+    second = SSE(f"{asgi_server.url}{STREAM}?token={token}")
+    assert second.next() == {"retry": "2000"} and second.next()["data"] == '{"reason": "token_in_use"}'
+    first.close()
+
+
 def test_twenty_streams_at_once_and_the_api_still_answers(asgi_server, owner, team):
     _, raw = make_key(owner, team, ["read:campaigns"])
     streams = [open_stream(asgi_server, owner, team) for _ in range(20)]
