@@ -5,7 +5,9 @@ DEFAULT_AUTHENTICATION_CLASSES), after the usual ones, which still refuse a gf_ 
 integration key found in the query string (401 `key_in_query`). Redeeming the token (once) gives
 its holder; the holder's access in the token's team is then resolved from the database as the team
 step would resolve it (audit.holders.access_of), so a holder who has lost the team or the right
-since the token was issued is refused here.
+since the token was issued is refused here, at the first open and at every reconnect. Whether the
+token may open a stream now (one connection at a time, its reconnect window) is decided last, by
+the view, once nothing else refuses the request (audit/tokens.py `hold`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class StreamGrant:
 
     holder: holders.Holder
     access: Access
+    ticket: tokens.Ticket
 
 
 class StreamTokenAuthentication(BaseAuthentication):
@@ -39,10 +42,11 @@ class StreamTokenAuthentication(BaseAuthentication):
     def authenticate(self, request):
         values = request.query_params.getlist(QUERY_PARAM)
         # Only for opening the stream: with any other method the token is not a credential (and
-        # is not spent), so it can never stand for its holder in another team or another action.
+        # is not used), so it can never stand for its holder in another team or another action.
         if not values or request.method not in ("GET", "HEAD"):
             return None
-        holder = tokens.redeem(values[0] if len(values) == 1 else "")
+        ticket = tokens.verify(values[0] if len(values) == 1 else "")
+        holder = ticket.holder
         standing = holders.standings([holder])[holder]
         context = request_context.current()
         # Recorded like the credential it stands for, refused or not: a key's stream is an API-key
@@ -53,4 +57,4 @@ class StreamTokenAuthentication(BaseAuthentication):
             elif holder.kind == Kind.INTEGRATION:
                 context.integration, context.integration_key = standing.credential, "admin"
         access = holders.access_of(holder, standing)
-        return access.user, StreamGrant(holder=holder, access=access)
+        return access.user, StreamGrant(holder=holder, access=access, ticket=ticket)

@@ -62,6 +62,7 @@ from redis.exceptions import RedisError
 
 from . import holders as holder_rules
 from . import selectors
+from . import tokens as stream_tokens
 
 logger = logging.getLogger("ghostflow.audit.stream")
 
@@ -288,6 +289,8 @@ class Subscription:
     holder: holder_rules.Holder
     event_filter: selectors.EventFilter
     after: uuid.UUID
+    # The stream token's hold when the stream was opened with one (the hub renews it).
+    hold: stream_tokens.Hold | None = None
     frames: asyncio.Queue = field(default_factory=lambda: asyncio.Queue(MAX_QUEUED_FRAMES))
     ended: bool = False
 
@@ -310,15 +313,42 @@ class Subscription:
         self.frames.put_nowait(Ending(frame))
 
 
-# How many streams this process holds, across its event loops: read by the view (another thread)
-# to refuse new streams past AUDIT_STREAM_MAX_PER_PROCESS.
+# How many streams this process holds, across its event loops, and of each team. A slot is taken
+# by the view *before* it answers (reserve), under a lock, so that streams opened at the same
+# moment cannot all pass the check; it is given back once, on whichever way the stream ends
+# (stream.Slot).
 open_streams = 0
 _open_by_team: defaultdict[uuid.UUID, int] = defaultdict(int)
+_slots_lock = threading.Lock()
 
 
 def streams_of_team(team_id: uuid.UUID) -> int:
     """How many streams of this team this process holds."""
     return _open_by_team.get(team_id, 0)
+
+
+def reserve(team_id: uuid.UUID) -> str | None:
+    """Take a stream slot for `team_id`: None when taken, else which cap refuses ("process",
+    AUDIT_STREAM_MAX_PER_PROCESS, or "team", AUDIT_STREAM_MAX_PER_TEAM)."""
+    global open_streams
+    with _slots_lock:
+        if open_streams >= settings.AUDIT_STREAM_MAX_PER_PROCESS:
+            return "process"
+        if _open_by_team.get(team_id, 0) >= settings.AUDIT_STREAM_MAX_PER_TEAM:
+            return "team"
+        open_streams += 1
+        _open_by_team[team_id] += 1
+        return None
+
+
+def give_back(team_id: uuid.UUID) -> None:
+    """Return a slot taken by `reserve` (once per slot: stream.Slot sees to it)."""
+    global open_streams
+    with _slots_lock:
+        open_streams -= 1
+        _open_by_team[team_id] -= 1
+        if _open_by_team[team_id] <= 0:
+            del _open_by_team[team_id]
 
 
 _hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub] = weakref.WeakKeyDictionary()
@@ -351,11 +381,13 @@ class Hub:
         self.executor = ThreadPoolExecutor(max_workers=DB_THREADS, thread_name_prefix="audit-stream-db")
         self.poll_since = timezone.now() - POLL_LOOKBACK
         self.last_recheck = time.monotonic()
+        self.holds_renewed = time.monotonic()
         self.idle_since = time.monotonic()
         self.tasks = [
             loop.create_task(self._deliver()),
             loop.create_task(self._poll()),
             loop.create_task(self._recheck()),
+            loop.create_task(self._renew_holds()),
         ]
         self.renew_now = asyncio.Event()
         self.watching: set[uuid.UUID] = set()  # the teams the last renewal put in the watched set
@@ -367,25 +399,17 @@ class Hub:
 
     # --- streams come and go
 
-    def subscribe(self, *, team_id, holder, event_filter, after) -> Subscription:
-        global open_streams
-        subscription = Subscription(team_id=team_id, holder=holder, event_filter=event_filter, after=after)
+    def subscribe(self, *, team_id, holder, event_filter, after, hold=None) -> Subscription:
+        subscription = Subscription(team_id=team_id, holder=holder, event_filter=event_filter, after=after, hold=hold)
         if team_id not in self.subscriptions:
             self.renew_now.set()  # writers should start announcing this team's events now
         self.subscriptions[team_id].add(subscription)
-        open_streams += 1
-        _open_by_team[team_id] += 1
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
-        global open_streams
         streams = self.subscriptions.get(subscription.team_id)
         if streams is not None and subscription in streams:
             streams.discard(subscription)
-            open_streams -= 1
-            _open_by_team[subscription.team_id] -= 1
-            if not _open_by_team[subscription.team_id]:
-                del _open_by_team[subscription.team_id]
             if not streams:
                 del self.subscriptions[subscription.team_id]
         if not self.subscriptions:
@@ -508,6 +532,29 @@ class Hub:
                 standing = found.get(subscription.holder)
                 if standing is not None and standing.reason is not None:
                     subscription.end(revoked_frame(standing.reason))
+
+    async def _renew_holds(self) -> None:
+        """Keep the stream tokens of open streams held (audit/tokens.py): a hold not renewed lapses,
+        and the token may then open another stream. A stream whose hold is gone, or cannot be
+        renewed before it would lapse, ends (`end`): one token never streams twice at once."""
+        while True:
+            await asyncio.sleep(stream_tokens.HOLD_SECONDS / 3)
+            held = [s for streams in self.subscriptions.values() for s in streams if s.hold and not s.ended]
+            if not held:
+                self.holds_renewed = time.monotonic()
+                continue
+            try:
+                kept = await self.db(stream_tokens.renew, [s.hold for s in held])
+            except Exception:
+                logger.exception("Audit stream: could not renew the holds of stream tokens")
+                if time.monotonic() - self.holds_renewed > stream_tokens.HOLD_SECONDS / 2:
+                    for subscription in held:
+                        subscription.end(end_frame("unavailable"))
+                continue
+            self.holds_renewed = time.monotonic()
+            for subscription in held:
+                if subscription.hold not in kept:
+                    subscription.end(end_frame("token_in_use"))
 
     async def _listen(self, url: str) -> None:
         import redis.asyncio

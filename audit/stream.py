@@ -30,7 +30,10 @@ from __future__ import annotations
 import asyncio
 import heapq
 import json
+import threading
+import time
 import uuid
+import weakref
 from datetime import timedelta
 
 from asgiref.sync import sync_to_async
@@ -44,7 +47,7 @@ from rest_framework.renderers import JSONRenderer
 
 from infra.errors import APIError, BadRequest
 
-from . import fanout, selectors
+from . import fanout, selectors, tokens
 from .serializers import AuditEventSerializer
 
 CONTENT_TYPE = "text/event-stream"
@@ -97,20 +100,79 @@ def starting_point(request) -> tuple[uuid.UUID, bool]:
     return after, False
 
 
-def response(request, *, team_id, holder, event_filter, after, gap: bool) -> HttpResponseBase:
+def response(request, *, team_id, holder, event_filter, after, gap: bool, ticket=None) -> HttpResponseBase:
+    """The stream's answer. Its slot (the caps; the stream token's hold, for `ticket`) is taken
+    here, before anything is answered, and given back however the stream ends (Slot)."""
     if request.method == "HEAD":  # the headers a GET would have, and no stream to hold open
         answer = HttpResponse(content_type=CONTENT_TYPE)
         answer["Cache-Control"] = "no-cache, no-store"
         return answer
-    if isinstance(request._request, ASGIRequest):
-        if fanout.open_streams >= settings.AUDIT_STREAM_MAX_PER_PROCESS:
+    under_asgi = isinstance(request._request, ASGIRequest)
+    slot = Slot(team_id=team_id, on_loop=under_asgi)
+    if under_asgi:
+        slot.reserve()  # 503 / 429 past a cap
+    try:
+        if ticket is not None and not slot.hold_token(ticket):
+            # Another connection holds the token (or the server has not yet seen it close).
+            slot.release()
+            return _token_in_use()
+        if under_asgi:
+            content = live(team_id=team_id, holder=holder, event_filter=event_filter, after=after, gap=gap, slot=slot)
+        else:
+            content = catch_up(team_id=team_id, event_filter=event_filter, after=after, gap=gap)
+    except BaseException:
+        slot.release()
+        raise
+    answer = StreamingHttpResponse(
+        (_LiveContent if under_asgi else _ReplayContent)(content, slot), content_type=CONTENT_TYPE
+    )
+    answer["Cache-Control"] = "no-cache, no-store"
+    answer["X-Accel-Buffering"] = "no"  # nginx: pass each message on as it comes
+    return answer
+
+
+# How long a client whose token another connection holds waits before it tries again (ms).
+IN_USE_RETRY_MS = 2000
+
+
+def _token_in_use() -> HttpResponse:
+    """No stream: this token's stream is open on another connection. A 200 that ends at once, so
+    that EventSource tries again after `retry:` (it gives up for good on any other status) and gets
+    the stream once the previous connection is seen to close; a second client never streams."""
+    answer = HttpResponse(
+        f"retry: {IN_USE_RETRY_MS}\n\n".encode() + fanout.end_frame("token_in_use"), content_type=CONTENT_TYPE
+    )
+    answer["Cache-Control"] = "no-cache, no-store"
+    return answer
+
+
+class Slot:
+    """What one stream takes before it is answered, given back exactly once whichever way it ends
+    (the client leaves, the server ends it, an error, a cancellation, an answer never sent): its
+    place under AUDIT_STREAM_MAX_PER_PROCESS / _PER_TEAM (live streams only) and its stream
+    token's hold. `on_loop`: given back from the event loop, so the hold's database write goes to
+    a thread of its own."""
+
+    def __init__(self, *, team_id, on_loop: bool) -> None:
+        self.team_id = team_id
+        self.on_loop = on_loop
+        self.counted = False
+        self.hold: tokens.Hold | None = None
+        self._lock = threading.Lock()
+        self._released = False
+        self._taken_at = time.monotonic()
+
+    def reserve(self) -> None:
+        _give_back_unsent()
+        refused = fanout.reserve(self.team_id)
+        if refused == "process":
             raise StreamsRefused(
                 "This server holds as many live streams as it may; try again shortly.",
                 code="service_unavailable",
                 status_code=503,
                 wait=5,
             )
-        if fanout.streams_of_team(team_id) >= settings.AUDIT_STREAM_MAX_PER_TEAM:
+        if refused == "team":
             # One team cannot take a process's every stream.
             raise StreamsRefused(
                 "This team has as many live streams open on this server as it may; close one or try again later.",
@@ -118,13 +180,74 @@ def response(request, *, team_id, holder, event_filter, after, gap: bool) -> Htt
                 status_code=429,
                 wait=30,
             )
-        content = live(team_id=team_id, holder=holder, event_filter=event_filter, after=after, gap=gap)
-    else:
-        content = catch_up(team_id=team_id, event_filter=event_filter, after=after, gap=gap)
-    answer = StreamingHttpResponse(content, content_type=CONTENT_TYPE)
-    answer["Cache-Control"] = "no-cache, no-store"
-    answer["X-Accel-Buffering"] = "no"  # nginx: pass each message on as it comes
-    return answer
+        self.counted = True
+        with _unsent_lock:
+            _unsent.add(self)
+
+    def started(self) -> None:
+        """The answer is being sent: from here the stream gives its slot back itself."""
+        with _unsent_lock:
+            _unsent.discard(self)
+
+    def hold_token(self, ticket) -> bool:
+        self.hold = tokens.hold(ticket)
+        return self.hold is not None
+
+    def release(self, *, revoked: bool = False) -> None:
+        """Idempotent. `revoked`: the holder may no longer watch, so the token never reopens."""
+        with self._lock:
+            if self._released:
+                return
+            self._released = True
+        self.started()
+        if self.counted:
+            fanout.give_back(self.team_id)
+        if self.hold is not None:
+            if self.on_loop:
+                tokens.release_soon(self.hold, reconnect=not revoked)
+            else:
+                tokens.release(self.hold, reconnect=not revoked)
+
+
+# Slots of live answers not yet being sent. An answer whose request was cancelled while the view
+# ran (the client left) is never sent nor closed: its slot goes back when the answer is garbage
+# collected (_Content), and at the latest when a stream is next asked for, UNSENT_SECONDS on.
+UNSENT_SECONDS = 10.0
+_unsent: set[Slot] = set()
+_unsent_lock = threading.Lock()
+
+
+def _give_back_unsent() -> None:
+    cutoff = time.monotonic() - UNSENT_SECONDS
+    with _unsent_lock:
+        stale = [slot for slot in _unsent if slot._taken_at < cutoff]
+    for slot in stale:
+        slot.release()
+
+
+class _Content:
+    """The streaming content of a stream's answer. Django calls `close` when it closes the response;
+    what holds the response holds this object, and an answer never sent gives its slot back when it
+    is garbage collected. Under ASGI, when the client leaves mid-stream, Django cancels the stream
+    without closing the response: the generator's `finally` gives the slot back then."""
+
+    def __init__(self, frames, slot: Slot) -> None:
+        self.frames = frames
+        self.slot = slot
+        weakref.finalize(self, slot.release)
+
+    def close(self) -> None:
+        self.slot.release()
+
+
+class _ReplayContent(_Content):
+    def __iter__(self):
+        return iter(self.frames)
+
+
+class _LiveContent(_Content):
+    def __aiter__(self):
+        return aiter(self.frames)
 
 
 def catch_up(*, team_id, event_filter, after, gap: bool):
@@ -144,7 +267,7 @@ def _gap_frame() -> bytes:
     )
 
 
-async def live(*, team_id, holder, event_filter, after, gap: bool):
+async def live(*, team_id, holder, event_filter, after, gap: bool, slot: Slot):
     """The stream under ASGI. Subscribes first, then replays: an event committed meanwhile is in
     both, and is sent once.
 
@@ -154,11 +277,27 @@ async def live(*, team_id, holder, event_filter, after, gap: bool):
     first, so that a client resuming after the last id it received neither misses the older one
     nor gets the newer one again. An event that commits later still is sent all the same, under
     the `id:` of the newest event sent (the resume point never moves back, so nothing repeats)."""
-    # The request's middleware and view are done: let its database connections go now, as the end
-    # of a request would (only those DATABASE_CONN_MAX_AGE says to close), not when the stream ends.
-    await sync_to_async(_release_connections)()
+    slot.started()
     hub = fanout.hub()
-    subscription = hub.subscribe(team_id=team_id, holder=holder, event_filter=event_filter, after=after)
+    subscription = hub.subscribe(team_id=team_id, holder=holder, event_filter=event_filter, after=after, hold=slot.hold)
+
+    def stop(_task=None) -> None:
+        hub.unsubscribe(subscription)
+        slot.release()
+
+    # The stream ends with the request's task, whichever way: when the client leaves while Django
+    # is sending a message, the task is cancelled outside this generator, whose `finally` then
+    # waits for the garbage collector.
+    if (task := asyncio.current_task()) is not None:
+        task.add_done_callback(stop)
+    try:
+        # The request's middleware and view are done: let its database connections go now, as the
+        # end of a request would (only those DATABASE_CONN_MAX_AGE says to close), not when the
+        # stream ends.
+        await sync_to_async(_release_connections)()
+    except BaseException:
+        stop()
+        raise
     loop = asyncio.get_running_loop()
     deadline = loop.time() + settings.AUDIT_STREAM_MAX_SECONDS
     settle = timedelta(seconds=settings.AUDIT_STREAM_SETTLE_SECONDS)
@@ -205,7 +344,9 @@ async def live(*, team_id, holder, event_filter, after, gap: bool):
                 item = None
             if isinstance(item, fanout.Ending):
                 # Only to a holder that may still watch: what is held back goes first.
-                if not item.frame.startswith(b"event: revoked"):
+                if item.frame.startswith(b"event: revoked"):
+                    slot.release(revoked=True)  # its token never reopens the stream
+                else:
                     for frame in order.settled(timezone.now()):
                         yield frame
                 yield item.frame
@@ -218,7 +359,7 @@ async def live(*, team_id, holder, event_filter, after, gap: bool):
             if item is None and not frames and order.next_due(settle) is None:
                 yield b": heartbeat\n\n"
     finally:
-        hub.unsubscribe(subscription)
+        stop()
 
 
 class _Order:

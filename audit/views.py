@@ -58,9 +58,11 @@ class TeamAuditLogView(TeamScopedMixin, generics.ListAPIView):
 
 
 class AuditStreamTokenView(TeamScopedMixin, APIView):
-    """A stream token for this team's live audit stream (`admin`): good for opening the stream once,
-    within 60 seconds, and for nothing else (audit/tokens.py). For `EventSource`, which cannot send
-    headers: `GET /api/v1/audit-log/stream?token=...`."""
+    """A stream token for this team's live audit stream (`admin`), for `EventSource`, which cannot
+    send headers: `GET /api/v1/audit-log/stream?token=...`. It must open the stream within 60
+    seconds; the same URL then reopens it (EventSource's reconnect) within 60 seconds of each
+    disconnect, one connection at a time, while its holder may still watch, for 12 hours at most
+    (audit/tokens.py). Good for nothing else."""
 
     scope = scopes.ADMIN
     rate_limit = "audit_stream_token"
@@ -165,7 +167,13 @@ class AuditStreamView(TeamScopedMixin, APIView):
             else holders.holder_of(request.access, secret_used=_key_secret())
         )
         return stream.response(
-            request, team_id=request.access.team.pk, holder=holder, event_filter=event_filter, after=after, gap=gap
+            request,
+            team_id=request.access.team.pk,
+            holder=holder,
+            event_filter=event_filter,
+            after=after,
+            gap=gap,
+            ticket=grant.ticket if isinstance(grant, StreamGrant) else None,
         )
 
 

@@ -355,7 +355,7 @@ RATE_LIMITS_ON_CACHE_FAILURE = {
     "google": "open",
     "content_api": "open",  # public, read-only data
     "content_api_key": "open",
-    "audit_stream_token": "closed",  # the token cannot be redeemed without the cache anyway
+    "audit_stream_token": "closed",  # uncounted, a script could mint tokens without limit
 }
 
 # --- API keys ---

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from access.scopes import Role
 from accounts.models import OneTimeCode, RefreshFamily, User
-from audit.models import Action, AuditEvent
+from audit.models import Action, AuditEvent, StreamTokenUse
 from teams.models import Invitation, Membership, Team
 from tracking.models import Campaign, Domain, Network, Offer, Source
 
@@ -117,6 +117,19 @@ class AuditEventFactory(factory.django.DjangoModelFactory):
 
     action = Action.TEAM_UPDATED
     team = factory.SubFactory(TeamFactory)
+
+
+class StreamTokenUseFactory(factory.django.DjangoModelFactory):
+    """A stream token held by a connection now (audit/tokens.py makes them when streams open)."""
+
+    class Meta:
+        model = StreamTokenUse
+
+    jti = factory.LazyFunction(uuid.uuid4)
+    team = factory.SubFactory(TeamFactory)
+    held_by = factory.LazyFunction(uuid.uuid4)
+    held_until = factory.LazyFunction(lambda: timezone.now() + timedelta(seconds=30))
+    reopen_until = factory.LazyFunction(lambda: timezone.now() + timedelta(seconds=90))
 
 
 class NetworkFactory(factory.django.DjangoModelFactory):

@@ -21,7 +21,6 @@ import pytest
 import time_machine
 from django.db import transaction
 from django.utils import timezone
-from redis.exceptions import ConnectionError as RedisConnectionError
 
 from access.scopes import Role
 from accounts.activation import set_active
@@ -101,7 +100,8 @@ def test_an_admin_gets_a_short_lived_token_that_is_not_stored(as_user, admin, te
     assert set(body) == {"token", "expires_in"} and body["expires_in"] == 60
     assert response["Cache-Control"] == "no-store"
     claims = jwt.decode(body["token"], options={"verify_signature": False})
-    assert claims["aud"] == "ghostflow-audit-stream" and claims["exp"] - claims["iat"] == 60
+    # 60 s to open it; `exp` bounds how long its URL reopens the stream at all (12 h).
+    assert claims["aud"] == "ghostflow-audit-stream" and claims["exp"] - claims["iat"] == 12 * 3600
     assert claims["team"] == str(team.pk) and claims["sub"] == str(admin.pk) and claims["kind"] == "jwt"
     assert body["token"] not in json.dumps(list(AuditEvent.objects.values()), default=str)
 
@@ -129,12 +129,68 @@ def test_a_key_with_admin_gets_a_token_and_a_narrower_key_does_not(as_key, owner
 # --- opening the stream with a token ----------------------------------------------------------
 
 
-def test_a_token_opens_its_teams_stream_once(as_user, admin, team):
-    token = stream_token(as_user(admin, team))
-    response = open_with(None, token)
+def in_use(response) -> bool:
+    """The answer to a token another connection holds: no stream, an `end` and a `retry:`."""
     assert response.status_code == 200 and response["Content-Type"] == "text/event-stream"
-    assert response["Cache-Control"] == "no-cache, no-store"
-    problem(open_with(None, token), 401, "token_reused")
+    return response.content.decode().startswith('retry: 2000\n\nevent: end\ndata: {"reason": "token_in_use"}')
+
+
+@reads_the_replay  # the same rules under ASGI: test_audit_stream_live.py, test_audit_stream_caps.py
+def test_a_token_opens_its_teams_stream_one_connection_at_a_time(as_user, admin, team):
+    token = stream_token(as_user(admin, team))
+    first = open_with(None, token)
+    assert first.status_code == 200 and first["Content-Type"] == "text/event-stream"
+    assert first["Cache-Control"] == "no-cache, no-store"
+    # While the first answer is open, the same URL opens no second stream...
+    assert in_use(open_with(None, token))
+    b"".join(first.streaming_content)  # read to its end: the test client closes it then
+    # ...and once it has closed, the same URL resumes (what EventSource does on its own).
+    again = open_with(None, token)
+    assert again.status_code == 200 and not in_use_body(again)
+
+
+def in_use_body(response) -> bool:
+    return b"token_in_use" in b"".join(response.streaming_content)
+
+
+@reads_the_replay  # the same rules under ASGI: test_audit_stream_live.py, test_audit_stream_caps.py
+def test_a_token_reopens_the_stream_only_within_its_reconnect_window(as_user, admin, team):
+    token = stream_token(as_user(admin, team))
+    b"".join(open_with(None, token).streaming_content)  # the test client closes it when read
+    with time_machine.travel(timezone.now() + timedelta(seconds=tokens.RECONNECT_SECONDS - 5), tick=False):
+        b"".join(open_with(None, token).streaming_content)  # each reconnect starts the window afresh
+    with time_machine.travel(timezone.now() + timedelta(seconds=2 * tokens.RECONNECT_SECONDS - 10), tick=False):
+        b"".join(open_with(None, token).streaming_content)
+    with time_machine.travel(timezone.now() + timedelta(seconds=3 * tokens.RECONNECT_SECONDS), tick=False):
+        problem(open_with(None, token), 401, "token_reused")
+
+
+@reads_the_replay  # the same rules under ASGI: test_audit_stream_live.py, test_audit_stream_caps.py
+def test_a_token_never_reopens_the_stream_past_its_maximum_age(as_user, admin, team):
+    start = timezone.now()
+    token = stream_token(as_user(admin, team))
+    b"".join(open_with(None, token).streaming_content)
+    # Kept reconnecting within the window all along, it still stops at 12 hours.
+    when = start + timedelta(seconds=tokens.MAX_AGE_SECONDS - 1)
+    with time_machine.travel(when, tick=False):
+        tokens.StreamTokenUse.objects.update(reopen_until=when + timedelta(seconds=30))
+        b"".join(open_with(None, token).streaming_content)
+    with time_machine.travel(start + timedelta(seconds=tokens.MAX_AGE_SECONDS + 2), tick=False):
+        tokens.StreamTokenUse.objects.update(reopen_until=timezone.now() + timedelta(seconds=30))
+        problem(open_with(None, token), 401, "token_expired")
+
+
+@reads_the_replay  # the same rules under ASGI: test_audit_stream_live.py, test_audit_stream_caps.py
+def test_a_hold_whose_stream_server_died_lapses(as_user, admin, team):
+    """A server that dies with a stream open stops renewing its hold: after HOLD_SECONDS the token
+    reopens the stream (within its window) rather than wait for a connection that is gone."""
+    token = stream_token(as_user(admin, team))
+    dead = open_with(None, token)  # never read nor closed: its server "died" with it
+    assert in_use(open_with(None, token))
+    with time_machine.travel(timezone.now() + timedelta(seconds=tokens.HOLD_SECONDS + 1), tick=False):
+        response = open_with(None, token)
+        assert response.status_code == 200 and not in_use_body(response)
+    assert dead.status_code == 200
 
 
 def test_a_token_expires_after_60_seconds(as_user, admin, team):
@@ -258,17 +314,21 @@ def test_an_integration_with_admin_may_watch_and_one_without_may_not(client, own
             assert open_with(None, response.json()["token"]).status_code == 200
 
 
-def test_a_token_cannot_be_checked_for_reuse_without_the_cache_so_it_is_refused(as_user, admin, team, monkeypatch):
-    token = stream_token(as_user(admin, team))
+@reads_the_replay  # the same rules under ASGI: test_audit_stream_live.py, test_audit_stream_caps.py
+def test_a_held_or_spent_token_stays_so_when_the_cache_is_lost(as_user, admin, team):
+    """What a token was used for is in the database: a cache flushed, restarted empty or restored
+    from an old snapshot neither frees a held token nor revives a spent one."""
+    from django.core.cache import cache
 
-    class DownCache:
-        def add(self, *args, **kwargs):
-            raise RedisConnectionError("down")
-
-    monkeypatch.setattr(tokens, "cache", DownCache())
-    response = open_with(None, token)
-    problem(response, 503, "service_unavailable")
-    assert response["Retry-After"] == "5"
+    held, spent = stream_token(as_user(admin, team)), stream_token(as_user(admin, team))
+    first = open_with(None, held)
+    b"".join(open_with(None, spent).streaming_content)
+    cache.clear()
+    assert in_use(open_with(None, held))
+    with time_machine.travel(timezone.now() + timedelta(seconds=tokens.RECONNECT_SECONDS + 1), tick=False):
+        cache.clear()
+        problem(open_with(None, spent), 401, "token_reused")
+    b"".join(first.streaming_content)
 
 
 # --- the header path ------------------------------------------------------------------------------
@@ -476,8 +536,12 @@ def test_a_stream_token_never_reaches_the_audit_log_or_the_logs(as_key, owner, t
     _, raw = make_key(owner, team, ["admin"])
     with caplog.at_level(logging.DEBUG):
         token = stream_token(as_key(raw, team))
-        assert open_with(None, token).status_code == 200
-        problem(open_with(None, token), 401, "token_reused")
+        first = open_with(None, token)  # kept open (a response dropped unread lets go of its token)
+        assert first.status_code == 200
+        assert in_use(open_with(None, token))
+        later = timezone.now() + timedelta(seconds=tokens.HOLD_SECONDS + tokens.RECONNECT_SECONDS + 1)
+        with time_machine.travel(later, tick=False):  # its hold lapsed, and its window passed
+            problem(open_with(None, token), 401, "token_reused")
     assert token not in caplog.text and token.split(".")[2] not in caplog.text
     rows = json.dumps(list(AuditEvent.objects.values()), default=str)
     assert token.split(".")[1] not in rows and "token=" not in rows

@@ -390,10 +390,15 @@ def test_it_refuses_a_stream_token_as_bearer_anywhere(as_user, admin, team):
     assert open_with(None, token).status_code == 200  # and it was never redeemed on the way
 
 
-def test_it_refuses_a_replayed_token_whatever_the_first_answer_was(as_user, admin, team, other_team):
+def test_a_refused_open_does_not_use_the_token_and_a_used_one_never_streams_twice(as_user, admin, team, other_team):
     token = stream_token(as_user(admin, team))
     problem(Client().get(f"{STREAM_URL}?token={token}", HTTP_X_TEAM_ID=str(other_team.pk)), 403, "key_team_mismatch")
-    problem(open_with(None, token), 401, "token_reused")
+    first = open_with(None, token)  # a refused request changed nothing
+    assert first.status_code == 200
+    for headers in ({}, {"HTTP_LAST_EVENT_ID": str(uuid.uuid4())}, {"HTTP_X_TEAM_ID": str(team.pk)}):
+        second = Client().get(f"{STREAM_URL}?token={token}", HTTP_ACCEPT="text/event-stream", **headers)
+        assert second.status_code in (200, 400) and not second.streaming
+        assert b"token_in_use" in second.content or second.json()["code"] == "invalid_cursor"
 
 
 def test_it_refuses_a_token_whose_team_claim_was_swapped(as_user, admin, team, other_team):
@@ -516,13 +521,14 @@ def test_no_token_in_audit_rows_or_logs_on_any_refusal(as_key, owner, team, othe
     assert "token=" not in rows and "?" not in "".join(AuditEvent.objects.values_list("path", flat=True))
 
 
-def test_the_single_use_record_is_in_the_shared_cache(as_user, admin, team):
-    from django.core.cache import cache
-
+def test_the_use_of_a_token_is_recorded_in_the_database_without_the_token(as_user, admin, team):
     token = stream_token(as_user(admin, team))
     jti = jwt.decode(token, options={"verify_signature": False})["jti"]
-    assert open_with(None, token).status_code == 200
-    assert cache.get(tokens._USED + jti) == 1
+    response = open_with(None, token)
+    assert response.status_code == 200
+    row = tokens.StreamTokenUse.objects.values().get()
+    assert row["jti"].hex == jti and row["team_id"] == team.pk and row["held_by"] is not None
+    assert token.split(".")[2] not in json.dumps(row, default=str)
 
 
 def test_a_token_for_a_deleted_key_is_refused_without_naming_it(as_key, owner, team):

@@ -338,11 +338,33 @@ def test_an_idle_stream_gets_heartbeats_and_ends_at_its_maximum_duration(
         stream.close()
 
 
-def test_a_token_opens_one_stream_only(asgi_server, owner, team):
+def test_a_token_streams_on_one_connection_at_a_time_and_resumes_once_it_closes(asgi_server, owner, team):
     token = token_for(asgi_server, login_headers(owner, team))
     first = SSE(f"{asgi_server.url}{STREAM}?token={token}").ready()
     second = SSE(f"{asgi_server.url}{STREAM}?token={token}")
-    assert second.status == 401 and json.loads(second.body)["code"] == "token_reused"
+    assert second.status == 200 and second.next() == {"retry": "2000"}
+    assert second.next() == {"event": "end", "data": '{"reason": "token_in_use"}'} and second.next() is None
+    first.close()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:  # the server sees the first connection close, and lets go
+        third = SSE(f"{asgi_server.url}{STREAM}?token={token}")
+        if third.next() == {"comment": ": live"}:
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError("the token did not reopen the stream once its connection closed")
+    third.close()
+
+
+def test_a_held_token_stays_held_when_the_cache_is_lost(asgi_server, owner, team):
+    """The hold is in the database: flushing the cache (Redis restarted empty) frees nothing."""
+    from django.core.cache import cache
+
+    token = token_for(asgi_server, login_headers(owner, team))
+    first = SSE(f"{asgi_server.url}{STREAM}?token={token}").ready()
+    cache.clear()
+    second = SSE(f"{asgi_server.url}{STREAM}?token={token}")
+    assert second.next() == {"retry": "2000"} and second.next()["data"] == '{"reason": "token_in_use"}'
     first.close()
 
 

@@ -1,7 +1,8 @@
 // The team's audit log (admins): the API's filters, newest first, "load more" with the cursor, and
 // "Live": the same events as they happen, from the stream (GET /audit-log/stream, Server-Sent
 // Events). EventSource cannot send headers, so each connection is opened with a fresh stream token
-// (POST /audit-log/stream-token: single use, 60 s) in `?token=`, never with the access token.
+// (POST /audit-log/stream-token: one connection at a time, 60 s to open) in `?token=`, never with
+// the access token.
 // A dropped connection is reopened with a new token and `last_event_id`, so nothing is missed or
 // shown twice; the stream stops when the page goes away (another team, another page, sign-out).
 
@@ -131,7 +132,8 @@ function liveStream({ context, container, table, columns, shown, remember, filte
     source.onerror = () => dropped(source, generation);
   }
 
-  // The token is single use, so EventSource must not retry on its own: a new one each time.
+  // EventSource could reconnect with the same token on its own (the server allows it within 60 s);
+  // the page takes a new token each time instead, so its backoff and status stay its own.
   function dropped(source, generation) {
     source.close();
     if (generation !== state.generation || !state.on) return;
