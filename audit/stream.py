@@ -210,31 +210,44 @@ class Slot:
 
 
 # Slots of live answers not yet being sent. An answer whose request was cancelled while the view
-# ran (the client left) is never sent nor closed: its slot goes back when the answer is garbage
-# collected (_Content), and at the latest when a stream is next asked for, UNSENT_SECONDS on.
+# ran (the client left) is never sent nor closed: its slot goes back when a stream is next asked
+# for, at once if the answer was garbage collected (_Content), else UNSENT_SECONDS on.
 UNSENT_SECONDS = 10.0
 _unsent: set[Slot] = set()
 _unsent_lock = threading.Lock()
 
 
+# Slots whose answer the garbage collector found unsent and unclosed. The collector runs at any
+# moment, on any thread, maybe inside another request's transaction or on the event loop, so it
+# writes nothing to the database: it leaves the slot here, and the next open gives it back (a
+# token's hold also lapses by itself when its stream server stops renewing it).
+_collected: list[Slot] = []
+
+
+def _collected_unsent(slot: Slot) -> None:
+    with _unsent_lock:
+        _collected.append(slot)
+
+
 def _give_back_unsent() -> None:
     cutoff = time.monotonic() - UNSENT_SECONDS
     with _unsent_lock:
-        stale = [slot for slot in _unsent if slot._taken_at < cutoff]
+        stale = [slot for slot in _unsent if slot._taken_at < cutoff] + _collected
+        _collected.clear()
     for slot in stale:
         slot.release()
 
 
 class _Content:
     """The streaming content of a stream's answer. Django calls `close` when it closes the response;
-    what holds the response holds this object, and an answer never sent gives its slot back when it
-    is garbage collected. Under ASGI, when the client leaves mid-stream, Django cancels the stream
+    what holds the response holds this object, and an answer never sent gives its slot back at the
+    next open once it is garbage collected. Under ASGI, when the client leaves mid-stream, Django cancels the stream
     without closing the response: the generator's `finally` gives the slot back then."""
 
     def __init__(self, frames, slot: Slot) -> None:
         self.frames = frames
         self.slot = slot
-        weakref.finalize(self, slot.release)
+        weakref.finalize(self, _collected_unsent, slot)
 
     def close(self) -> None:
         self.slot.release()

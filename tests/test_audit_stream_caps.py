@@ -219,3 +219,25 @@ def answer_never_sent(owner, team, monkeypatch):
     with ASGIServer() as server:
         SSE(f"{server.url}{STREAM}", login_headers(owner, team)).ready().close()
     assert wait_for(lambda: fanout.open_streams == 0 and held(0))
+
+
+def test_the_garbage_collector_never_writes_a_slot_back_itself_the_next_open_does(db, team):
+    """The collector runs at any moment, on any thread, maybe inside another request's transaction:
+    collecting an unsent answer writes nothing then; the next stream asked for gives its slot back."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from audit import stream as stream_module
+
+    before = fanout.open_streams
+    slot = stream_module.Slot(team_id=team.pk, on_loop=False)
+    slot.reserve()
+    content = stream_module._ReplayContent(iter(()), slot)
+    assert fanout.open_streams == before + 1
+    with CaptureQueriesContext(connection) as queries:
+        del content
+        gc.collect()
+    assert queries.captured_queries == []
+    assert fanout.open_streams == before + 1  # not yet
+    stream_module._give_back_unsent()  # what the next open does first
+    assert fanout.open_streams == before
