@@ -10,20 +10,18 @@ it. The token lives in the shared cache (Redis); a new random value each time, s
 
 A Redis that comes back *with older data* (restarted from a snapshot taken before a change, or a
 failover to a replica that had not received it) would bring an old token back, and with it the
-entries stamped with it. So an entry is also stamped with the life of the connection the token
-was read over: every new reading connection, in any thread (after a restart or a failover every
-connection is dropped: a restart ends them, Sentinel kills them), starts a new life in this
-process, and entries of an earlier life are never served. Within one life the token comes from one
-Redis primary, on which it only moves forward. (A proxy that moved a live connection to another
-server without dropping it would defeat this; run Redis behind none that does.)
-
-Without a shared cache the processes could not agree, so the principal cache is off (`enabled`),
-unless PRINCIPAL_CACHE=on says there is only one process.
+entries stamped with it. So an entry is also stamped with the identity of the Redis server life
+the token was read from: its `run_id`, which Redis draws at random each time it starts and which
+differs between a primary and its replicas. A restarted or failed-over Redis has a new one, so
+entries stamped before are never served again; a reading connection learns it once, when it
+opens (after a restart or a failover every connection is dropped: a restart ends them, Sentinel
+kills them). Within one server life the token only moves forward. Where INFO is not allowed, each
+connection counts as a life of its own (a new connection, a cold cache). (A proxy that moved a live
+connection to another server without dropping it would defeat this; run Redis behind none that does.)
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
 import os
 import threading
@@ -35,6 +33,7 @@ from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
 from django.db import transaction
+from redis.exceptions import ResponseError
 
 from . import request_context
 from .ratelimit import CACHE_ERRORS, CacheUnavailable
@@ -88,30 +87,24 @@ def _redis():
     return found
 
 
-# The life of the connections that read the token (see above): a new number each time any thread
-# opens one. Read before and after each token read; next() on a count is atomic under the GIL.
-_lives = itertools.count(1)
-_life = 0
-
-
 class _Reader(threading.local):
     """This thread's connection for reading the token: (connection, packed GET), made on first
     use and again after a fork or a change of cache settings."""
 
     owner: tuple | None = None
     connection = None
+    life: str | None = None  # the server's run_id (see above)
     packed: list[bytes] | None = None
 
     def get(self, redis) -> bytes | None:
         client, key = redis
         owner = self.owner
         if owner is None or owner[0] != os.getpid() or owner[1] is not client or owner[2] != key:
-            global _life
             self.close()
-            _life = next(_lives)  # before the first read over it: entries of earlier lives are void
             pool = client.connection_pool
             self.connection = pool.connection_class(**pool.connection_kwargs)
             self.packed = self.connection.pack_command("GET", key)
+            self.life = self._server_life()
             self.owner = (os.getpid(), client, key)
         try:
             self.connection.send_packed_command(self.packed, check_health=False)
@@ -121,10 +114,25 @@ class _Reader(threading.local):
             self.close()
             raise
 
+    def _server_life(self) -> str:
+        """The run_id of the Redis server this connection reached (see above), read once."""
+        try:
+            self.connection.send_command("INFO", "server")
+            info = self.connection.read_response()
+        except ResponseError:  # INFO not allowed: this connection is a life of its own
+            return uuid.uuid4().hex
+        except BaseException:
+            self.close()
+            raise
+        for line in (info.decode() if isinstance(info, bytes) else str(info)).splitlines():
+            if line.startswith("run_id:"):
+                return line.partition(":")[2].strip()
+        return uuid.uuid4().hex
+
     def close(self) -> None:
         if self.connection is not None and self.owner is not None and self.owner[0] == os.getpid():
             self.connection.disconnect()
-        self.connection = self.owner = self.packed = None
+        self.connection = self.owner = self.packed = self.life = None
 
 
 _reader = _Reader()
@@ -151,16 +159,16 @@ def _write_token(value: str, *, only_if_missing: bool = False) -> None:
 
 
 def current() -> str | None:
-    """The generation now (the reading connection's life and the token), or None when it cannot be
-    read, a change is in flight or a new connection opened while it was read (then nothing may be
-    cached or served from cache). Read once per request: every entry a request loads is stamped
-    with a generation read before its first load."""
+    """The generation now (the Redis server's life and the token), or None when it cannot be read
+    or a change is in flight (then nothing may be cached or served from cache). Read once per
+    request: every entry a request loads is stamped with a generation read before its first load."""
     context = request_context.current()
     if context is not None and context.generation is not request_context.NOT_READ:
         return context.generation
-    life = _life
     token = _fresh()
-    generation = None if token is None or life != _life else f"{life}:{token}"
+    # The life of the server the token was just read from (this thread's reading connection).
+    life = _reader.life if _redis() is not None else "local"
+    generation = None if token is None or life is None else f"{life}:{token}"
     if context is not None:
         context.generation = generation
     return generation
