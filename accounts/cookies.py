@@ -10,8 +10,9 @@ this very host over HTTPS, so a sibling subdomain cannot plant one (cookie tossi
 it with every request to this host, not only to /api/v1/auth/; only refresh and logout ever read
 it, and only with the custom header and the `Origin` check below. Not Secure (development over
 http): `gf_refresh`, Path=/api/v1/auth/. A request carrying the cookie twice (a planted copy beside
-the real one; Django's own parsing keeps the last) is refused (400 `refresh_cookie_duplicated`),
-and nothing is rotated, revoked or cleared.
+the real one; Django's own parsing keeps the last) is refused by refresh (400
+`refresh_cookie_duplicated`: nothing is rotated), while logout ends every session the copies name
+and clears the cookie, so a planted copy can never keep a browser from signing out.
 
 Because the browser attaches the cookie on its own, refresh and logout defend against cross-site
 requests twice: the custom header (an HTML form cannot set one, and a cross-origin script cannot
@@ -21,7 +22,6 @@ must be present and be this site's origin (SITE_URL's, or the request's own).
 
 from __future__ import annotations
 
-import re
 import time
 from urllib.parse import urlsplit
 
@@ -71,23 +71,43 @@ def cookie_path() -> str:
 
 
 def _values(request, name: str) -> list[str]:
-    """Every value of cookie `name` in the raw Cookie header. Django's request.COOKIES is a dict
-    (the last one wins); an ASGI server joins repeated Cookie headers with commas."""
+    """Every value of cookie `name` in the raw Cookie header, split where browsers and Django split
+    it: at `;` only. (A comma belongs to a value: `x=1,__Host-gf_refresh=...` is a cookie named `x`,
+    which a sibling subdomain may set, not ours.) Django's request.COOKIES is a dict: the last
+    one wins, so duplicates can only be seen here."""
     values = []
-    for chunk in re.split("[;,]", request.META.get("HTTP_COOKIE", "")):
+    for chunk in request.META.get("HTTP_COOKIE", "").split(";"):
         key, sep, value = chunk.partition("=")
         if sep and key.strip() == name:
             values.append(value.strip())
     return values
 
 
+def _duplicated(values: list[str]) -> bool:
+    # A refresh token never holds a comma: one that does is two Cookie headers an ASGI server
+    # joined with "," (Django's ASGI request does), i.e. the cookie sent twice.
+    return len(values) > 1 or any("," in value for value in values)
+
+
 def refresh_cookie(request) -> str | None:
     """The refresh token of the cookie, or None. 400 `refresh_cookie_duplicated` when the request
     carries it more than once: which one is the browser's own cannot be told."""
     values = _values(request, cookie_name())
-    if len(values) > 1:
+    if _duplicated(values):
         raise BadRequest(DUPLICATED, code="refresh_cookie_duplicated")
     return values[0] if values and values[0] else None
+
+
+def every_refresh_cookie(request) -> list[str]:
+    """Every refresh token the request carries in the cookie, duplicates included: signing out
+    ends each of them, so a planted copy cannot keep the browser's own session alive."""
+    name = cookie_name()
+    found = []
+    for value in _values(request, name):
+        first, *rest = value.split(",")
+        found.append(first)
+        found.extend(piece.partition("=")[2].strip() for piece in rest if piece.partition("=")[0].strip() == name)
+    return [value for value in found if value]
 
 
 def _set(response, name: str, path: str, value: str, max_age: int) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import unicodedata
 import uuid
 from collections.abc import Iterable
@@ -18,7 +17,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 from audit.services import Action, record_event
 from infra import ratelimit, request_context
 from infra.errors import Forbidden, Unauthorized
-from infra.net import client_ip
+from infra.net import client_source
 
 from .models import RefreshFamily, User
 from .tokens import FAMILY_CLAIM, AccessToken, RefreshToken, password_fingerprint
@@ -56,16 +55,6 @@ def login_identifier(identifier: str) -> str:
     return "login:" + unicodedata.normalize("NFKC", identifier).strip().upper().casefold()
 
 
-def _source(request) -> str:
-    """The client an attempt comes from: its address, an IPv6 address by its /64 (what one
-    subscriber is usually given)."""
-    ip = client_ip(request)
-    if ip is None:
-        return "unknown"
-    network = ipaddress.ip_network(f"{ip}/{64 if ':' in ip else 32}", strict=False)
-    return str(network.network_address)
-
-
 def count_login_attempt(request, identifier: str) -> ratelimit.Attempt:
     """Count one password login (the API's and the Django admin's) *before* anything looks the
     identifier up, so a locked identifier answers the same 429, with the same work, whether or not
@@ -76,7 +65,7 @@ def count_login_attempt(request, identifier: str) -> ratelimit.Attempt:
     refused before it adds to the shared one. `succeeded()` gives both back."""
     typed = login_identifier(identifier)
     from_here = ratelimit.attempt(
-        request, "login", accounts=[f"{typed} from {_source(request)}"], kind="account_per_ip"
+        request, "login", accounts=[f"{typed} from {client_source(request)}"], kind="account_per_ip"
     )
     anywhere = ratelimit.attempt(request, "login", accounts=[typed])
     return ratelimit.Attempt("login", from_here.buckets + anywhere.buckets)

@@ -68,7 +68,8 @@ SESSION_MODE_PARAMETER = OpenApiParameter(
         f"cookie `{cookies.HOST_NAME}` (Path={cookies.HOST_PATH}; `{cookies.PLAIN_NAME}`, "
         f"Path={cookies.PLAIN_PATH}, where the cookie is not Secure) instead of the JSON body, and answers "
         "carry the access token only. Refresh and logout then also need an `Origin` header naming this "
-        "site (403 `origin_mismatch` otherwise); the cookie sent twice is 400 `refresh_cookie_duplicated`. "
+        "site (403 `origin_mismatch` otherwise); the cookie sent twice is 400 `refresh_cookie_duplicated` on refresh, "
+        "and ends every session it names on logout. "
         "Without the header: the JSON body mode."
     ),
 )
@@ -162,17 +163,18 @@ class LogoutView(PublicAuthView):
 
     With `X-GhostFlow-Session: cookie` (and an `Origin` naming this site) the family of the
     refresh cookie is revoked and the cookie cleared; a missing or invalid cookie is still a
-    204 that clears it, so the browser can always drop its state. A cookie sent twice is a 400
-    that changes nothing (which login to end cannot be told)."""
+    204 that clears it, so the browser can always drop its state. A cookie sent twice (a copy
+    planted beside the browser's own) ends every session the copies name: signing out must never
+    be blocked by a planted cookie."""
 
     @extend_schema(request=RefreshSerializer, parameters=[SESSION_MODE_PARAMETER], responses={204: None}, auth=[])
     def post(self, request):
         if cookies.is_cookie_mode(request):
             cookies.check_origin(request)
-            raw = cookies.refresh_cookie(request)
-            if raw is not None and len(raw) <= REFRESH_TOKEN_MAX_LENGTH:
-                with contextlib.suppress(Unauthorized):  # nothing to revoke: the cookie is cleared anyway
-                    sessions.logout(raw=raw)
+            for raw in cookies.every_refresh_cookie(request):
+                if len(raw) <= REFRESH_TOKEN_MAX_LENGTH:
+                    with contextlib.suppress(Unauthorized):  # nothing to revoke: the cookie is cleared anyway
+                        sessions.logout(raw=raw)
             response = Response(status=status.HTTP_204_NO_CONTENT)
             cookies.clear_refresh_cookie(request, response)
             return response

@@ -29,7 +29,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from access import scopes
-from access.context import FAMILY_CLAIM, TEAM_FORBIDDEN, Access, Kind, signed_in
+from access.context import FAMILY_CLAIM, TEAM_FORBIDDEN, Access, Kind, check_signed_in, signed_in
 from infra.errors import Forbidden, Unauthorized
 
 
@@ -74,6 +74,9 @@ def holder_of(access: Access, *, secret_used: str) -> Holder:
         key = access.credential
         digest = key.digest if secret_used == "current" else key.previous_digest
         return replace(holder, key_id=key.pk, fingerprint=fingerprint("key", digest))
+    # A signed-out session's access token lives on for minutes: it must not start a stream (nor
+    # get a stream token), which would replay the log before the first re-check ends it.
+    check_signed_in(access)
     family = access.credential.get(FAMILY_CLAIM) if access.credential is not None else None
     return replace(
         holder,

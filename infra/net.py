@@ -1,4 +1,7 @@
-"""The client's address, trusting X-Forwarded-For only as far as the operator says."""
+"""The client's address, trusting X-Forwarded-For only as far as the operator says; and the
+client as rate limits count it."""
+
+import ipaddress
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -21,3 +24,20 @@ def client_ip(request) -> str | None:
     except ValidationError:
         return None
     return ip
+
+
+def client_source(request) -> str:
+    """The client as rate limits count it: an IPv4 address; an IPv6 address by its /64 (what one
+    subscriber is usually given: counting whole addresses would give each subscriber 2^64
+    budgets); an IPv4-mapped IPv6 address as the IPv4 address it carries (a dual-stack listener
+    or proxy shows IPv4 clients that way: by /64 they would all be one client). "unknown" when
+    there is no valid address."""
+    ip = client_ip(request)
+    if ip is None:
+        return "unknown"
+    address = ipaddress.ip_address(ip)
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    if isinstance(address, ipaddress.IPv6Address):
+        return str(ipaddress.ip_network(f"{address}/64", strict=False).network_address) + "/64"
+    return str(address)

@@ -2,8 +2,9 @@
 (Redis in production). Fixed windows; a limit is "N/<seconds|m|h>" per IP or per account.
 
 Limits are named in settings.RATE_LIMITS: {scope: {"ip": "20/5m", "account": "10/15m"}}. The
-client IP comes from infra.net.client_ip, so a spoofed X-Forwarded-For is ignored unless a
-trusted proxy is configured. Account keys are hashed, so the cache never holds an address.
+client is infra.net.client_source: its address from infra.net.client_ip (a spoofed
+X-Forwarded-For is ignored unless a trusted proxy is configured), an IPv6 client by its /64.
+Account keys are hashed, so the cache never holds an address.
 
 When the cache is unreachable (Redis down or frozen), no limit turns into a 500: each scope
 fails open or closed as settings.RATE_LIMITS_ON_CACHE_FAILURE says (closed unless listed).
@@ -27,7 +28,7 @@ from rest_framework.throttling import BaseThrottle
 
 from infra import request_context
 from infra.errors import APIError
-from infra.net import client_ip
+from infra.net import client_source
 
 logger = logging.getLogger("ghostflow.ratelimit")
 
@@ -120,7 +121,7 @@ def _limits(scope: str):
 
 def check(request, scope: str, *, account: str | None = None) -> None:
     """Count this attempt against the IP (and the account, if given); 429 when over a limit."""
-    identities = {"ip": client_ip(request) or "unknown"}
+    identities = {"ip": client_source(request)}
     if account:
         identities["account"] = _account_key(account)
     for kind, (limit, window) in _limits(scope).items():

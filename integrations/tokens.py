@@ -138,7 +138,7 @@ def verify(token: str) -> Integration:
     if jti is not None:
         # Kept until the token could no longer be accepted anyway (its `exp`, plus the leeway).
         valid_until = datetime.fromtimestamp(expires_at + LEEWAY_SECONDS, tz=UTC)
-        if not single_use.use(kind="admin-key-jwt", issuer=kid, jti=str(jti)[:128], expires_at=valid_until):
+        if not single_use.use(kind="admin-key-jwt", issuer=kid, jti=str(jti), expires_at=valid_until):
             raise TokenRefused("token_reused", "This token (its `jti`) has already been used.", integration)
     return integration
 

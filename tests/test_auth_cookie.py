@@ -294,12 +294,11 @@ def families():
     return sorted(RefreshFamily.objects.values_list("id", "current_jti", "revoked_at"))
 
 
-@pytest.mark.parametrize("path", [REFRESH, LOGOUT])
 @pytest.mark.parametrize("joined_by", ["; ", ","])  # an ASGI server joins repeated Cookie headers with ","
-def test_a_request_carrying_two_refresh_cookies_is_refused_and_changes_nothing(client, carol_and_dave, path, joined_by):
+def test_a_refresh_carrying_two_refresh_cookies_is_refused_and_changes_nothing(client, carol_and_dave, joined_by):
     before = families()
     header = f"{COOKIE_NAME}={carol_and_dave['carol']}{joined_by}{COOKIE_NAME}={carol_and_dave['dave']}"
-    response = client.post(path, HTTP_COOKIE=header, **SAME_ORIGIN)
+    response = client.post(REFRESH, HTTP_COOKIE=header, **SAME_ORIGIN)
     assert response.status_code == 400
     assert response.json()["code"] == "refresh_cookie_duplicated"
     assert "access_token" not in response.json()
@@ -333,3 +332,27 @@ def test_beside_the_host_cookie_a_planted_old_name_changes_nothing(client, carol
     body = assert_access_only(response)
     me = client.get("/api/v1/auth/me", HTTP_AUTHORIZATION=f"Bearer {body['access_token']}")
     assert me.json()["user"]["username"] == "carol"
+
+
+@pytest.mark.parametrize("joined_by", ["; ", ","])
+def test_a_planted_copy_never_blocks_signing_out_every_session_named_ends(client, carol_and_dave, joined_by):
+    """A copy planted beside the browser's own must not keep its session alive: logout ends both."""
+    header = f"{COOKIE_NAME}=planted-junk{joined_by}{COOKIE_NAME}={carol_and_dave['dave']}"
+    header += f"; {COOKIE_NAME}={carol_and_dave['carol']}" if joined_by == "; " else ""
+    response = client.post(LOGOUT, HTTP_COOKIE=header, **SAME_ORIGIN)
+    assert response.status_code == 204
+    assert response.cookies[COOKIE_NAME]["max-age"] == 0
+    revoked = {family.user.username for family in RefreshFamily.objects.filter(revoked_at__isnull=False)}
+    assert revoked == ({"carol", "dave"} if joined_by == "; " else {"dave"})
+    refreshed = APIClient().post(REFRESH, HTTP_COOKIE=f"{COOKIE_NAME}={carol_and_dave['dave']}", **SAME_ORIGIN)
+    assert refreshed.status_code == 401
+
+
+def test_a_refresh_cookie_hidden_after_a_comma_in_another_cookie_is_not_read(client, carol_and_dave):
+    """`x=1,__Host-gf_refresh=<token>` is one cookie named `x` to browsers and Django (a sibling
+    subdomain may set it): it must not log the browser into that session."""
+    before = families()
+    response = client.post(REFRESH, HTTP_COOKIE=f"x=1,{COOKIE_NAME}={carol_and_dave['carol']}", **SAME_ORIGIN)
+    assert response.status_code == 401
+    assert response.json()["code"] == "token_invalid"
+    assert families() == before

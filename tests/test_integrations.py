@@ -291,6 +291,14 @@ def test_the_same_jti_under_another_admin_key_is_a_different_token(issued, admin
 
 
 @pytest.mark.django_db
+def test_two_long_jtis_that_differ_only_at_the_end_are_two_tokens(issued, team):
+    """The whole `jti` is recorded (as a digest), not a prefix of it."""
+    prefix = "x" * 200
+    assert as_token(tokens.sign(issued.admin_key, jti=prefix + "1"), team).get(CAMPAIGNS).status_code == 200
+    assert as_token(tokens.sign(issued.admin_key, jti=prefix + "2"), team).get(CAMPAIGNS).status_code == 200
+
+
+@pytest.mark.django_db
 def test_records_of_used_tokens_are_pruned_once_expired():
     from datetime import timedelta
 

@@ -113,6 +113,15 @@ def test_an_ipv6_client_is_one_source_across_its_64(client, frank):
     assert login(client, "frank", PASSWORD, ip="2001:db8:0:1::1").status_code == 200
 
 
+def test_ipv4_mapped_clients_are_each_their_own_source(client, frank):
+    """::ffff:a.b.c.d is the IPv4 client it carries; by /64 every such client was one source, so
+    ten failures from one locked the identifier for every IPv4 user."""
+    for _ in range(10):
+        login(client, "frank", ip="::ffff:198.51.100.1")
+    assert login(client, "frank", PASSWORD, ip="198.51.100.1").status_code == 429  # the same client
+    assert login(client, "frank", PASSWORD, ip="::ffff:203.0.113.77").status_code == 200
+
+
 def test_the_email_body_field_shares_the_lock_of_the_same_address_as_username(client, frank):
     for n in range(10):
         login(client, "frank@example.com", field="email" if n % 2 else "username")

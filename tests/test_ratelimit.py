@@ -103,6 +103,26 @@ def test_behind_a_trusted_proxy_the_forwarded_address_is_the_client(client, tigh
     )
 
 
+def test_an_ipv6_subscriber_is_one_client_for_the_per_ip_limits_by_its_64(client, tight):
+    """Counting whole IPv6 addresses gave each /64 (one subscriber) 2^64 budgets."""
+    for i in range(2):
+        body = {"username": f"u{i}", "email": f"u{i}@example.com", "password": "short"}
+        assert post(client, "/api/v1/auth/register", body, REMOTE_ADDR=f"2001:db8:1:2::{i + 1:x}").status_code != 429
+    body = {"username": "u9", "email": "u9@example.com", "password": "short"}
+    assert post(client, "/api/v1/auth/register", body, REMOTE_ADDR="2001:db8:1:2:ffff::9").status_code == 429
+    assert post(client, "/api/v1/auth/register", body, REMOTE_ADDR="2001:db8:1:3::1").status_code != 429
+
+
+def test_ipv4_mapped_addresses_are_counted_as_the_ipv4_clients_they_carry(client, tight):
+    """A dual-stack listener shows IPv4 clients as ::ffff:a.b.c.d: by /64 they were all one client."""
+    for i in range(2):
+        body = {"username": f"u{i}", "email": f"u{i}@example.com", "password": "short"}
+        assert post(client, "/api/v1/auth/register", body, REMOTE_ADDR="::ffff:198.51.100.1").status_code != 429
+    body = {"username": "u9", "email": "u9@example.com", "password": "short"}
+    assert post(client, "/api/v1/auth/register", body, REMOTE_ADDR="198.51.100.1").status_code == 429  # the same one
+    assert post(client, "/api/v1/auth/register", body, REMOTE_ADDR="::ffff:198.51.100.2").status_code != 429
+
+
 def test_failed_logins_lock_the_account_from_any_ip_but_successes_do_not_count(client, tight):
     UserFactory(username="target")
     for i in range(3):

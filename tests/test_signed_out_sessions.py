@@ -169,3 +169,11 @@ def test_the_session_check_costs_one_query(as_user, owner, team, django_assert_n
         # 4. the page of keys
         response = client.get(B + "auth/api-keys")
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize(("method", "path"), [("post", "audit-log/stream-token"), ("get", "audit-log/stream")])
+def test_a_signed_out_access_token_neither_opens_the_live_stream_nor_gets_a_stream_token(team, owner, method, path):
+    """Opening the stream would replay the team's log before the first re-check ended it."""
+    response = getattr(signed_out_client(owner, team), method)(B + path)
+    assert response.status_code == 401
+    assert response.json()["code"] == "token_revoked"
