@@ -1,4 +1,4 @@
-"""The floor: the same campaigns list (serializer, cursor pagination, middleware) with no
+"""The floor: the same campaigns list (serializer, cursor pagination, the /api/ middleware path) with no
 authentication, for one team named by a header. Bench only; never installed in the project."""
 
 from django.urls import include, path
@@ -19,6 +19,6 @@ class FloorCampaignList(generics.ListAPIView):
 
 
 urlpatterns = [
-    path("bench/floor/campaigns", FloorCampaignList.as_view()),
+    path("api/bench/floor/campaigns", FloorCampaignList.as_view()),
     path("", include("config.urls")),
 ]

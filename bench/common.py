@@ -7,6 +7,7 @@ import json
 import os
 import secrets
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -130,3 +131,15 @@ def load_arguments(parser, seconds: int = 5, rounds: int = 3) -> None:
     parser.add_argument("--rounds", type=int, default=rounds)
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2)
+
+
+def goal_row(label: str, ratios: list[float], target: float, *, at_most: bool = False) -> dict:
+    """Print one goal: the median of per-round ratios, their spread, and whether it is met."""
+    median = statistics.median(ratios)
+    met = median <= target if at_most else median >= target
+    sign = "≤" if at_most else "≥"
+    spread = f"{min(ratios):.2f}–{max(ratios):.2f}"
+    print(
+        f"goal: {label:<52} {median:>6.2f} (rounds {spread}) target {sign} {target:.2f}  {'met' if met else 'NOT met'}"
+    )
+    return {"label": label, "median": round(median, 3), "spread": spread, "target": target, "met": met}

@@ -28,7 +28,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import PYTHON, ROOT, ensure_database, environment, gunicorn, load_arguments, seed
+from common import PYTHON, ROOT, ensure_database, environment, goal_row, gunicorn, load_arguments, seed
 
 BENCH = ROOT / "bench"
 PEERS_SEED = """
@@ -155,9 +155,22 @@ def main() -> int:
             "p99_ms": p99,
             "ratio_to_floor": round(ratio, 2),
         }
+
+    def per_round(name: str, over: str) -> list[float]:
+        return [a["rps"] / b["rps"] for a, b in zip(rounds[name], rounds[over], strict=True)]
+
+    key, jwt = "ours: gf_ key + X-Team-Id", "ours: JWT + X-Team-Id"
+    peers = ["peer: djangorestframework-api-key", "peer: DRF TokenAuthentication", "peer: simplejwt"]
+    fastest = max(peers, key=lambda name: table[name]["median_rps"])
+    print()
+    goals = [
+        goal_row(f"gf_ key × the fastest peer ({fastest.removeprefix('peer: ')})", per_round(key, fastest), 1.0),
+        goal_row("gf_ key × the peer floor", per_round(key, "peer: no authentication (floor)"), 0.85),
+        goal_row("JWT × simplejwt", per_round(jwt, "peer: simplejwt"), 1.2),
+    ]
     out = BENCH / "results"
     out.mkdir(exist_ok=True)
-    (out / "compare.json").write_text(json.dumps({"settings": vars(args), "results": table}, indent=2))
+    (out / "compare.json").write_text(json.dumps({"settings": vars(args), "results": table, "goals": goals}, indent=2))
     return 0
 
 

@@ -142,23 +142,23 @@ TEMPLATES = [
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # The same backend, with a health check that costs no round trip: infra/postgresql/base.py.
-    DATABASES["default"]["ENGINE"] = "infra.postgresql"
-    # Prepared statements: a query the process has run twice is parsed and planned once per
-    # connection, not on every request; on the key request that is the page and the audit INSERT,
-    # 30% of PostgreSQL's CPU per request (README, Performance). They need server-side binding
-    # (psycopg's, which Django leaves off by default) and a connection that stays the server's:
-    # set DATABASE_PREPARED_STATEMENTS=0 behind a transaction-mode pooler (pgbouncer before 1.21,
-    # or without max_prepared_statements).
-    # Each execution is still planned for its own values (plan_cache_mode=force_custom_plan): a
-    # generic plan cannot tell a key with 500,000 audit events from one with ten, and picked a
-    # plan that sorted all of them for the first page (1.7 s at 10M rows, bench/scale.py).
-    if env.bool("DATABASE_PREPARED_STATEMENTS", default=True):
-        DATABASES["default"].setdefault("OPTIONS", {}).update(
-            {"server_side_binding": True, "prepare_threshold": 2, "options": "-c plan_cache_mode=force_custom_plan"}
-        )
+# Django's health check is a `SELECT 1` per request and connection; infra/db_health.py checks the
+# idle socket instead, when each request starts, at no round trip.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
+# Prepared statements: a query the process has run twice is parsed and planned once per
+# connection, not on every request; on the key request that is the page and the audit INSERT,
+# 30% of PostgreSQL's CPU per request (README, Performance). They need server-side binding
+# (psycopg's, which Django leaves off by default) and a connection that stays the server's:
+# set DATABASE_PREPARED_STATEMENTS=0 behind a transaction-mode pooler (pgbouncer before 1.21,
+# or without max_prepared_statements).
+# Each execution is still planned for its own values (plan_cache_mode=force_custom_plan): a
+# generic plan cannot tell a key with 500,000 audit events from one with ten, and picked a
+# plan that sorted all of them for the first page (1.7 s at 10M rows, bench/scale.py).
+_postgresql = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+if _postgresql and env.bool("DATABASE_PREPARED_STATEMENTS", default=True):
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"server_side_binding": True, "prepare_threshold": 2, "options": "-c plan_cache_mode=force_custom_plan"}
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Concurrent writers wait for the lock instead of failing at once; IMMEDIATE takes the write
     # lock at BEGIN, so two transactions never deadlock upgrading a read lock.
@@ -378,7 +378,7 @@ AUDIT_API_KEY_REQUESTS = env.bool("AUDIT_API_KEY_REQUESTS", default=True)
 # always commit together, synchronously, on the default connection.
 AUDIT_READS_ASYNC_COMMIT = env.bool("AUDIT_READS_ASYNC_COMMIT", default=True)
 AUDIT_READS_DATABASE = "default"
-if AUDIT_READS_ASYNC_COMMIT and DATABASES["default"]["ENGINE"] == "infra.postgresql":
+if AUDIT_READS_ASYNC_COMMIT and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # This connection only ever runs the audit INSERT, whose plan cannot depend on its values:
     # it keeps PostgreSQL's default plan cache mode (a generic plan after five runs) instead of
     # the default connection's force_custom_plan, which replanned the INSERT into the partitioned

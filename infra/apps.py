@@ -8,9 +8,11 @@ class InfraConfig(AppConfig):
     name = "infra"
 
     def ready(self):
+        from django.core.signals import request_started
         from django.db.backends.signals import connection_created
 
-        from . import prepared, strict
+        from . import db_health, prepared, strict
 
         strict.apply()
         connection_created.connect(prepared.install, dispatch_uid="infra.prepared")
+        request_started.connect(db_health.close_connections_the_server_ended, dispatch_uid="infra.db_health")

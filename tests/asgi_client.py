@@ -1,19 +1,15 @@
 """A pytest plugin: the whole suite's requests through the ASGI handler instead of the WSGI one.
 
     .venv/bin/python -m pytest -p tests.asgi_client [...]
-    ASGI_CLIENT_HANDLER=django .venv/bin/python -m pytest -p tests.asgi_client [...]
 
-Production serves the project under ASGI (config/asgi.py). With this plugin, every request a test
-makes with Django's or DRF's test client is an ASGIRequest built from an ASGI scope, as a server
-would build it, and goes through:
-
-- by default, what config.asgi.SyncChainASGIHandler runs on its thread: the middleware chain and
-  the view, synchronously;
-- with ASGI_CLIENT_HANDLER=django, Django's own ASGI handler path (`get_response_async`: each
-  synchronous middleware adapted with sync_to_async/async_to_sync), a stricter test of the same
-  code. Views still run on the test's thread (async_to_sync's thread-sensitive executor), so each
-  test's transaction works as usual; in a thread that already runs an event loop (Playwright's,
-  in the browser tests) async_to_sync cannot run, and those requests take the default path.
+The stream service and `make run` serve the project under Django's stock ASGI handler
+(config/asgi.py). With this plugin, every request a test makes with Django's or DRF's test client
+is an ASGIRequest built from an ASGI scope, as a server would build it, and goes through Django's
+ASGI handler path (`get_response_async`: each synchronous middleware adapted with
+sync_to_async/async_to_sync). Views still run on the test's thread (async_to_sync's
+thread-sensitive executor), so each test's transaction works as usual; in a thread that already
+runs an event loop (Playwright's, in the browser tests) async_to_sync cannot run, and those
+requests go through the same middleware chain synchronously.
 
 Tests that read the *WSGI* answer of the live audit stream (the replay-only, finite one) are
 skipped here: under ASGI that endpoint streams until the client goes away, and the live answer is
@@ -23,7 +19,6 @@ tested against a real ASGI server in test_audit_stream_live.py.
 from __future__ import annotations
 
 import asyncio
-import os
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -41,7 +36,6 @@ from django.test.client import (
 
 # Set once the plugin is loaded: test modules skip what only holds under WSGI (`wsgi_only`).
 ACTIVE = False
-DJANGO_HANDLER = os.environ.get("ASGI_CLIENT_HANDLER") == "django"
 
 
 def _loop_running() -> bool:
@@ -81,7 +75,7 @@ def _scope(environ: dict) -> dict:
 def _call(self, environ):
     """ClientHandler.__call__, through the ASGI handler."""
     if self._middleware_chain is None:
-        self.load_middleware(is_async=DJANGO_HANDLER)
+        self.load_middleware(is_async=True)
         self._sync_chain = None
     length = int(environ.get("CONTENT_LENGTH") or 0)
     body = environ["wsgi.input"].read(length) if length else b""
@@ -94,9 +88,7 @@ def _call(self, environ):
         from rest_framework.test import force_authenticate
 
         force_authenticate(request, self._force_user, self._force_token)
-    if not DJANGO_HANDLER:
-        response = self.get_response(request)
-    elif _loop_running():
+    if _loop_running():
         if self._sync_chain is None:
             self._sync_chain = test_client.ClientHandler(self.enforce_csrf_checks)
             self._sync_chain.load_middleware(is_async=False)

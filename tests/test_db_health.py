@@ -1,11 +1,13 @@
-"""The health check of persistent PostgreSQL connections (infra/postgresql/base.py): a connection
-the server ended while idle is replaced before the next request uses it, and a healthy one is
-checked without a query."""
+"""The health check of persistent PostgreSQL connections (infra/db_health.py, on request_started):
+a connection the server ended while idle is replaced before the next request uses it, and a
+healthy one is checked without a query."""
 
 import time
 
 import pytest
-from django.db import close_old_connections, connection
+from django.db import connection
+
+from infra.db_health import close_connections_the_server_ended
 
 pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="the PostgreSQL backend's own check")
 
@@ -38,9 +40,7 @@ def test_a_connection_the_server_ended_is_replaced_before_the_next_request(as_ke
     assert client.get(CAMPAIGNS).status_code == 200
     pid = connection.connection.info.backend_pid
     _terminate(pid)
-    # What the WSGI handler does when a request starts (Django's test client leaves it out):
-    # the next use of the connection checks it first.
-    close_old_connections()
+    # The test client sends request_started, as the WSGI and ASGI handlers do.
     assert client.get(CAMPAIGNS).status_code == 200
     assert connection.connection.info.backend_pid != pid
 
@@ -52,15 +52,16 @@ def test_a_healthy_idle_connection_is_checked_without_a_query(monkeypatch):
     def no_query(*args, **kwargs):
         raise AssertionError("the health check ran a query")
 
-    monkeypatch.setattr(connection.connection, "cursor", no_query)
-    assert connection.is_usable()
+    raw = connection.connection
+    monkeypatch.setattr(raw, "cursor", no_query)
+    monkeypatch.setattr(raw, "execute", no_query)
+    close_connections_the_server_ended()
+    assert connection.connection is raw
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_closed_connection_is_not_usable():
     connection.ensure_connection()
     connection.connection.close()
-    try:
-        assert not connection.is_usable()
-    finally:
-        connection.close()
+    close_connections_the_server_ended()
+    assert connection.connection is None
