@@ -2,6 +2,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from access.scopes import Role
+from infra import strict
 
 from .models import UsernameValidator
 
@@ -10,13 +11,13 @@ class LoginSerializer(serializers.Serializer):
     """`username` (a username or an e-mail address) or `email` (Ghostly's body): exactly one of
     them. Both at once is a 400 rather than a guess at which one was meant."""
 
-    username = serializers.CharField(
+    username = strict.CharField(
         max_length=254, required=False, help_text="Username or e-mail address. Send this or `email`, not both."
     )
-    email = serializers.EmailField(
+    email = strict.EmailField(
         max_length=254, required=False, help_text="E-mail address (Ghostly's login body). Send this or `username`."
     )
-    password = serializers.CharField(max_length=settings.PASSWORD_MAX_LENGTH, trim_whitespace=False)
+    password = strict.CharField(max_length=settings.PASSWORD_MAX_LENGTH, trim_whitespace=False)
 
     IDENTIFIERS = ("username", "email")
 
@@ -47,25 +48,25 @@ REFRESH_TOKEN_MAX_LENGTH = 4096
 
 
 class RefreshSerializer(serializers.Serializer):
-    refresh_token = serializers.CharField(
+    refresh_token = strict.CharField(
         max_length=REFRESH_TOKEN_MAX_LENGTH,
         help_text="Body mode only; with `X-GhostFlow-Session: cookie` the body is not read.",
     )
 
 
 class TokenPairSerializer(serializers.Serializer):
-    access_token = serializers.CharField()
-    refresh_token = serializers.CharField()
+    access_token = strict.CharField()
+    refresh_token = strict.CharField()
     token_type = serializers.ChoiceField(choices=["bearer"])
     expires_in = serializers.IntegerField(help_text="Seconds until the access token expires.")
 
 
 class UserSerializer(serializers.Serializer):
     id = serializers.UUIDField()
-    username = serializers.CharField()
-    email = serializers.EmailField()
-    first_name = serializers.CharField()
-    last_name = serializers.CharField()
+    username = strict.CharField()
+    email = strict.EmailField()
+    first_name = strict.CharField()
+    last_name = strict.CharField()
     date_joined = serializers.DateTimeField()
 
 
@@ -84,9 +85,9 @@ PASSWORD = {"max_length": settings.PASSWORD_MAX_LENGTH, "trim_whitespace": False
 
 
 class RegisterSerializer(serializers.Serializer):
-    username = serializers.CharField(max_length=150, validators=[UsernameValidator()])
-    email = serializers.EmailField(max_length=254)
-    password = serializers.CharField(**PASSWORD)
+    username = strict.CharField(max_length=150, validators=[UsernameValidator()])
+    email = strict.EmailField(max_length=254)
+    password = strict.CharField(**PASSWORD)
     role = serializers.ChoiceField(
         choices=Role.choices,
         required=False,
@@ -99,17 +100,17 @@ class RegisterSerializer(serializers.Serializer):
 
 
 class EmailSerializer(serializers.Serializer):
-    email = serializers.EmailField(max_length=254)
+    email = strict.EmailField(max_length=254)
 
 
 class VerifyEmailSerializer(EmailSerializer):
-    code = serializers.RegexField(r"^\d{6}$", max_length=6, error_messages={"invalid": "Enter the 6-digit code."})
+    code = strict.RegexField(r"^\d{6}$", max_length=6, error_messages={"invalid": "Enter the 6-digit code."})
 
 
 class ResetPasswordSerializer(EmailSerializer):
-    code = serializers.RegexField(r"^\d{6}$", max_length=6, required=False)
-    token = serializers.CharField(max_length=200, required=False)
-    new_password = serializers.CharField(**PASSWORD)
+    code = strict.RegexField(r"^\d{6}$", max_length=6, required=False)
+    token = strict.CharField(max_length=200, required=False)
+    new_password = strict.CharField(**PASSWORD)
 
     def validate(self, attrs):
         if ("code" in attrs) == ("token" in attrs):
@@ -118,32 +119,32 @@ class ResetPasswordSerializer(EmailSerializer):
 
 
 class ChangePasswordSerializer(serializers.Serializer):
-    current_password = serializers.CharField(**PASSWORD)
-    new_password = serializers.CharField(**PASSWORD)
+    current_password = strict.CharField(**PASSWORD)
+    new_password = strict.CharField(**PASSWORD)
 
 
 class GoogleSerializer(serializers.Serializer):
-    credential = serializers.CharField(max_length=8192, help_text="The ID token from Google Identity Services.")
+    credential = strict.CharField(max_length=8192, help_text="The ID token from Google Identity Services.")
 
 
 class DetailSerializer(serializers.Serializer):
-    detail = serializers.CharField()
+    detail = strict.CharField()
 
 
 class AccessTokenSerializer(serializers.Serializer):
-    access_token = serializers.CharField()
+    access_token = strict.CharField()
     token_type = serializers.ChoiceField(choices=["bearer"])
     expires_in = serializers.IntegerField()
 
 
 class AccountSerializer(serializers.Serializer):
-    username = serializers.CharField()
-    email = serializers.EmailField()
+    username = strict.CharField()
+    email = strict.EmailField()
     email_verified = serializers.BooleanField()
     google_linked = serializers.BooleanField()
     has_password = serializers.BooleanField(source="has_usable_password")
     can_unlink_google = serializers.SerializerMethodField()
-    available_sign_in_methods = serializers.ListField(child=serializers.CharField(), source="sign_in_methods")
+    available_sign_in_methods = serializers.ListField(child=strict.CharField(), source="sign_in_methods")
     teams = serializers.SerializerMethodField(help_text="Number of teams the account belongs to.")
 
     def get_can_unlink_google(self, user) -> bool:
@@ -160,7 +161,7 @@ class SessionSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField(help_text="When the login happened.")
     last_used_at = serializers.DateTimeField(help_text="The last refresh, or the login itself.")
     expires_at = serializers.DateTimeField(help_text="The login's absolute cap; refresh cannot extend it.")
-    user_agent = serializers.CharField(help_text="The User-Agent of the login request (truncated).")
+    user_agent = strict.CharField(help_text="The User-Agent of the login request (truncated).")
     ip = serializers.IPAddressField(allow_null=True, help_text="The client address of the login request.")
     current = serializers.SerializerMethodField(help_text="True for the login making this call.")
 

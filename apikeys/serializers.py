@@ -3,19 +3,20 @@ from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_sc
 from rest_framework import serializers
 
 from access import scopes
+from infra import strict
 
 from .models import APIKey
 
 
 class OwnerSerializer(serializers.Serializer):
     id = serializers.UUIDField()
-    username = serializers.CharField()
+    username = strict.CharField()
 
 
-class APIKeySerializer(serializers.ModelSerializer):
+class APIKeySerializer(strict.ModelSerializer):
     """A key as listed: masked, never the secret or its digest."""
 
-    prefix = serializers.CharField(
+    prefix = strict.CharField(
         read_only=True, help_text="`gf_` + the key's first 8 characters: how a key is shown everywhere."
     )
     scopes = serializers.SerializerMethodField(help_text="The permissions with legacy values expanded.")
@@ -48,7 +49,7 @@ class APIKeySerializer(serializers.ModelSerializer):
 class IssuedAPIKeySerializer(APIKeySerializer):
     """The one response that carries the raw key."""
 
-    raw_key = serializers.CharField(help_text="The full gf_ key. Shown once; store it now.")
+    raw_key = strict.CharField(help_text="The full gf_ key. Shown once; store it now.")
 
     class Meta(APIKeySerializer.Meta):
         fields = [*APIKeySerializer.Meta.fields, "raw_key"]
@@ -56,7 +57,7 @@ class IssuedAPIKeySerializer(APIKeySerializer):
 
 
 @extend_schema_field({"type": "string", "enum": list(scopes.VALID_PERMISSIONS)})
-class PermissionField(serializers.CharField):
+class PermissionField(strict.CharField):
     """A scope or legacy permission. Checked against the catalog by the service (400
     `unknown_scope` listing the valid values); the schema states the catalog as an enum."""
 
@@ -77,7 +78,7 @@ class PermissionField(serializers.CharField):
     ]
 )
 class CreateAPIKeySerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=100)
+    name = strict.CharField(max_length=100)
     permissions = serializers.ListField(
         child=PermissionField(max_length=40),
         allow_empty=False,
@@ -110,7 +111,7 @@ class UpdateAPIKeySerializer(serializers.Serializer):
         "id",
     )
 
-    name = serializers.CharField(max_length=100)
+    name = strict.CharField(max_length=100)
 
     def to_internal_value(self, data):
         if isinstance(data, dict):

@@ -1,20 +1,22 @@
 from rest_framework import serializers
 
+from infra import strict
+
 from .models import AuditEvent
 
 
 class AuditKeySerializer(serializers.Serializer):
     id = serializers.UUIDField(source="api_key_id", allow_null=True, help_text="Null once the key is deleted.")
-    prefix = serializers.CharField(source="key_prefix")
-    name = serializers.CharField(source="key_name")
+    prefix = strict.CharField(source="key_prefix")
+    name = strict.CharField(source="key_name")
 
 
 class AuditActorSerializer(serializers.Serializer):
     id = serializers.UUIDField()
-    username = serializers.CharField()
+    username = strict.CharField()
 
 
-class AuditEventSerializer(serializers.ModelSerializer):
+class AuditEventSerializer(strict.ModelSerializer):
     actor = AuditActorSerializer(read_only=True, allow_null=True)
     api_key = serializers.SerializerMethodField()
     integration = serializers.UUIDField(
@@ -50,7 +52,7 @@ class AuditEventSerializer(serializers.ModelSerializer):
 
 
 class StreamTokenSerializer(serializers.Serializer):
-    token = serializers.CharField(help_text="For `GET /api/v1/audit-log/stream?token=`: once, within `expires_in`.")
+    token = strict.CharField(help_text="For `GET /api/v1/audit-log/stream?token=`: once, within `expires_in`.")
     expires_in = serializers.IntegerField(help_text="Seconds left to open the stream with it.")
 
 
@@ -58,7 +60,7 @@ class AuditStreamMessageSerializer(serializers.Serializer):
     """One message of the live audit stream (documentation only: audit/stream.py writes them)."""
 
     id = serializers.UUIDField(required=False, help_text="The audit event's id (what Last-Event-ID resumes after).")
-    event = serializers.CharField(
+    event = strict.CharField(
         required=False,
         help_text=(
             "Absent on audit events. `revoked`: the holder may no longer watch (`reason`), the stream ends; "
@@ -66,7 +68,7 @@ class AuditStreamMessageSerializer(serializers.Serializer):
             "the replay window were not replayed."
         ),
     )
-    data = serializers.CharField(
+    data = strict.CharField(
         help_text=(
             'JSON: the audit event exactly as an item of GET /api/v1/audit-log; `{"reason"}` or `{"detail"}` otherwise.'
         )

@@ -38,7 +38,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from infra import ratelimit, request_context
+from infra import ratelimit, request_context, strict
 from infra.errors import BadRequest
 from tracking.models import Campaign, Offer
 
@@ -383,9 +383,9 @@ def _exact(name: str, fields: dict[str, serializers.Field], **kwargs) -> ExactOb
 def _public_offer_fields() -> dict[str, serializers.Field]:
     return {
         "id": serializers.UUIDField(required=False),
-        "name": serializers.CharField(required=False),
-        "slug": serializers.CharField(required=False),
-        "url": serializers.URLField(required=False),
+        "name": strict.CharField(required=False),
+        "slug": strict.CharField(required=False),
+        "url": strict.URLField(required=False),
     }
 
 
@@ -394,8 +394,8 @@ PUBLIC_CAMPAIGN = _exact(
     "PublicCampaign",
     {
         "id": serializers.UUIDField(required=False),
-        "name": serializers.CharField(required=False),
-        "slug": serializers.CharField(required=False),
+        "name": strict.CharField(required=False),
+        "slug": strict.CharField(required=False),
         "offer": _exact(
             "PublicCampaignOffer",
             _public_offer_fields(),
@@ -547,7 +547,7 @@ ContentOfferList, ContentOfferById, ContentOfferBySlug = _views(
     parameters=[KEY_PARAMETER, VERSION_PARAMETER],
     auth=[],
     tags=["Content API"],
-    responses={200: _exact("PublicTeam", {"id": serializers.UUIDField(), "name": serializers.CharField()})},
+    responses={200: _exact("PublicTeam", {"id": serializers.UUIDField(), "name": strict.CharField()})},
 )
 class ContentTeamView(ContentView):
     """The team's public profile: id and name."""

@@ -2,12 +2,13 @@ from rest_framework import serializers
 
 from access import scopes
 from apikeys.serializers import PermissionField
+from infra import strict
 
 from . import services
 from .models import Integration
 
 
-class IntegrationSerializer(serializers.ModelSerializer):
+class IntegrationSerializer(strict.ModelSerializer):
     """An integration as listed: the Admin key's id only (its secret is shown once), the
     publishable Content key in full."""
 
@@ -43,7 +44,7 @@ class IntegrationSerializer(serializers.ModelSerializer):
 class IssuedIntegrationSerializer(IntegrationSerializer):
     """The responses of create and regenerate-admin-key: the one time the Admin key is shown."""
 
-    admin_key = serializers.CharField(
+    admin_key = strict.CharField(
         help_text="`{id}:{secret}`: sign tokens with it. Shown once; store it now.", allow_null=True
     )
 
@@ -53,19 +54,19 @@ class IssuedIntegrationSerializer(IntegrationSerializer):
 
 
 class CreateIntegrationSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=100)
-    description = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    name = strict.CharField(max_length=100)
+    description = strict.CharField(max_length=500, required=False, allow_blank=True, default="")
     permissions = serializers.ListField(
         child=PermissionField(max_length=40), allow_empty=False, min_length=1, max_length=len(scopes.VALID_PERMISSIONS)
     )
     allowed_origins = serializers.ListField(
-        child=serializers.CharField(max_length=200), required=False, default=list, max_length=services.MAX_ORIGINS
+        child=strict.CharField(max_length=200), required=False, default=list, max_length=services.MAX_ORIGINS
     )
 
 
 class UpdateIntegrationSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=100, required=False)
-    description = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    name = strict.CharField(max_length=100, required=False)
+    description = strict.CharField(max_length=500, required=False, allow_blank=True)
     permissions = serializers.ListField(
         child=PermissionField(max_length=40),
         allow_empty=False,
@@ -74,5 +75,5 @@ class UpdateIntegrationSerializer(serializers.Serializer):
         required=False,
     )
     allowed_origins = serializers.ListField(
-        child=serializers.CharField(max_length=200), required=False, max_length=services.MAX_ORIGINS
+        child=strict.CharField(max_length=200), required=False, max_length=services.MAX_ORIGINS
     )

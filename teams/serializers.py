@@ -1,11 +1,12 @@
 from rest_framework import serializers
 
 from access.scopes import Role
+from infra import strict
 
 from .models import Invitation, Membership, Team
 
 
-class TeamSerializer(serializers.ModelSerializer):
+class TeamSerializer(strict.ModelSerializer):
     class Meta:
         model = Team
         fields = ["id", "name", "plan", "created_at"]
@@ -16,20 +17,20 @@ class TeamWithRoleSerializer(serializers.Serializer):
     """A team as one member sees it."""
 
     id = serializers.UUIDField(source="team.id")
-    name = serializers.CharField(source="team.name")
-    plan = serializers.CharField(source="team.plan")
+    name = strict.CharField(source="team.name")
+    plan = strict.CharField(source="team.plan")
     created_at = serializers.DateTimeField(source="team.created_at")
     role = serializers.ChoiceField(choices=Role.choices)
 
 
 class TeamNameSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=100)
+    name = strict.CharField(max_length=100)
 
 
-class MemberSerializer(serializers.ModelSerializer):
+class MemberSerializer(strict.ModelSerializer):
     user_id = serializers.UUIDField(source="user.id", read_only=True)
-    username = serializers.CharField(source="user.username", read_only=True)
-    email = serializers.EmailField(source="user.email", read_only=True)
+    username = strict.CharField(source="user.username", read_only=True)
+    email = strict.EmailField(source="user.email", read_only=True)
     joined_at = serializers.DateTimeField(source="created_at", read_only=True)
 
     class Meta:
@@ -41,8 +42,8 @@ class RoleSerializer(serializers.Serializer):
     role = serializers.ChoiceField(choices=Role.choices)
 
 
-class InvitationSerializer(serializers.ModelSerializer):
-    invited_by = serializers.CharField(source="invited_by.username", read_only=True, allow_null=True)
+class InvitationSerializer(strict.ModelSerializer):
+    invited_by = strict.CharField(source="invited_by.username", read_only=True, allow_null=True)
     status = serializers.ChoiceField(choices=["pending", "accepted", "expired"], read_only=True)
 
     class Meta:
@@ -52,9 +53,9 @@ class InvitationSerializer(serializers.ModelSerializer):
 
 
 class CreateInvitationSerializer(serializers.Serializer):
-    email = serializers.EmailField(max_length=254)
+    email = strict.EmailField(max_length=254)
     role = serializers.ChoiceField(choices=Role.choices, default=Role.MEMBER)
 
 
 class AcceptInvitationSerializer(serializers.Serializer):
-    token = serializers.CharField(max_length=200)
+    token = strict.CharField(max_length=200)

@@ -1,4 +1,5 @@
-"""No class of the project overrides a private method of Django, DRF, simplejwt or psycopg.
+"""No class of the project overrides a private method of Django, DRF, simplejwt or psycopg, and no
+project code replaces a method of one of their classes (a monkeypatch).
 
 Private: a name with a leading underscore (dunders aside), or a public name these frameworks do
 not document as something to override (UNDOCUMENTED: the ones this project once overrode). A
@@ -9,6 +10,7 @@ cross-tenant leak. The walk covers every module of the project's packages.
 import importlib
 import inspect
 import pkgutil
+import sys
 
 import pytest
 
@@ -85,13 +87,36 @@ def find_overrides() -> list[str]:
     return sorted(set(found))
 
 
+def find_monkeypatches() -> list[str]:
+    """Functions of the project's modules set on a framework class."""
+    found = []
+    for module_name, module in list(sys.modules.items()):
+        if module is None or not _framework(module_name):
+            continue
+        for cls in list(vars(module).values()):
+            if not inspect.isclass(cls) or cls.__module__ != module_name:
+                continue
+            for name, value in vars(cls).items():
+                function = getattr(value, "__func__", value)
+                owner = getattr(function, "__module__", None) or ""
+                if inspect.isfunction(function) and owner.split(".")[0] in PROJECT:
+                    found.append(f"{module_name}.{cls.__qualname__}.{name} is replaced by {owner}")
+    return sorted(set(found))
+
+
 @pytest.mark.django_db
 def test_no_project_class_overrides_a_private_method_of_a_framework():
     assert find_overrides() == []
 
 
-def test_the_walk_finds_an_override_planted_in_a_project_module(monkeypatch):
+def test_no_project_code_replaces_a_method_of_a_framework_class():
+    list(_project_modules())  # every module imported, so every patch it makes is applied
+    assert find_monkeypatches() == []
+
+
+def test_the_walk_finds_an_override_and_a_monkeypatch_planted_in_a_project_module(monkeypatch):
     from django.core.handlers.asgi import ASGIHandler
+    from rest_framework import fields
 
     import infra.asgi
 
@@ -102,5 +127,11 @@ def test_the_walk_finds_an_override_planted_in_a_project_module(monkeypatch):
     Planted.__module__ = "infra.asgi"
     monkeypatch.setattr(infra.asgi, "Planted", Planted, raising=False)
 
+    def planted(self, data):
+        return data
+
+    planted.__module__ = "infra.asgi"
+    monkeypatch.setattr(fields.CharField, "to_internal_value", planted)
+    assert "rest_framework.fields.CharField.to_internal_value is replaced by infra.asgi" in find_monkeypatches()
     planted_override = "<locals>.Planted.read_body overrides django.core.handlers.asgi.ASGIHandler.read_body"
     assert any(line.endswith(planted_override) for line in find_overrides())

@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from infra import strict
 from infra.representation import ListRepresentation, RepresentationFromClassFields
 
 from .models import Campaign, Domain, Network, Offer, Source
@@ -13,7 +14,7 @@ class TeamObjectField(serializers.PrimaryKeyRelatedField):
         return self.queryset.model.objects.for_team(self.context["request"].access.team)
 
 
-class TeamOwnedSerializer(RepresentationFromClassFields, serializers.ModelSerializer):
+class TeamOwnedSerializer(RepresentationFromClassFields, strict.ModelSerializer):
     serializer_related_field = TeamObjectField
 
     class Meta:
@@ -78,6 +79,6 @@ class StatsSerializer(serializers.Serializer):
 
 
 class BillingSerializer(serializers.Serializer):
-    plan = serializers.CharField()
+    plan = strict.CharField()
     seats_used = serializers.IntegerField()
     active_api_keys = serializers.IntegerField()
