@@ -430,6 +430,7 @@ SPECTACULAR_SETTINGS = {
     "PREPROCESSING_HOOKS": ["infra.schema.drop_trailing_slash_aliases"],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
+        "infra.schema.add_error_responses",
         "infra.schema.add_team_scheme",
     ],
     # Swagger UI keeps what was entered in "Authorize" (token, team) across page reloads.

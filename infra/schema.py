@@ -4,7 +4,7 @@ on every operation."""
 
 from drf_spectacular import openapi
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.utils import OpenApiResponse, inline_serializer
+from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
 
 ProblemSerializer = inline_serializer(
@@ -68,34 +68,6 @@ class AutoSchema(openapi.AutoSchema):
             ]
         return auth
 
-    def _get_response_bodies(self, direction="response"):
-        responses = super()._get_response_bodies(direction)
-        error = OpenApiResponse(ProblemSerializer)
-        codes = ["400", "429"]
-        # Public auth endpoints (login, refresh, ...) answer 401/403 as well: they declare an
-        # authenticate header although they take no credential.
-        if self.get_auth() or self.view.get_authenticate_header(None):
-            codes += ["401", "403"]
-        if self.path_regex and "{" in self.path:
-            codes.append("404")
-        if self.method in ("POST", "PUT", "PATCH", "DELETE"):
-            codes.append("409")
-        for code in codes:
-            if code not in responses:
-                responses[code] = self._get_response_for_code(
-                    error, code, media_types=["application/problem+json"], direction=direction
-                )
-        if direction == "response" and self.method == "GET" and "414" not in responses:
-            # A query string longer than the HTTP server accepts (gunicorn: 4094 bytes per request
-            # line) never reaches the application; the server answers on its own, in plain text.
-            responses["414"] = {"description": "URI too long (answered by the HTTP server)."}
-        for code, response in responses.items():
-            # Errors declared by a view are problem documents too.
-            content = response.get("content", {}) if code.isdigit() and int(code) >= 400 else {}
-            if "application/json" in content:
-                content["application/problem+json"] = content.pop("application/json")
-        return responses
-
 
 class APIKeyScheme(OpenApiAuthenticationExtension):
     target_class = "apikeys.authentication.APIKeyAuthentication"
@@ -122,6 +94,46 @@ class JWTScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema):
         return {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+
+
+PROBLEM_RESPONSE = {
+    "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    "description": "",
+}
+
+
+def add_error_responses(result, generator, request, public):
+    """Postprocessing hook: the problem-document errors every operation can answer, and errors a
+    view declares itself as problem documents too."""
+    # DRF's as_view() keeps the view class on the function it returns (`cls`, with `initkwargs`).
+    views = {
+        (path, method.lower()): callback.cls(**getattr(callback, "initkwargs", {}))
+        for path, _regex, method, callback in generator.endpoints
+    }
+    for path, operations in result.get("paths", {}).items():
+        for method, operation in operations.items():
+            view = views.get((path, method))
+            responses = operation.setdefault("responses", {})
+            codes = ["400", "429"]
+            # Public auth endpoints (login, refresh, ...) answer 401/403 as well: they declare an
+            # authenticate header although they take no credential.
+            if operation.get("security") or (view is not None and view.get_authenticate_header(None)):
+                codes += ["401", "403"]
+            if "{" in path:
+                codes.append("404")
+            if method in ("post", "put", "patch", "delete"):
+                codes.append("409")
+            for code in codes:
+                responses.setdefault(code, PROBLEM_RESPONSE)
+            if method == "get" and "414" not in responses:
+                # A query string longer than the HTTP server accepts (gunicorn: 4094 bytes per
+                # request line) never reaches the application; the server answers in plain text.
+                responses["414"] = {"description": "URI too long (answered by the HTTP server)."}
+            for code, response in responses.items():
+                content = response.get("content", {}) if code.isdigit() and int(code) >= 400 else {}
+                if "application/json" in content:
+                    content["application/problem+json"] = content.pop("application/json")
+    return result
 
 
 def add_team_scheme(result, generator, request, public):

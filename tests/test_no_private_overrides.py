@@ -1,5 +1,5 @@
-"""No class of the project overrides a private method of Django, DRF, simplejwt or psycopg, and no
-project code replaces a method of one of their classes (a monkeypatch).
+"""No class of the project overrides a private method of Django, DRF, simplejwt, psycopg or
+drf-spectacular, and no project code replaces a method of one of their classes (a monkeypatch).
 
 Private: a name with a leading underscore (dunders aside), or a public name these frameworks do
 not document as something to override (UNDOCUMENTED: the ones this project once overrode). A
@@ -26,7 +26,7 @@ PROJECT = (
     "teams",
     "tracking",
 )
-FRAMEWORKS = ("django", "rest_framework", "rest_framework_simplejwt", "psycopg")
+FRAMEWORKS = ("django", "rest_framework", "rest_framework_simplejwt", "psycopg", "drf_spectacular")
 
 # Public names that are internals of the framework classes that define them (not documented as
 # extension points); overriding one is as fragile as overriding an underscore name.
