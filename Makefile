@@ -14,7 +14,7 @@ DEV_ENV := DEBUG=1 SITE_URL=$(SITE_URL)
 APP_DIRS := access accounts apikeys audit config dashboard infra integrations teams templates tracking
 
 
-.PHONY: install run key manage demo-flows screenshots test test-postgres lint format migrations-check schema bench bench-stream bench-scale ci clean
+.PHONY: install run key manage demo-flows screenshots test test-postgres test-pgbouncer lint format migrations-check schema bench bench-stream bench-scale ci clean
 
 # Under a lock, so `make run` and `make test` started together on a fresh clone do not both build it.
 $(STAMP): pyproject.toml constraints.txt clients/python/pyproject.toml
@@ -56,6 +56,11 @@ test: install
 
 test-postgres: install
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/ghostflow} $(BIN)/pytest -n 2 --create-db
+
+# The coherence, live-stream and audit tests on PostgreSQL behind PgBouncer in transaction mode, with
+# DATABASE_POOLER=transaction (needs Debian's pgbouncer: apt-get install -y pgbouncer; and Redis).
+test-pgbouncer: install
+	bash scripts/pgbouncer_suite.sh
 
 lint: install
 	$(BIN)/ruff check .

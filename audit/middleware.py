@@ -25,8 +25,8 @@ class APIKeyAuditMiddleware:
     are recorded against their key. For a write below 500 the event is written in the request's
     transaction: if it cannot be written, the change is rolled back with it and the client gets a
     503. A 5xx (whatever caused it) is recorded after the rollback, on a working connection. A
-    read's event is its only write: no transaction (on PostgreSQL it goes through a connection
-    without synchronous commit: see AUDIT_READS_ASYNC_COMMIT), and no answer without its event.
+    read's event is its only write: no transaction (on PostgreSQL it commits without waiting for
+    the WAL flush: see AUDIT_READS_ASYNC_COMMIT), and no answer without its event.
     """
 
     def __init__(self, get_response):
@@ -38,7 +38,14 @@ class APIKeyAuditMiddleware:
         if context is None:
             return response
         if request.method not in UNSAFE_METHODS:
-            if not self._record_safely(request, response, context, using=settings.AUDIT_READS_DATABASE):
+            written = self._record_safely(
+                request,
+                response,
+                context,
+                using=settings.AUDIT_READS_DATABASE,
+                synchronous_commit=not settings.AUDIT_READS_ASYNC_COMMIT,
+            )
+            if not written:
                 return database_unavailable()
             return response
         if response.status_code < 500:
@@ -52,14 +59,16 @@ class APIKeyAuditMiddleware:
         )
         return response
 
-    def _record_safely(self, request, response, context, using: str = "default") -> bool:
+    def _record_safely(
+        self, request, response, context, using: str = "default", synchronous_commit: bool = True
+    ) -> bool:
         """Record, reconnecting once if the connection turns out to be dead, and without the link to
         a key or integration deleted while its request ran (the prefix and name snapshot stay). False when the
         event could not be written at all (the database is down)."""
         try:
             # No savepoint: a read's event is written in autocommit, and a write's FK constraints
             # are checked at COMMIT (a key deleted meanwhile fails there, see infra.middleware).
-            self._record(request, response, context, using=using)
+            self._record(request, response, context, using=using, synchronous_commit=synchronous_commit)
         except IntegrityError:
             key, integration = context.key, context.integration
             if getattr(key, "pk", None) is not None:
@@ -71,18 +80,18 @@ class APIKeyAuditMiddleware:
             else:
                 logger.exception("Audit event of %s %s could not be recorded", request.method, request.path)
                 return False
-            return self._record_safely(request, response, context, using=using)
+            return self._record_safely(request, response, context, using=using, synchronous_commit=synchronous_commit)
         except (OperationalError, InterfaceError):
             connections[using].close()
             try:
-                self._record(request, response, context, using=using)
+                self._record(request, response, context, using=using, synchronous_commit=synchronous_commit)
             except DatabaseError:
                 logger.exception("Audit event of %s %s could not be recorded", request.method, request.path)
                 return False
         return True
 
     @staticmethod
-    def _record(request, response, context, using: str = "default") -> None:
+    def _record(request, response, context, using: str = "default", synchronous_commit: bool = True) -> None:
         if context.rate_limited is not None:
             user = access_of(request).user or getattr(request, "user", None)
             record_event(
@@ -91,6 +100,7 @@ class APIKeyAuditMiddleware:
                 status_code=response.status_code,
                 data=context.rate_limited,
                 using=using,
+                synchronous_commit=synchronous_commit,
             )
         if context.integration is not None and context.integration_key == "admin":
             record_event(
@@ -99,6 +109,7 @@ class APIKeyAuditMiddleware:
                 status_code=response.status_code,
                 data=_refusal(request, response),
                 using=using,
+                synchronous_commit=synchronous_commit,
             )
             return
         key = context.key
@@ -118,6 +129,7 @@ class APIKeyAuditMiddleware:
             status_code=response.status_code,
             data=data,
             using=using,
+            synchronous_commit=synchronous_commit,
         )
 
 

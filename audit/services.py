@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db import connections
 
 from infra import request_context
@@ -22,6 +23,7 @@ def record_event(
     status_code: int | None = None,
     data: dict[str, Any] | None = None,
     using: str = "default",
+    synchronous_commit: bool = True,
 ) -> AuditEvent:
     """Insert one event. Callers pass ids, not objects, so recording never triggers a lookup.
     Method, path, IP, user agent and request id come from the current request's context
@@ -32,6 +34,10 @@ def record_event(
     An event recorded during a request made with an API key names that key (unless the caller
     names the key the event is about): whoever holds a key acts through it, and the log must say
     so rather than name only the key's owner.
+
+    `synchronous_commit=False` (a read's event, AUDIT_READS_ASYNC_COMMIT) lets an event written in
+    autocommit commit without waiting for the WAL flush: see `_insert`. Inside a transaction it
+    changes nothing: the transaction's other writes commit synchronously, and the event with them.
     """
     context = request_context.current()
     if api_key is None and context is not None:
@@ -59,17 +65,24 @@ def record_event(
         event.ip = context.ip
         event.user_agent = context.user_agent
         event.request_id = context.request_id
-    _insert(event, using)
+    _insert(event, using, synchronous_commit=synchronous_commit)
     # Live streams (audit/fanout.py) hear of it once the transaction commits, never before.
     fanout.announce(event, using=using)
     return event
 
 
-def _insert(event: AuditEvent, using: str) -> None:
+def _insert(event: AuditEvent, using: str, *, synchronous_commit: bool = True) -> None:
     """One INSERT, without Model.save()'s machinery (signals, parent models, update checks),
     which cost as much as the statement on a key request (bench/inprocess.py). The statement is
     built from the model's own fields, and each value is prepared by its field exactly as save()
-    would; tests/test_audit.py reads every recorded event back through the ORM."""
+    would; tests/test_audit.py reads every recorded event back through the ORM.
+
+    An asynchronous commit on PostgreSQL: read events go through a connection of their own
+    (AUDIT_READS_DATABASE) started with synchronous_commit=off. Behind a pooler
+    (DATABASE_POOLER) no connection option reaches the server, so the INSERT itself turns it off
+    for its own transaction, which in autocommit is this statement alone: set_config(..., true)
+    lasts until that transaction's commit, which it governs, and is gone when the pooler hands
+    the server connection to its next client (tests/test_audit_commit.py)."""
     connection = connections[using]
     fields = AuditEvent._meta.concrete_fields
     statement = _INSERTS.get(connection.vendor)
@@ -81,10 +94,14 @@ def _insert(event: AuditEvent, using: str) -> None:
             f"INSERT INTO {quote(AuditEvent._meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608
         )
     params = [field.get_db_prep_save(field.pre_save(event, add=True), connection) for field in fields]
+    pooled = settings.DATABASE_POOLER and connection.vendor == "postgresql"
+    if pooled and not synchronous_commit and connection.get_autocommit():
+        statement += ASYNCHRONOUS_COMMIT
     with connection.cursor() as cursor:
         cursor.execute(statement, params)
 
 
+ASYNCHRONOUS_COMMIT = " RETURNING set_config('synchronous_commit', 'off', true)"
 _INSERTS: dict[str, str] = {}
 
 

@@ -145,17 +145,29 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=
 # Django's health check is a `SELECT 1` per request and connection; infra/db_health.py checks the
 # idle socket instead, when each request starts, at no round trip.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
+# Behind a transaction-mode pooler (PgBouncer's pool_mode=transaction; README, Production notes),
+# each transaction, and each statement outside one, may run on another server connection: nothing
+# may outlive a transaction on the server. DATABASE_POOLER=transaction turns off what would:
+# prepared statements, server-side cursors (Django's DISABLE_SERVER_SIDE_CURSORS) and the
+# `options` startup parameter (PgBouncer refuses it; it would set a whole session's parameters).
+DATABASE_POOLER = env.str("DATABASE_POOLER", default="")
+if DATABASE_POOLER not in ("", "transaction"):
+    raise ImproperlyConfigured("DATABASE_POOLER: leave it unset, or `transaction` behind PgBouncer (any pool mode).")
+DATABASE_PREPARED_STATEMENTS = env.bool("DATABASE_PREPARED_STATEMENTS", default=not DATABASE_POOLER)
+if DATABASE_PREPARED_STATEMENTS and DATABASE_POOLER:
+    raise ImproperlyConfigured("DATABASE_PREPARED_STATEMENTS=1 cannot go with DATABASE_POOLER=transaction.")
+if DATABASE_POOLER:
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 # Prepared statements: a query the process has run twice is parsed and planned once per
 # connection, not on every request; on the key request that is the page and the audit INSERT,
 # 30% of PostgreSQL's CPU per request (README, Performance). They need server-side binding
 # (psycopg's, which Django leaves off by default) and a connection that stays the server's:
-# set DATABASE_PREPARED_STATEMENTS=0 behind a transaction-mode pooler (pgbouncer before 1.21,
-# or without max_prepared_statements).
+# off behind a pooler (DATABASE_POOLER above).
 # Each execution is still planned for its own values (plan_cache_mode=force_custom_plan): a
 # generic plan cannot tell a key with 500,000 audit events from one with ten, and picked a
 # plan that sorted all of them for the first page (1.7 s at 10M rows, bench/scale.py).
 _postgresql = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
-if _postgresql and env.bool("DATABASE_PREPARED_STATEMENTS", default=True):
+if _postgresql and DATABASE_PREPARED_STATEMENTS:
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"server_side_binding": True, "prepare_threshold": 2, "options": "-c plan_cache_mode=force_custom_plan"}
     )
@@ -378,7 +390,9 @@ AUDIT_API_KEY_REQUESTS = env.bool("AUDIT_API_KEY_REQUESTS", default=True)
 # always commit together, synchronously, on the default connection.
 AUDIT_READS_ASYNC_COMMIT = env.bool("AUDIT_READS_ASYNC_COMMIT", default=True)
 AUDIT_READS_DATABASE = "default"
-if AUDIT_READS_ASYNC_COMMIT and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+# Behind a pooler no connection option reaches PostgreSQL: each read event's INSERT turns
+# synchronous commit off for its own transaction instead (audit/services.py), on the default connection.
+if AUDIT_READS_ASYNC_COMMIT and _postgresql and not DATABASE_POOLER:
     # This connection only ever runs the audit INSERT, whose plan cannot depend on its values:
     # it keeps PostgreSQL's default plan cache mode (a generic plan after five runs) instead of
     # the default connection's force_custom_plan, which replanned the INSERT into the partitioned

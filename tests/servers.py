@@ -61,6 +61,9 @@ def environment(settings, **extra: str) -> dict[str, str]:
         "ALLOWED_HOSTS": "127.0.0.1",
         "SECURE_SSL_REDIRECT": "0",
         "DATABASE_URL": database_url,
+        # Behind the same pooler, if the test run is (scripts/pgbouncer_suite.sh).
+        "DATABASE_POOLER": settings.DATABASE_POOLER,
+        "DATABASE_PREPARED_STATEMENTS": "1" if settings.DATABASE_PREPARED_STATEMENTS else "0",
         "DATABASE_CONN_MAX_AGE": "0",
         "AUDIT_READS_ASYNC_COMMIT": "0",
         "RATE_LIMITS_ENABLED": "0",

@@ -6,6 +6,7 @@ run by a deploy changes it under running app servers."""
 
 import psycopg
 import pytest
+from django.conf import settings as django_settings
 from django.db import connection
 
 from audit.models import Action, AuditEvent
@@ -14,6 +15,9 @@ from tracking.models import Campaign
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's prepared statements"),
+    pytest.mark.skipif(
+        not django_settings.DATABASE_PREPARED_STATEMENTS, reason="prepared statements are off (DATABASE_POOLER)"
+    ),
 ]
 
 

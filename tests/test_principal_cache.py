@@ -12,6 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 import time_machine
+from django.conf import settings as django_settings
 from django.db import connection
 from django.utils import timezone
 
@@ -69,6 +70,9 @@ def test_a_warm_key_request_costs_two_queries(as_key, key, team, django_assert_n
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's")
+@pytest.mark.skipif(
+    not django_settings.DATABASE_PREPARED_STATEMENTS, reason="prepared statements are off (DATABASE_POOLER)"
+)
 @pytest.mark.django_db
 def test_a_warm_key_request_runs_prepared_statements(as_key, key, team):
     # Parsed and planned once per connection (config/settings.py, DATABASE_PREPARED_STATEMENTS):

@@ -1,6 +1,7 @@
 """Start-up refuses insecure defaults with DEBUG off; a production-like environment passes the
 deploy check with no warnings. Run in subprocesses: settings are read once per process."""
 
+import json
 import os
 import secrets
 import subprocess
@@ -90,3 +91,34 @@ def test_read_audit_events_use_an_async_commit_connection_with_generic_plans_on_
     assert off.stdout.split() == ["default", "-c", "plan_cache_mode=force_custom_plan"]
     sqlite = manage("shell", "-v", "0", "-c", code, **PRODUCTION, DATABASE_URL="sqlite:///tmp/x.sqlite3")
     assert sqlite.stdout.split() == ["default", "None"]
+
+
+def test_behind_a_pooler_nothing_is_left_on_the_server_beyond_a_transaction():
+    code = (
+        "import json; from django.conf import settings as s; d = s.DATABASES['default']; "
+        "print(json.dumps([s.AUDIT_READS_DATABASE, sorted(s.DATABASES), d.get('OPTIONS', {}), "
+        "d.get('DISABLE_SERVER_SIDE_CURSORS', False)]))"
+    )
+    pooled = manage(
+        "shell",
+        "-v",
+        "0",
+        "-c",
+        code,
+        **PRODUCTION,
+        DATABASE_URL="postgres://u@127.0.0.1:6432/x",
+        DATABASE_POOLER="transaction",
+    )
+    # No prepared statements, no server-side cursors, no startup options (PgBouncer refuses them),
+    # and no second connection for read events (audit/services.py turns their commit mode off).
+    assert json.loads(pooled.stdout) == ["default", ["default"], {}, True], pooled.stderr
+    both = manage(
+        "check",
+        **PRODUCTION,
+        DATABASE_URL="postgres://u@127.0.0.1:6432/x",
+        DATABASE_POOLER="transaction",
+        DATABASE_PREPARED_STATEMENTS="1",
+    )
+    assert both.returncode != 0 and "cannot go with DATABASE_POOLER" in both.stderr
+    unknown = manage("check", **PRODUCTION, DATABASE_POOLER="session")
+    assert unknown.returncode != 0 and "DATABASE_POOLER" in unknown.stderr
