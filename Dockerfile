@@ -19,8 +19,15 @@ RUN pip install --no-deps -c constraints.txt . \
 
 USER ghostflow
 EXPOSE 8000
-# ASGI (uvicorn workers under gunicorn): a live audit stream waits on the event loop instead of
-# holding a worker. Query strings stay out of the access log (config/asgi.py): a key wrongly put
-# in a URL is refused, never logged, and a stream token is never logged either.
-CMD ["gunicorn", "config.asgi:application", "--worker-class", "config.workers.UvicornWorker", \
-     "--bind", "0.0.0.0:8000", "--workers", "4", "--access-logfile", "-"]
+# By default, the API service of the split deployment (docker-compose.yml, README Production notes):
+# gunicorn sync workers on config.wsgi, behind nginx, which buffers whole requests and answers so a
+# slow client never holds a worker. The access log keeps the path only (%(U)s): a key wrongly put
+# in a URL is refused and never logged. gunicorn's control socket is off (it would go to $HOME,
+# which this user cannot write).
+# The same image runs the stream service, the only one serving /api/v1/audit-log/stream (nginx
+# routes it there): Django's stock ASGI handler under gunicorn's uvicorn worker, e.g.
+#   gunicorn config.asgi:application --worker-class config.workers.UvicornWorker --bind 0.0.0.0:8000
+#     --workers 2 --no-control-socket --access-logfile -    (with DATABASE_CONN_MAX_AGE=0)
+# and nginx runs from the official image with deploy/nginx/ghostflow.conf.template.
+CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "4", "--no-control-socket", \
+     "--access-logfile", "-", "--access-logformat", "%(h)s %(t)s \"%(m)s %(U)s\" %(s)s %(b)s %(L)s"]

@@ -9,12 +9,14 @@ PORT ?= 8000
 # mails and the printed curl lines follow the port: `make run PORT=8001`.
 SITE_URL ?= http://127.0.0.1:$(PORT)
 DEV_ENV := DEBUG=1 SITE_URL=$(SITE_URL)
-# `make run` serves under ASGI, as production does (the live audit stream needs it), and restarts
-# when a file of these changes.
+# `make run` is one process for development: uvicorn on config.asgi (Django's ASGI handler) serves
+# every path, the live audit stream included, and restarts when a file of these changes.
+# Production splits the paths between two servers behind nginx (README, Production notes); `make
+# run-split` runs that split here, without reloading (Debian's nginx needed).
 APP_DIRS := access accounts apikeys audit config dashboard infra integrations teams templates tracking
 
 
-.PHONY: install run key manage demo-flows screenshots test test-postgres test-pgbouncer lint format migrations-check schema bench bench-stream bench-scale ci clean
+.PHONY: install run run-split key manage demo-flows screenshots test test-postgres test-pgbouncer lint format migrations-check schema bench bench-stream bench-scale ci clean
 
 # Under a lock, so `make run` and `make test` started together on a fresh clone do not both build it.
 $(STAMP): pyproject.toml constraints.txt clients/python/pyproject.toml
@@ -28,6 +30,14 @@ run: install
 	$(DEV_ENV) $(BIN)/python manage.py seed_demo
 	$(DEV_ENV) $(BIN)/python -m uvicorn config.asgi:application --host $(HOST) --port $(PORT) --lifespan off --no-proxy-headers \
 		--reload $(foreach dir,$(APP_DIRS),--reload-dir $(dir))
+
+# nginx on $(PORT) -> gunicorn sync workers (config.wsgi) + the stream server (config.asgi), on the
+# same database and demo data as `make run`; Ctrl-C stops all three (scripts/split_stack.py).
+run-split: install
+	@echo "==> Dashboard: $(SITE_URL)/  (log in as demo / ghostflow-demo-pass)"
+	$(DEV_ENV) $(BIN)/python manage.py migrate --noinput
+	$(DEV_ENV) $(BIN)/python manage.py seed_demo
+	$(DEV_ENV) $(BIN)/python scripts/split_stack.py serve .split-stack --port $(PORT)
 
 # A gf_ key for the server `make run` started (same database, same dev pepper), printed once:
 #   make key TEAM=<team uuid> [OWNER=demo] [NAME="Demo key"] [PERMISSIONS="read write:campaigns"]
