@@ -1,6 +1,6 @@
 """The plain API under ASGI against WSGI: what serving the API from the stream service would cost.
 
-    .venv/bin/python bench/compare_asgi.py [--seconds 5] [--rounds 3] [--connections 4] [--workers 2]
+    .venv/bin/python bench/compare_asgi.py [--seconds 3] [--rounds 9] [--connections 4] [--workers 2]
 
 `make bench`'s request (bench/compare.py: `GET /api/v1/campaigns`, 10 rows, with a gf_ key and
 X-Team-Id, and with a JWT; PostgreSQL, Redis) served by gunicorn with `--workers` workers of each
@@ -36,7 +36,7 @@ APPS = {"sync": "config.wsgi:application", "asgi": "config.asgi:application"}
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    load_arguments(parser)
+    load_arguments(parser, seconds=3, rounds=9)
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/ghostflow_bench_stream")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
