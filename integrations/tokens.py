@@ -19,6 +19,8 @@ the database (infra/single_use.py), so a cache that restarts empty cannot forget
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -46,25 +48,36 @@ class TokenRefused(Exception):
     integration: Integration | None = None
 
 
+def _unverified_segment(token: str, index: int) -> dict:
+    """Segment `index` (0: header, 1: payload) of a compact JWS, decoded, never verified: only read
+    to tell whose token it is. Written by hand because it runs on every request that carries a
+    login JWT (to tell it from an Admin-key token), where PyJWT's readers cost about 45 µs for the
+    header and 125 µs for the payload; this is base64url and JSON, a few µs. Verification is
+    PyJWT's (verify below)."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return {}
+    segment = parts[index]
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except ValueError:  # bad base64, bad UTF-8 or bad JSON
+        return {}
+    return decoded if isinstance(decoded, dict) else {}
+
+
 def key_id_of(token: str) -> str | None:
     """The `kid` of a token's header if it has our Admin-key shape, else None (not ours)."""
-    try:
-        header = jwt.get_unverified_header(token)
-    except jwt.PyJWTError:
-        return None
-    kid = header.get("kid")
+    kid = _unverified_segment(token, 0).get("kid")
     return kid if isinstance(kid, str) and KEY_ID.match(kid) else None
 
 
 def key_id_in_payload(token: str) -> str | None:
     """The Admin-key id a token carries in its payload (unverified) when its header has none: a
     client that put `kid` in the wrong place. Not a credential: only read to say what is wrong."""
-    try:
-        if "kid" in jwt.get_unverified_header(token):
-            return None
-    except jwt.PyJWTError:
+    header = _unverified_segment(token, 0)
+    if not header or "kid" in header:
         return None
-    kid = _unverified_claims(token).get("kid")
+    kid = _unverified_segment(token, 1).get("kid")
     return kid if isinstance(kid, str) and KEY_ID.match(kid) else None
 
 
