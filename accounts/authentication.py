@@ -28,8 +28,6 @@ class JWTAuthentication(authentication.JWTAuthentication):
 
     credential_kind = "jwt"  # access.context.KINDS says what a login may do
 
-    credential_kind = "jwt"  # access.context.KINDS says what a login may do
-
     def authenticate(self, request):
         header = self.get_header(request)
         if header is None:
