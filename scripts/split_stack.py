@@ -12,8 +12,9 @@ DATABASE_URL, ...) plus what the split deployment sets on them: TRUSTED_PROXY_CO
 behind nginx) and, on the stream server, DATABASE_CONN_MAX_AGE=0 (Django's ASGI handler runs each
 request's synchronous code on a thread of its own, where a persistent connection is never reused).
 nginx is Debian's (`apt-get install nginx`), run as the current user with its pid, logs and
-temporary files in WORK. Logs in WORK: nginx-access.log, nginx-error.log, api-access.log,
-stream-access.log and the servers' *-error.log.
+temporary files in WORK. Logs in WORK: nginx-access.log, nginx-error.log (its start and stop),
+nginx.out (its requests' critical errors only: see the template), api-access.log, stream-access.log
+and the servers' *-error.log.
 """
 
 from __future__ import annotations

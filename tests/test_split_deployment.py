@@ -111,6 +111,24 @@ def test_no_access_log_keeps_a_query_string(stack, owner, team):
 
 
 @pytest.mark.slow
+def test_no_nginx_log_keeps_a_query_string_or_a_referrer_when_an_app_server_fails(stack):
+    """nginx's error log has a fixed format: for a request an app server failed (down, restarted
+    under a live stream, timed out) it writes the request line, the upstream URI and the Referer,
+    query strings included: a stream token, or the reset token of the page that loaded a file."""
+    for name in ("stream", "api"):
+        stack.processes[name].terminate()
+        stack.processes[name].wait(timeout=15)
+    reset_page = f"{stack.url}/reset-password?token=reset-secret&email=a%40example.com"
+    assert httpx.get(f"{stack.url}{STREAM}?token=stream-secret", timeout=10).status_code == 502
+    assert httpx.get(f"{stack.url}/static/x.js", headers={"Referer": reset_page}, timeout=10).status_code == 502
+    _wait_for_line(stack, "nginx-access", '"GET /static/x.js HTTP/1.1" 502')
+    logs = [path for path in stack.work.iterdir() if path.is_file() and path.name.startswith("nginx")]
+    assert {"nginx-access.log", "nginx-error.log"} <= {path.name for path in logs}
+    for path in logs:
+        assert "secret" not in path.read_text(), path.name
+
+
+@pytest.mark.slow
 def test_a_body_past_the_limit_is_413_from_the_app_and_far_past_it_from_nginx_never_on_disk(
     stack, owner, team, settings
 ):
