@@ -16,7 +16,6 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-from django.apps import apps
 from django.core.exceptions import ImproperlyConfigured
 
 from infra.coherence import ProcessCache
@@ -143,8 +142,6 @@ def enter_team(request) -> Access:
     credential bound to a team (a key) works only there; its effective scopes are its own
     permissions ∩ its owner's *current* role, a login's are its role's.
     """
-    # By name: teams' models import access.scopes, so access never imports teams.
-    membership_model = apps.get_model("teams", "Membership")
     access = of(request)
     team_id = parse_team_header(request)
     if access.rules.bound_to_team:
@@ -155,20 +152,15 @@ def enter_team(request) -> Access:
                 code="key_team_mismatch",
             )
         # The credential's query already brought the team (and a key's owner membership): no query.
-        if access.kind == Kind.INTEGRATION:
-            # Nobody's membership: the team's integration acts with the role that caps it.
-            membership = membership_model(team=credential.team, role=credential.acting_role)
-        else:
-            membership = membership_model(
-                id=credential.owner_membership_id,
-                team=credential.team,
-                user=credential.user,
-                role=credential.owner_role,
-            )
+        # An integration acts with nobody's membership, with the role that caps it.
+        membership = (
+            credential.acting_membership() if access.kind == Kind.INTEGRATION else credential.owner_membership()
+        )
     else:
+        # Through the user's reverse relation (teams' Membership.user): access sits below teams.
         membership = _memberships.get(
             (access.user.pk, team_id),
-            lambda: membership_model.objects.select_related("team").filter(team_id=team_id, user=access.user).first(),
+            lambda: access.user.memberships.select_related("team").filter(team_id=team_id).first(),
         )
         if membership is None:
             raise Forbidden(TEAM_FORBIDDEN, code="team_forbidden")

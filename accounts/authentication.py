@@ -1,19 +1,45 @@
-"""JWT authentication: simplejwt's class, with our error codes and no claim on gf_ keys."""
+"""JWT authentication: simplejwt's class, with our error codes and no claim on gf_ keys; and the
+rule that says whether a login's user may still act (`login_refusal`)."""
 
 import copy
+import hmac
 
-from django.utils.translation import gettext_lazy as _
-from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt import authentication
 from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.utils import get_md5_hash_password
 
+from access.refusals import Refusal
 from apikeys.keys import KEY_PREFIX
 from infra.coherence import ProcessCache
 from infra.errors import Unauthorized
 
 _users = ProcessCache()
+
+USER_NOT_FOUND = Refusal("user_inactive", "authentication_failed", "User not found")
+USER_INACTIVE = Refusal("user_inactive", "authentication_failed", "User is inactive")
+PASSWORD_CHANGED = Refusal("password_changed", "token_revoked", "The password has been changed since this login.")
+
+
+def password_stamp(user) -> str:
+    """What a login remembers of the password it was made with (simplejwt's revoke claim, in
+    every access token); a new password gives a new stamp. Not a secret of its own: a hash of the
+    stored hash."""
+    return get_md5_hash_password(user.password)
+
+
+def login_refusal(user, *, stamp: str | None) -> Refusal | None:
+    """Why a login made as `user` with the password `stamp`ed so may no longer act, or None: the
+    one rule for a login's user, which JWTAuthentication applies on every request and the live
+    stream's re-check (livestream.holders) to every login holding a stream. Whether its session
+    is still signed in is accounts.sessions.signed_in."""
+    if user is None:
+        return USER_NOT_FOUND
+    if api_settings.CHECK_USER_IS_ACTIVE and not user.is_active:
+        return USER_INACTIVE
+    if api_settings.CHECK_REVOKE_TOKEN and not hmac.compare_digest(str(stamp or ""), password_stamp(user)):
+        return PASSWORD_CHANGED
+    return None
 
 
 def clear() -> None:
@@ -59,12 +85,7 @@ class JWTAuthentication(authentication.JWTAuthentication):
             raise Unauthorized("The access token is invalid.", code="token_invalid") from exc
         model = self.user_model
         user = _users.get(str(user_id), lambda: model.objects.filter(**{api_settings.USER_ID_FIELD: user_id}).first())
-        if user is None:
-            raise AuthenticationFailed(_("User not found"))
-        if api_settings.CHECK_USER_IS_ACTIVE and not user.is_active:
-            raise AuthenticationFailed(_("User is inactive"))
-        if api_settings.CHECK_REVOKE_TOKEN and validated_token.get(
-            api_settings.REVOKE_TOKEN_CLAIM
-        ) != get_md5_hash_password(user.password):
-            raise AuthenticationFailed(_("The user's password has been changed."))
+        refusal = login_refusal(user, stamp=validated_token.get(api_settings.REVOKE_TOKEN_CLAIM))
+        if refusal is not None:
+            raise refusal.error()
         return copy.copy(user)

@@ -233,7 +233,7 @@ def signed_in(session_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
     (logout, the sessions list, a replayed refresh token, a password change or reset, deactivation,
     an operator) nor past its absolute cap. One query. Asked, through access.context.signed_in,
     wherever a login's access token must be more than a valid signature: the acts that need an
-    interactive login (access.permissions.InteractiveLoginOnly) and live streams (audit.holders)."""
+    interactive login (access.permissions.InteractiveLoginOnly) and live streams (livestream.holders)."""
     ids = {session_id for session_id in session_ids if session_id is not None}
     if not ids:
         return set()

@@ -76,13 +76,7 @@ class APIKeyAuthentication(BaseAuthentication):
         now = timezone.now()
         refusal = key.refusal(digest=digest, now=now)
         if refusal is not None:
-            code, message = refusal
-            raise Unauthorized(message, code=code)
-        if not key.user.is_active:
-            raise Unauthorized("The owner of this API key is inactive.", code="key_owner_inactive")
-        if key.owner_membership_id is None:
-            # The owner left (or was removed from) the key's team: the key dies with it, everywhere.
-            raise Unauthorized("The owner of this API key is no longer a member of its team.", code="key_owner_removed")
+            raise refusal.error()
         self._touch(key, now)
         return key.user, key
 

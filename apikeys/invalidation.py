@@ -26,10 +26,14 @@ def _changed(sender, created=False, **kwargs) -> None:
 
 
 def connect() -> None:
-    from django.apps import apps
+    from django.contrib.auth import get_user_model
 
-    for label in ("apikeys.APIKey", "teams.Membership", "teams.Team", "accounts.User"):
-        model = apps.get_model(label)
+    from teams.models import Membership, Team
+
+    from .models import APIKey
+
+    for model in (APIKey, Membership, Team, get_user_model()):
+        label = model._meta.label
         for signal, receiver, name in (
             (pre_save, _changing, "pre-save"),
             (pre_delete, _changing, "pre-delete"),

@@ -7,7 +7,16 @@ from django.db.models import Case, OuterRef, Q, Subquery, Value, When
 from django.utils import timezone
 
 from access import scopes
+from access.refusals import Refusal
 from teams.models import Membership, TeamOwnedQuerySet
+
+KEY_REVOKED = Refusal("key_revoked", "key_revoked", "The API key has been revoked.")
+KEY_INVALID = Refusal("key_invalid", "key_invalid", "The API key is not valid.")
+KEY_EXPIRED = Refusal("key_expired", "key_expired", "The API key has expired.")
+KEY_OWNER_INACTIVE = Refusal("key_owner_inactive", "key_owner_inactive", "The owner of this API key is inactive.")
+KEY_OWNER_REMOVED = Refusal(
+    "key_owner_removed", "key_owner_removed", "The owner of this API key is no longer a member of its team."
+)
 
 
 class APIKeyQuerySet(TeamOwnedQuerySet):
@@ -110,17 +119,31 @@ class APIKey(models.Model):
         """During a regeneration grace period the replaced secret still works."""
         return self.previous_digest_expires_at is not None and now < self.previous_digest_expires_at
 
-    def refusal(self, *, digest: str, now) -> tuple[str, str] | None:
-        """Why a request presenting this key (as `digest`) is refused, as (code, message), or None
-        when the key may be used. The owner's state is checked by the caller."""
+    def refusal(self, *, digest: str | None, now) -> Refusal | None:
+        """Why a request presenting this key (as `digest`; None when the secret presented is
+        neither of the key's any more) is refused, or None when the key may be used: the one rule
+        for a key, which APIKeyAuthentication applies on every request and the live stream's
+        re-check (livestream.holders) to every key holding a stream. Needs the owner and their
+        current membership in the key's team, as `for_authentication` and `with_owner_membership`
+        load them."""
         status = self.status_at(now)
         if status == self.Status.REVOKED:
-            return "key_revoked", "The API key has been revoked."
-        if digest != self.digest and not self.previous_secret_usable_at(now):
-            return "key_invalid", "The API key is not valid."  # an old secret, after its grace period
+            return KEY_REVOKED
+        if digest != self.digest and not (digest is not None and self.previous_secret_usable_at(now)):
+            return KEY_INVALID  # an old secret, after its grace period
         if status == self.Status.EXPIRED:
-            return "key_expired", "The API key has expired."
+            return KEY_EXPIRED
+        if not self.user.is_active:
+            return KEY_OWNER_INACTIVE
+        if self.owner_membership_id is None:
+            # The owner left (or was removed from) the key's team: the key dies with it, everywhere.
+            return KEY_OWNER_REMOVED
         return None
+
+    def owner_membership(self) -> Membership:
+        """The owner's current membership in the key's team, as `with_owner_membership` annotated
+        it (unsaved: no query), which caps what the key may do."""
+        return Membership(id=self.owner_membership_id, team=self.team, user=self.user, role=self.owner_role)
 
     def granted_scopes(self) -> frozenset[str]:
         return scopes.expand(self.permissions)

@@ -106,7 +106,7 @@ def parse_filters(params, names: tuple[str, ...] = _ALL_FILTERS) -> EventFilter:
     return EventFilter(**values)
 
 
-# --- the live stream (audit/stream.py) -----------------------------------------------------------
+# --- the live stream (livestream/sse.py) -----------------------------------------------------------
 # Event ids are UUIDv7: their first 48 bits are the Unix milliseconds at which the event was
 # stamped, just before its INSERT, and `created_at` is set right after on the same host. So an id
 # names a point in time too, and every query by id range below also bounds `created_at`, which is

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -9,8 +10,12 @@ from django.db import connections
 
 from infra import request_context
 
-from . import fanout
 from .models import Action, AuditEvent
+
+# What must hear of each recorded event, as `hear(event, using=...)`: the live stream's fan-out
+# (livestream.fanout.announce, which announces it once its transaction commits). livestream sits
+# above every app that records events, hence the registration, in its AppConfig.ready.
+RECORDED: list[Callable[..., None]] = []
 
 
 def record_event(
@@ -66,8 +71,8 @@ def record_event(
         event.user_agent = context.user_agent
         event.request_id = context.request_id
     _insert(event, using, synchronous_commit=synchronous_commit)
-    # Live streams (audit/fanout.py) hear of it once the transaction commits, never before.
-    fanout.announce(event, using=using)
+    for hear in RECORDED:
+        hear(event, using=using)
     return event
 
 

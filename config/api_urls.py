@@ -7,6 +7,7 @@ from accounts import views as accounts
 from apikeys import views as apikeys
 from audit import views as audit
 from integrations import views as integrations
+from livestream import views as livestream
 from teams import views as teams
 from tracking import views as tracking
 
@@ -52,8 +53,8 @@ urlpatterns = [
     *route("auth/api-keys/<uuid:key_id>/regenerate", apikeys.APIKeyRegenerateView, "api-key-regenerate"),
     *route("auth/api-keys/<uuid:key_id>/audit-log", apikeys.KeyAuditLogView, "api-key-audit-log"),
     *route("audit-log", audit.TeamAuditLogView, "audit-log"),
-    *route("audit-log/stream-token", audit.AuditStreamTokenView, "audit-log-stream-token"),
-    *route("audit-log/stream", audit.AuditStreamView, "audit-log-stream"),
+    *route("audit-log/stream-token", livestream.AuditStreamTokenView, "audit-log-stream-token"),
+    *route("audit-log/stream", livestream.AuditStreamView, "audit-log-stream"),
     *route("integrations", integrations.IntegrationListView, "integrations"),
     *route("integrations/<uuid:integration_id>", integrations.IntegrationDetailView, "integration"),
     *route(

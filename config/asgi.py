@@ -1,5 +1,5 @@
 """ASGI entry point: Django's stock ASGI handler, for the service that holds live audit streams
-(audit/stream.py), whose bodies wait on the event loop instead of holding a worker.
+(livestream/sse.py), whose bodies wait on the event loop instead of holding a worker.
 
 Production runs two services behind one proxy (README, Deployment): the API on WSGI workers
 (config/wsgi.py), and this one, to which the proxy sends `/api/v1/audit-log/stream` only. Django's

@@ -100,6 +100,7 @@ INSTALLED_APPS = [
     "audit",
     "tracking",
     "integrations",
+    "livestream",
     "dashboard",
 ]
 
@@ -343,7 +344,7 @@ RATE_LIMITS = {
     # The public Content API (integrations/content.py): per IP, and per Content key.
     "content_api": {"ip": "300/m"},
     "content_api_key": {"account": "1200/m"},
-    # Live audit stream tokens (audit/tokens.py), per team: the dashboard asks for one per
+    # Live audit stream tokens (livestream/tokens.py), per team: the dashboard asks for one per
     # (re)connection; a script that asks in a loop is stopped well before it holds every stream.
     "audit_stream_token": {"account": "120/m"},
 }
@@ -401,7 +402,7 @@ if AUDIT_READS_ASYNC_COMMIT and _postgresql and not DATABASE_POOLER:
     DATABASES["audit_reads"] = {**DATABASES["default"], "OPTIONS": _audit_options, "TEST": {"MIRROR": "default"}}
     AUDIT_READS_DATABASE = "audit_reads"
 
-# The live audit stream (audit/stream.py, audit/fanout.py), served under ASGI.
+# The live audit stream (livestream/sse.py, livestream/fanout.py), served under ASGI.
 # Heartbeat comment on an idle stream; how often each stream server re-checks that every holder
 # may still watch (the stream ends with `event: revoked` within about this long); how often it
 # polls the database for events whose announcement was lost (the only carrier between processes
@@ -415,7 +416,7 @@ AUDIT_STREAM_MAX_SECONDS = env.float("AUDIT_STREAM_MAX_SECONDS", default=3600)
 AUDIT_STREAM_MAX_PER_PROCESS = env.int("AUDIT_STREAM_MAX_PER_PROCESS", default=1000)
 AUDIT_STREAM_MAX_PER_TEAM = env.int("AUDIT_STREAM_MAX_PER_TEAM", default=50)
 # How long each event is held before it is sent, so that events go out in id order even when two
-# requests commit out of it (audit/stream.py): longer than a request's transaction lasts.
+# requests commit out of it (livestream/sse.py): longer than a request's transaction lasts.
 AUDIT_STREAM_SETTLE_SECONDS = env.float("AUDIT_STREAM_SETTLE_SECONDS", default=0.5)
 # Where committed events are announced to the stream servers: `auto` (the cache's Redis, when the
 # cache is Redis; otherwise in-process plus the poll), `off` (the poll only), or a redis:// URL.

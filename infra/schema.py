@@ -167,7 +167,7 @@ STREAM_TOKEN_SCHEME = "streamToken"
 
 
 class StreamTokenScheme(OpenApiAuthenticationExtension):
-    target_class = "audit.authentication.StreamTokenAuthentication"
+    target_class = "livestream.authentication.StreamTokenAuthentication"
     name = STREAM_TOKEN_SCHEME
 
     def get_security_definition(self, auto_schema):

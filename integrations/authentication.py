@@ -128,7 +128,8 @@ def content_integration(request) -> Integration:
     if integration is None:
         raise Unauthorized("The Content key is not valid.", code="key_invalid")
     _note(integration, "content")
-    if integration.revoked_at is not None:
-        raise Unauthorized("This integration has been revoked.", code="integration_revoked")
+    refusal = integration.refusal(admin_key_current=True)  # a Content key: no Admin key in question
+    if refusal is not None:
+        raise refusal.error()
     touch(integration)
     return integration

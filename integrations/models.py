@@ -4,7 +4,13 @@ from django.conf import settings
 from django.db import models
 
 from access import scopes
+from access.refusals import Refusal
 from access.scopes import Role
+from teams.models import Membership
+
+INTEGRATION_REVOKED = Refusal("integration_revoked", "integration_revoked", "This integration has been revoked.")
+# Its Admin key was regenerated: what the old key signed (a stream it opened) stops at once.
+ADMIN_KEY_REPLACED = Refusal("kid_unknown", "kid_unknown", "The Admin key that signed this has been regenerated.")
 
 
 class Integration(models.Model):
@@ -57,3 +63,19 @@ class Integration(models.Model):
     @property
     def acting_role(self) -> str:
         return self.ROLE
+
+    def acting_membership(self) -> Membership:
+        """Nobody's membership (unsaved): the team's integration acts with the role that caps it."""
+        return Membership(team=self.team, role=self.acting_role)
+
+    def refusal(self, *, admin_key_current: bool) -> Refusal | None:
+        """Why what this integration's Admin key signed is refused, or None: the one rule for an
+        integration, which AdminTokenAuthentication applies on every request (tokens.verify, which
+        found it by the key id it was signed with) and the live stream's re-check
+        (livestream.holders) to every integration holding a stream. `admin_key_current`: the Admin
+        key that signed is still the integration's."""
+        if self.revoked_at is not None:
+            return INTEGRATION_REVOKED
+        if not admin_key_current:
+            return ADMIN_KEY_REPLACED
+        return None

@@ -112,8 +112,9 @@ def verify(token: str) -> Integration:
     integration = Integration.objects.select_related("team").filter(admin_key_id=kid).first()
     if integration is None:
         raise TokenRefused("kid_unknown", "No integration has this Admin key id.")
-    if integration.revoked_at is not None:
-        raise TokenRefused("integration_revoked", "This integration has been revoked.", integration)
+    refusal = integration.refusal(admin_key_current=True)  # found by the key id that signed
+    if refusal is not None:
+        raise TokenRefused(refusal.code, refusal.message, integration)
     secret = bytes.fromhex(secrets.decrypt(integration.admin_secret_encrypted))
     try:
         claims = jwt.decode(

@@ -9,7 +9,8 @@ from django.utils import timezone
 
 from access.scopes import Role
 from accounts.models import OneTimeCode, RefreshFamily, User
-from audit.models import Action, AuditEvent, StreamTokenUse
+from audit.models import Action, AuditEvent
+from livestream.models import StreamTokenUse
 from teams.models import Invitation, Membership, Team
 from tracking.models import Campaign, Domain, Network, Offer, Source
 
@@ -120,7 +121,7 @@ class AuditEventFactory(factory.django.DjangoModelFactory):
 
 
 class StreamTokenUseFactory(factory.django.DjangoModelFactory):
-    """A stream token held by a connection now (audit/tokens.py makes them when streams open)."""
+    """A stream token held by a connection now (livestream/tokens.py makes them when streams open)."""
 
     class Meta:
         model = StreamTokenUse

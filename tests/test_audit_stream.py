@@ -27,10 +27,11 @@ from accounts.activation import set_active
 from accounts.passwords import set_password
 from accounts.sessions import revoke_all_sessions
 from apikeys.services import revoke_key
-from audit import fanout, selectors, tokens
-from audit.holders import Holder
+from audit import selectors
 from audit.models import Action, AuditEvent
 from audit.services import record_event
+from livestream import fanout, tokens
+from livestream.holders import Holder
 from teams.models import Membership
 from teams.services import Actor, change_role, delete_team, remove_member
 

@@ -23,11 +23,12 @@ from rest_framework.test import APIClient
 
 from access.scopes import Role
 from apikeys.services import regenerate_key
-from audit import holders, selectors, tokens
+from audit import selectors
 from audit.models import Action, AuditEvent
 from audit.services import record_event
 from integrations.services import regenerate_admin_key
 from integrations.tokens import sign
+from livestream import holders, tokens
 from teams.models import Membership
 from teams.services import Actor, change_role
 
@@ -140,7 +141,7 @@ def test_an_integrations_stream_token_with_another_method_is_not_a_validation_er
 
 
 def _slow_replay(monkeypatch, page=1, delay=0.1):
-    from audit import stream as stream_module
+    from livestream import sse as stream_module
 
     original = stream_module._replay_page
     monkeypatch.setattr(stream_module, "REPLAY_PAGE", page)
@@ -206,7 +207,7 @@ def test_a_long_replay_still_ends_at_the_maximum_duration(asgi_server, stream_se
 def test_a_replay_longer_than_one_stream_carries_goes_on_after_the_reconnect(asgi_server, admin, team, monkeypatch):
     """One connection replays at most REPLAY_LIMIT events, then ends (`replay_limit`); reconnecting
     with the last id received goes on from there, nothing missed or repeated."""
-    from audit import stream as stream_module
+    from livestream import sse as stream_module
 
     monkeypatch.setattr(stream_module, "REPLAY_PAGE", 5)
     monkeypatch.setattr(stream_module, "REPLAY_LIMIT", 10)

@@ -13,9 +13,9 @@ import httpx
 import pytest
 
 from access.scopes import Role
-from audit import fanout
-from audit.models import StreamTokenUse
 from config.asgi import application
+from livestream import fanout
+from livestream.models import StreamTokenUse
 from teams.models import Membership
 
 from .test_audit_stream_live import SSE, STREAM, ASGIServer, login_headers, token_for
@@ -127,7 +127,7 @@ def test_a_revoked_stream_gives_its_slot_back_and_its_token_never_reopens(server
 
 
 def test_a_stream_that_fails_gives_its_slot_back(server, owner, team, monkeypatch):
-    from audit import stream as stream_module
+    from livestream import sse as stream_module
 
     def broken(*args, **kwargs):
         raise RuntimeError("the replay failed")
@@ -153,7 +153,7 @@ def test_an_answer_never_sent_gives_its_slot_and_hold_back(transactional_db, set
     """The client leaves while the view runs: Django cancels the request and the answer is never
     sent (nor closed). The slot and the hold the view took are given back all the same: when the
     answer is garbage collected, at the latest when a stream is next asked for."""
-    from audit import stream as stream_module
+    from livestream import sse as stream_module
 
     monkeypatch.setattr(stream_module, "UNSENT_SECONDS", 0.2)
     settings.AUDIT_STREAM_RECHECK_SECONDS = 0.3
@@ -229,7 +229,7 @@ def test_the_garbage_collector_never_writes_a_slot_back_itself_the_next_open_doe
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from audit import stream as stream_module
+    from livestream import sse as stream_module
 
     before = fanout.open_streams
     slot = stream_module.Slot(team_id=team.pk, on_loop=False)

@@ -238,7 +238,7 @@ def test_a_rolled_back_event_is_never_streamed(asgi_server, owner, team):
 def test_an_event_written_in_another_process_arrives_by_the_poll(asgi_server, owner, team, monkeypatch):
     """What another process writes reaches this one without Redis (the embedded default): the
     announcement here is dropped, as it would be by a writer that cannot reach the broker."""
-    from audit import fanout
+    from livestream import fanout
 
     stream = open_stream(asgi_server, owner, team)
     monkeypatch.setattr(fanout._publisher, "send", lambda message: None)
@@ -416,7 +416,7 @@ def test_the_asgi_server_refuses_an_oversized_body_without_reading_it_all(asgi_s
 
 
 def test_head_answers_the_headers_and_holds_nothing(asgi_server, owner, team):
-    from audit import fanout
+    from livestream import fanout
 
     before = fanout.open_streams
     response = httpx.head(f"{asgi_server.url}{STREAM}", headers=login_headers(owner, team), timeout=5)

@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from access.scopes import Role
-from audit import fanout
+from livestream import fanout
 from tests.factories import MembershipFactory, TeamFactory, make_key
 from tests.test_audit_stream_live import ASGIServer
 

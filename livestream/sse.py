@@ -4,7 +4,7 @@ Each event is one SSE message: `id:` the event's id, `data:` the event serialise
 item of the listing (AuditEventSerializer). Comments (`: heartbeat`) keep idle connections open
 every AUDIT_STREAM_HEARTBEAT_SECONDS. The server ends a stream with one named event and closes it:
 
-- `event: revoked` (data `{"reason": ...}`): its holder may no longer watch (audit/holders.py);
+- `event: revoked` (data `{"reason": ...}`): its holder may no longer watch (livestream/holders.py);
 - `event: end` (data `{"reason": ...}`): anything else (the stream reached AUDIT_STREAM_MAX_SECONDS,
   the client fell too far behind, the database was away); reconnect with Last-Event-ID;
 - `event: gap`, sent first, when Last-Event-ID is older than the replay window: the events before
@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import heapq
-import json
 import threading
 import time
 import uuid
@@ -43,14 +42,13 @@ from django.db import connections
 from django.http import HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.utils import timezone
-from rest_framework.renderers import JSONRenderer
 
+from audit import selectors
 from infra.errors import APIError, BadRequest
 
-from . import fanout, selectors, tokens
-from .serializers import AuditEventSerializer
+from . import fanout, frames, tokens
+from .frames import CONTENT_TYPE
 
-CONTENT_TYPE = "text/event-stream"
 REPLAY_PAGE = 500
 # Events one connection replays at most before it ends with `event: end` (reason `replay_limit`);
 # the client reconnects with Last-Event-ID and the replay goes on.
@@ -58,16 +56,6 @@ REPLAY_LIMIT = 10 * REPLAY_PAGE
 SENT_MEMORY = 10_000
 # Ids stamped up to this far in the future (clock differences between app servers) are accepted.
 CLOCK_SLACK = timedelta(minutes=1)
-
-
-def event_frame(event) -> bytes:
-    """One SSE message: the event exactly as the listing serialises it (JSON has no raw newline)."""
-    data = JSONRenderer().render(AuditEventSerializer(event).data)
-    return b"id: " + str(event.id).encode() + b"\ndata: " + data + b"\n\n"
-
-
-def _named(name: str, data: dict) -> bytes:
-    return f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
 
 
 class StreamsRefused(APIError):
@@ -140,7 +128,7 @@ def _token_in_use() -> HttpResponse:
     that EventSource tries again after `retry:` (it gives up for good on any other status) and gets
     the stream once the previous connection is seen to close; a second client never streams."""
     answer = HttpResponse(
-        f"retry: {IN_USE_RETRY_MS}\n\n".encode() + fanout.end_frame("token_in_use"), content_type=CONTENT_TYPE
+        f"retry: {IN_USE_RETRY_MS}\n\n".encode() + frames.end_frame("token_in_use"), content_type=CONTENT_TYPE
     )
     answer["Cache-Control"] = "no-cache, no-store"
     return answer
@@ -267,17 +255,10 @@ def catch_up(*, team_id, event_filter, after, gap: bool):
     """Under WSGI: what was missed after `after` (one page), then the end."""
     yield b": replay only; live streaming needs the ASGI server\n\n"
     if gap:
-        yield _gap_frame()
+        yield frames.gap_frame()
     for event in selectors.events_after(team_id=team_id, after=after, event_filter=event_filter, limit=REPLAY_PAGE):
-        yield event_frame(event)
-    yield fanout.end_frame("replay_only")
-
-
-def _gap_frame() -> bytes:
-    return _named(
-        "gap",
-        {"detail": "Events older than the replay window were not replayed; read them from the audit log listing."},
-    )
+        yield frames.event_frame(event)
+    yield frames.end_frame("replay_only")
 
 
 async def live(*, team_id, holder, event_filter, after, gap: bool, slot: Slot):
@@ -319,7 +300,7 @@ async def live(*, team_id, holder, event_filter, after, gap: bool, slot: Slot):
         await hub.until_watched(team_id)
         yield b": live\n\n"
         if gap:
-            yield _gap_frame()
+            yield frames.gap_frame()
         cursor, replayed = after, 0
         while True:
             # Between pages: a holder revoked meanwhile, or the time up, ends the replay too.
@@ -338,14 +319,14 @@ async def live(*, team_id, holder, event_filter, after, gap: bool, slot: Slot):
                 # it received (its right checked afresh) and the replay goes on from there.
                 for frame in order.settled(timezone.now()):
                     yield frame
-                yield fanout.end_frame("replay_limit")
+                yield frames.end_frame("replay_limit")
                 return
             cursor = page[-1][0]
         heartbeat = settings.AUDIT_STREAM_HEARTBEAT_SECONDS
         while True:
             now = loop.time()
             if now >= deadline and not subscription.ended:
-                yield fanout.end_frame("max_duration")
+                yield frames.end_frame("max_duration")
                 return
             wait = min(heartbeat, deadline - now)
             if (due := order.next_due(settle)) is not None:
@@ -366,10 +347,10 @@ async def live(*, team_id, holder, event_filter, after, gap: bool, slot: Slot):
                 return
             if item is not None:
                 order.add(*item)
-            frames = order.settled(timezone.now() - settle)
-            for frame in frames:
+            due = order.settled(timezone.now() - settle)
+            for frame in due:
                 yield frame
-            if item is None and not frames and order.next_due(settle) is None:
+            if item is None and not due and order.next_due(settle) is None:
                 yield b": heartbeat\n\n"
     finally:
         stop()
@@ -420,4 +401,4 @@ def _release_connections() -> None:
 
 def _replay_page(team_id, after, event_filter) -> list[tuple[uuid.UUID, bytes]]:
     events = selectors.events_after(team_id=team_id, after=after, event_filter=event_filter, limit=REPLAY_PAGE)
-    return [(event.id, event_frame(event)) for event in events]
+    return [(event.id, frames.event_frame(event)) for event in events]

@@ -27,7 +27,7 @@ exist on SQLite, so the poll would be needed anyway. What NOTIFY gives for free 
 commit) is the on-commit callback here.
 
 The hub also re-checks, every AUDIT_STREAM_RECHECK_SECONDS, that the holder of each stream may
-still watch (audit/holders.py), all holders in a handful of queries, and ends the streams of those
+still watch (livestream/holders.py), all holders in a handful of queries, and ends the streams of those
 that no longer may with `event: revoked`.
 
 Database work of the hub runs on two threads of its own, each keeping one connection: never on the
@@ -60,8 +60,10 @@ from django.dispatch import receiver
 from django.utils import timezone
 from redis.exceptions import RedisError
 
+from audit import selectors
+
+from . import frames
 from . import holders as holder_rules
-from . import selectors
 from . import tokens as stream_tokens
 
 logger = logging.getLogger("ghostflow.audit.stream")
@@ -272,15 +274,6 @@ class Ending:
     frame: bytes
 
 
-def revoked_frame(reason: str) -> bytes:
-    return b'event: revoked\ndata: {"reason": "' + reason.encode() + b'"}\n\n'
-
-
-def end_frame(reason: str) -> bytes:
-    """A stream the server ends for its own reasons: the client reconnects with Last-Event-ID."""
-    return b'event: end\ndata: {"reason": "' + reason.encode() + b'"}\n\n'
-
-
 @dataclass(eq=False)
 class Subscription:
     """One stream's place in the hub: what it wants, and the frames waiting for it."""
@@ -302,7 +295,7 @@ class Subscription:
         try:
             self.frames.put_nowait((event.id, frame))
         except asyncio.QueueFull:
-            self.end(end_frame("lagging"))
+            self.end(frames.end_frame("lagging"))
 
     def end(self, frame: bytes) -> None:
         if self.ended:
@@ -502,7 +495,7 @@ class Hub:
             except Exception:
                 logger.exception("Audit stream: could not poll for events")
                 if started - self.poll_since > timedelta(seconds=settings.AUDIT_STREAM_REPLAY_SECONDS):
-                    self.end_all(end_frame("unavailable"))
+                    self.end_all(frames.end_frame("unavailable"))
                 continue
             # Only once a poll has succeeded does the window move on: nothing committed meanwhile
             # is skipped, however long the database was away.
@@ -525,16 +518,16 @@ class Hub:
                 logger.exception("Audit stream: could not re-check who may watch")
                 # Fail closed: a right that cannot be checked for a while is not assumed.
                 if time.monotonic() - self.last_recheck > max(10, 3 * settings.AUDIT_STREAM_RECHECK_SECONDS):
-                    self.end_all(end_frame("unavailable"))
+                    self.end_all(frames.end_frame("unavailable"))
                 continue
             self.last_recheck = time.monotonic()
             for subscription in subscriptions:
                 standing = found.get(subscription.holder)
                 if standing is not None and standing.reason is not None:
-                    subscription.end(revoked_frame(standing.reason))
+                    subscription.end(frames.revoked_frame(standing.reason))
 
     async def _renew_holds(self) -> None:
-        """Keep the stream tokens of open streams held (audit/tokens.py): a hold not renewed lapses,
+        """Keep the stream tokens of open streams held (livestream/tokens.py): a hold not renewed lapses,
         and the token may then open another stream. A stream whose hold is gone, or cannot be
         renewed before it would lapse, ends (`end`): one token never streams twice at once."""
         while True:
@@ -549,12 +542,12 @@ class Hub:
                 logger.exception("Audit stream: could not renew the holds of stream tokens")
                 if time.monotonic() - self.holds_renewed > stream_tokens.HOLD_SECONDS / 2:
                     for subscription in held:
-                        subscription.end(end_frame("unavailable"))
+                        subscription.end(frames.end_frame("unavailable"))
                 continue
             self.holds_renewed = time.monotonic()
             for subscription in held:
                 if subscription.hold not in kept:
-                    subscription.end(end_frame("token_in_use"))
+                    subscription.end(frames.end_frame("token_in_use"))
 
     async def _listen(self, url: str) -> None:
         import redis.asyncio
@@ -657,6 +650,4 @@ def _in_db_thread(function, *args, **kwargs):
 
 
 def _fetch(team_ids, event_ids) -> list:
-    from .stream import event_frame
-
-    return [(event, event_frame(event)) for event in selectors.events_by_id(team_ids=team_ids, ids=event_ids)]
+    return [(event, frames.event_frame(event)) for event in selectors.events_by_id(team_ids=team_ids, ids=event_ids)]

@@ -1,13 +1,13 @@
-"""`?token=`: a stream token (audit/tokens.py), on the live audit stream only.
+"""`?token=`: a stream token (livestream/tokens.py), on the live audit stream only.
 
 This class is in the authentication classes of the stream view alone (not in
 DEFAULT_AUTHENTICATION_CLASSES), after the usual ones, which still refuse a gf_ key or an
 integration key found in the query string (401 `key_in_query`). Redeeming the token (once) gives
 its holder; the holder's access in the token's team is then resolved from the database as the team
-step would resolve it (audit.holders.access_of), so a holder who has lost the team or the right
+step would resolve it (livestream.holders.access_of), so a holder who has lost the team or the right
 since the token was issued is refused here, at the first open and at every reconnect. Whether the
 token may open a stream now (one connection at a time, its reconnect window) is decided last, by
-the view, once nothing else refuses the request (audit/tokens.py `hold`).
+the view, once nothing else refuses the request (livestream/tokens.py `hold`).
 """
 
 from __future__ import annotations
