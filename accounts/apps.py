@@ -8,7 +8,7 @@ class AccountsConfig(AppConfig):
     def ready(self):
         from access import context
 
-        from . import sessions
+        from . import schema, sessions  # noqa: F401 (schema: registers its extension)
 
-        # Which logins are still signed in: asked by access and audit, which cannot import accounts.
+        # Which logins are still signed in: asked by access, which cannot import accounts.
         context.SESSION_RULE.append(sessions.signed_in)

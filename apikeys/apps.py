@@ -8,7 +8,7 @@ class APIKeysConfig(AppConfig):
     def ready(self):
         from teams import services as team_services
 
-        from . import invalidation, services
+        from . import invalidation, schema, services  # noqa: F401 (schema: registers its extension)
 
         team_services.MEMBER_REMOVED.append(services.revoke_keys_of_removed_member)
         invalidation.connect()

@@ -3,7 +3,6 @@ require together with a credential), one tag per resource, and the problem-detai
 on every operation."""
 
 from drf_spectacular import openapi
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
 
@@ -41,6 +40,8 @@ TAGS: tuple[tuple[str, str], ...] = (
 # X-Team-Id is also declared as a security scheme, so Swagger UI's "Authorize" dialog holds it once
 # for every call (like the dashboard's team selector) instead of a field on every operation.
 TEAM_SCHEME = "teamId"
+# The stream token's scheme (livestream/schema.py): it names its own team, so no X-Team-Id with it.
+STREAM_TOKEN_SCHEME = "streamToken"
 TEAM_SCHEME_DEFINITION = {
     "type": "apiKey",
     "in": "header",
@@ -67,33 +68,6 @@ class AutoSchema(openapi.AutoSchema):
                 if requirement
             ]
         return auth
-
-
-class APIKeyScheme(OpenApiAuthenticationExtension):
-    target_class = "apikeys.authentication.APIKeyAuthentication"
-    name = ["apiKeyBearer", "apiKeyHeader"]
-
-    def get_security_requirement(self, auto_schema):
-        return [{"apiKeyBearer": []}, {"apiKeyHeader": []}]
-
-    def get_security_definition(self, auto_schema):
-        return [
-            {
-                "type": "http",
-                "scheme": "bearer",
-                "bearerFormat": "gf_ API key",
-                "description": "`Authorization: Bearer gf_...`",
-            },
-            {"type": "apiKey", "in": "header", "name": "X-Api-Key", "description": "`X-Api-Key: gf_...`"},
-        ]
-
-
-class JWTScheme(OpenApiAuthenticationExtension):
-    target_class = "accounts.authentication.JWTAuthentication"
-    name = "jwtAuth"
-
-    def get_security_definition(self, auto_schema):
-        return {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
 
 
 PROBLEM_RESPONSE = {
@@ -145,38 +119,3 @@ def add_team_scheme(result, generator, request, public):
 def drop_trailing_slash_aliases(endpoints, **kwargs):
     """Preprocessing hook: the tolerated `.../` aliases (main and Content API) are not separate operations."""
     return [e for e in endpoints if not (e[0].startswith(("/api/v1/", "/api/content/")) and e[0].endswith("/"))]
-
-
-class AdminTokenScheme(OpenApiAuthenticationExtension):
-    target_class = "integrations.authentication.AdminTokenAuthentication"
-    name = "integrationToken"
-
-    def get_security_definition(self, auto_schema):
-        return {
-            "type": "apiKey",
-            "in": "header",
-            "name": "Authorization",
-            "description": (
-                "`Ghost <token>`: a JWT (HS256, at most 5 minutes, `aud` /admin/ or /v1/admin/, "
-                "`kid` = the Admin key's id) signed with an integration's Admin key. `Bearer <token>` is accepted too."
-            ),
-        }
-
-
-STREAM_TOKEN_SCHEME = "streamToken"
-
-
-class StreamTokenScheme(OpenApiAuthenticationExtension):
-    target_class = "livestream.authentication.StreamTokenAuthentication"
-    name = STREAM_TOKEN_SCHEME
-
-    def get_security_definition(self, auto_schema):
-        return {
-            "type": "apiKey",
-            "in": "query",
-            "name": "token",
-            "description": (
-                "A stream token from `POST /api/v1/audit-log/stream-token`: the live audit stream only, once, "
-                "within 60 seconds. It names its team (no X-Team-Id needed)."
-            ),
-        }

@@ -13,7 +13,7 @@ class LivestreamConfig(AppConfig):
     def ready(self) -> None:
         from audit import services
 
-        from . import fanout
+        from . import fanout, schema  # noqa: F401 (schema: registers its extension)
 
         if fanout.announce not in services.RECORDED:
             services.RECORDED.append(fanout.announce)
