@@ -16,7 +16,7 @@ DEV_ENV := DEBUG=1 SITE_URL=$(SITE_URL)
 APP_DIRS := access accounts apikeys audit config dashboard infra integrations livestream teams templates tracking
 
 
-.PHONY: install run run-split key manage demo-flows screenshots test test-postgres test-pgbouncer lint format migrations-check schema bench bench-stream bench-scale ci clean
+.PHONY: install run run-split key manage demo-flows screenshots test test-postgres test-pgbouncer lint format sdk-sync migrations-check schema bench bench-stream bench-scale ci clean
 
 # Under a lock, so `make run` and `make test` started together on a fresh clone do not both build it.
 $(STAMP): pyproject.toml constraints.txt clients/python/pyproject.toml
@@ -81,6 +81,11 @@ lint: install
 format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# The sync Python SDK, generated from its async source (clients/python/scripts/generate_sync.py): run it
+# after editing the async code. `make sdk-sync CHECK=1` changes nothing, and fails if a file is stale.
+sdk-sync: install
+	$(BIN)/python clients/python/scripts/generate_sync.py $(if $(CHECK),--check)
 
 migrations-check: install
 	$(DEV_ENV) $(BIN)/python manage.py makemigrations --check --dry-run

@@ -1,4 +1,6 @@
-"""The asynchronous client, :class:`AsyncGhostFlow`: the same API as :class:`GhostFlow`, awaited.
+# The source of client.py (the sync client), generated from this file by
+# clients/python/scripts/generate_sync.py: edit here, then run `make sdk-sync`.
+"""The asynchronous client, :class:`AsyncGhostFlow`, and its resources.
 
 async with AsyncGhostFlow("https://api.example.com", api_key="gf_...", team_id="...") as gf:
     campaign = await gf.campaigns.create(name="Spring sale")
@@ -8,10 +10,8 @@ async with AsyncGhostFlow("https://api.example.com", api_key="gf_...", team_id="
 
 from __future__ import annotations
 
-import asyncio
 import builtins
-from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager, nullcontext
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Generic, TypeVar, Unpack, cast
@@ -19,6 +19,7 @@ from typing import Any, Generic, TypeVar, Unpack, cast
 import httpx
 
 from . import _core
+from ._concurrency import AsyncLock, async_sleep, async_store_locked
 from ._core import DEFAULT_TIMEOUT, Id, segment
 from .auth import AdminKey, LoginState, Tokens, TokenStore
 from .errors import AuthenticationError, ConfigurationError, error_from_response, parse_retry_after
@@ -76,27 +77,46 @@ __all__ = ["AsyncGhostFlow"]
 T = TypeVar("T")
 
 
-@asynccontextmanager
-async def _store_locked(store: TokenStore) -> AsyncIterator[None]:
-    """Hold the store's lock without blocking the event loop while waiting for it (a file lock
-    may wait for another process's refresh)."""
-    lock = store.lock()
-    if isinstance(lock, nullcontext):
-        yield
-        return
-    await asyncio.to_thread(lock.__enter__)
-    try:
-        yield
-    finally:
-        await asyncio.to_thread(lock.__exit__, None, None, None)
-
-
 class AsyncGhostFlow:
-    """The asynchronous client: the constructor and every method are those of
-    :class:`ghostflow_client.GhostFlow`, with ``await`` (and ``async for`` over listings).
+    """The asynchronous client of the GhostFlow API.
 
-    One instance belongs to one event loop; refreshes are single-flight within it (an
-    ``asyncio.Lock``) and, through the token store's lock, with other processes.
+    With an API key (every request carries it and the team)::
+
+        gf = AsyncGhostFlow("https://api.example.com", api_key="gf_...", team_id="8f1c...")
+
+    With a login (the access token is refreshed when it expires, once, whatever the number of
+    concurrent calls; refresh tokens rotate and each one is exchanged only once)::
+
+        gf = AsyncGhostFlow("https://api.example.com", username="ada", password="...", team_id="8f1c...")
+        gf = AsyncGhostFlow("https://api.example.com", refresh_token=stored_token)
+        gf = AsyncGhostFlow("https://api.example.com", token_store=my_store)  # keeps every rotation
+
+    With a team integration's Admin key (``{id}:{secret}``): the client signs a short-lived HS256
+    token with it (``Authorization: Ghost <token>``), reused until it nears expiry, then re-signed;
+    the secret itself is never sent::
+
+        gf = AsyncGhostFlow("https://api.example.com", admin_key="6a1f...:9c2e...", team_id="8f1c...")
+
+    Or with no credential, then ``await gf.login(username, password)``.
+
+    Args:
+        base_url: the server, with or without ``/api/v1``.
+        api_key: a ``gf_`` key; it belongs to one team.
+        admin_key: an integration's Admin key (or an :class:`ghostflow_client.AdminKey`); it
+            belongs to one team, which ``team_id`` must name.
+        team_id: sent as ``X-Team-Id`` on every request; ``with_team()`` makes a copy for another.
+        username, email, password: a password login, made on the first request (and again if
+            the server ends the session, since the password is at hand).
+        refresh_token: a stored refresh token; exchanged for a fresh pair on the first request.
+        token_store: where the login's tokens are kept; see :class:`ghostflow_client.TokenStore`.
+        timeout: seconds, or an ``httpx.Timeout`` (default 5 s to connect, 30 s otherwise).
+        retry: when to retry (default: twice, idempotent methods, 429/502/503/504 and network errors).
+        http_client: your own ``httpx.AsyncClient`` (proxies, certificates, event hooks); you close it.
+        user_agent: replaces the default ``ghostflow-python/<version>``.
+
+    Share one client per event loop: concurrent tasks may use it, and refresh a login one at a
+    time (and, through the token store's lock, one process at a time). Close it (or use
+    ``async with``) when done.
     """
 
     def __init__(
@@ -131,7 +151,8 @@ class AsyncGhostFlow:
         self.team_id: str | None = segment(team_id) if team_id is not None else None
         self._owns_http = http_client is None
         self._http = http_client if http_client is not None else httpx.AsyncClient(timeout=timeout)
-        self._refresh_lock = asyncio.Lock()
+        # One refresh at a time per login: shared with the with_team() copies, which share the login.
+        self._refresh_lock = AsyncLock()
         self._resources()
 
     def _resources(self) -> None:
@@ -193,7 +214,7 @@ class AsyncGhostFlow:
     async def login(self, username: str, password: str) -> None:
         """Log in with a username (or e-mail address) and password; the tokens go to the store."""
         login = self._login_state()
-        async with self._refresh_lock, _store_locked(login.store):
+        async with self._refresh_lock, async_store_locked(login.store):
             body = await self._request(
                 "POST", "auth/login", json={"username": username, "password": password}, authenticated=False
             )
@@ -205,10 +226,15 @@ class AsyncGhostFlow:
         await self._renew(seen=login.tokens)
 
     async def logout(self) -> None:
-        """End the login on the server and forget its tokens (see :meth:`GhostFlow.logout`)."""
+        """End the login on the server (its whole refresh family) and forget its tokens.
+
+        The tokens are forgotten even when the server cannot be reached; the error is raised
+        then, because the server-side session is still alive until it expires.
+        """
         login = self._login_state()
-        async with self._refresh_lock, _store_locked(login.store):
+        async with self._refresh_lock, async_store_locked(login.store):
             tokens = login.store.load() or login.tokens
+            # An explicit logout: no silent re-login with the constructor's password afterwards.
             login.password = None
             try:
                 if tokens is not None and tokens.refresh_token:
@@ -238,7 +264,7 @@ class AsyncGhostFlow:
         """The team's plan and usage (``read:billing``)."""
         return cast(Billing, await self._request("GET", "billing", team_scoped=True))
 
-    # --- the request pipeline (as GhostFlow's; comments there) -------------------------------
+    # --- the request pipeline ----------------------------------------------------------------
 
     def _login_state(self) -> LoginState:
         login = self._settings.login
@@ -247,6 +273,7 @@ class AsyncGhostFlow:
         return login
 
     async def _authorization(self) -> tuple[str, Tokens | None]:
+        """The Authorization header value, and the login tokens it carries (None for a key)."""
         if self._settings.api_key is not None:
             return f"Bearer {self._settings.api_key}", None
         if self._settings.admin_key is not None:
@@ -258,12 +285,14 @@ class AsyncGhostFlow:
         return f"Bearer {tokens.access_token}", tokens
 
     async def _renew(self, *, seen: Tokens | None) -> Tokens:
+        """A fresh pair to replace `seen` (the stale or refused one): someone else's if they
+        refreshed meanwhile, else one refresh (or a password login) made under both locks."""
         login = self._login_state()
         async with self._refresh_lock:
             ready = login.usable(seen)
             if ready is not None:
                 return ready
-            async with _store_locked(login.store):
+            async with async_store_locked(login.store):
                 ready = login.adopt_stored(seen)
                 if ready is not None:
                     return ready
@@ -277,6 +306,7 @@ class AsyncGhostFlow:
                         )
                         return login.install(Tokens.from_response(body))
                     except AuthenticationError:
+                        # Revoked, reused, expired: this login is over. Log in again if we can.
                         login.drop()
                         if login.password is None:
                             raise
@@ -301,6 +331,7 @@ class AsyncGhostFlow:
         team_scoped: bool = False,
         team_id: str | None = None,
     ) -> Any:
+        """Send one API call (with retries) and return its decoded JSON; raise on an error."""
         response = await self._send(
             method,
             path,
@@ -327,6 +358,10 @@ class AsyncGhostFlow:
         retry: RetryPolicy | None = None,
         timeout: httpx.Timeout | None = None,
     ) -> httpx.Response:
+        """Send one API call (with retries) and return its successful answer; raise on an error.
+
+        With `stream`, the answer's body is left unread: the caller reads it and closes it.
+        """
         team = team_id or self.team_id
         if team_scoped and team is None:
             raise ConfigurationError("This call needs a team: pass team_id=... or use client.with_team(...).")
@@ -352,10 +387,10 @@ class AsyncGhostFlow:
             try:
                 response = await self._http.send(request, stream=stream)
                 if stream and response.is_error:
-                    await response.aread()
+                    await response.aread()  # the problem document, for the decisions below; closes it
             except httpx.TransportError as exc:
                 if policy.may_retry(method, attempt):
-                    await asyncio.sleep(policy.delay(attempt) or 0.0)
+                    await async_sleep(policy.delay(attempt) or 0.0)
                     attempt += 1
                     continue
                 raise _core.network_error(exc, method, url) from exc
@@ -366,6 +401,10 @@ class AsyncGhostFlow:
                 and _core.problem_code(response) == "token_expired"
                 and (used is not None or self._settings.admin_key is not None)
             ):
+                # Our clock said the token was fresh, the server's says expired (clock skew, a
+                # paused process): refresh once and send again. Safe for any method: the request
+                # was refused at authentication, before it did anything. An Admin key signs a
+                # new token instead.
                 if used is not None:
                     await self._renew(seen=used)
                 else:
@@ -375,7 +414,7 @@ class AsyncGhostFlow:
             if response.status_code in policy.retry_statuses and policy.may_retry(method, attempt):
                 delay = policy.delay(attempt, parse_retry_after(response.headers.get("Retry-After")))
                 if delay is not None:
-                    await asyncio.sleep(delay)
+                    await async_sleep(delay)
                     attempt += 1
                     continue
             if response.is_error:
@@ -441,7 +480,7 @@ class Campaigns(_Collection[Campaign]):
         search: str | None = None,
         page_size: int | None = None,
     ) -> AsyncPaginator[Campaign]:
-        """Every campaign matching the filters, newest first, fetched page by page as iterated (``async for``)."""
+        """Every campaign matching the filters, newest first, fetched page by page as iterated."""
         return self._list(
             {
                 "status": status,
@@ -468,7 +507,7 @@ class Domains(_Collection[Domain]):
     path = "domains"
 
     def list(self, *, search: str | None = None, page_size: int | None = None) -> AsyncPaginator[Domain]:
-        """Every domain (optionally matching `search`), fetched page by page as iterated (``async for``)."""
+        """Every domain (optionally matching `search`), fetched page by page as iterated."""
         return self._list({"search": search, "page_size": page_size})
 
     async def create(self, **fields: Unpack[DomainCreate]) -> Domain:
@@ -488,7 +527,7 @@ class Offers(_Collection[Offer]):
     def list(
         self, *, network: Id | None = None, search: str | None = None, page_size: int | None = None
     ) -> AsyncPaginator[Offer]:
-        """Every offer matching the filters, fetched page by page as iterated (``async for``)."""
+        """Every offer matching the filters, fetched page by page as iterated."""
         return self._list({"network": network, "search": search, "page_size": page_size})
 
     async def create(self, **fields: Unpack[OfferCreate]) -> Offer:
@@ -508,7 +547,7 @@ class Sources(_Collection[Source]):
     def list(
         self, *, kind: SourceKind | None = None, search: str | None = None, page_size: int | None = None
     ) -> AsyncPaginator[Source]:
-        """Every traffic source matching the filters, fetched page by page as iterated (``async for``)."""
+        """Every traffic source matching the filters, fetched page by page as iterated."""
         return self._list({"kind": kind, "search": search, "page_size": page_size})
 
     async def create(self, **fields: Unpack[SourceCreate]) -> Source:
@@ -526,7 +565,7 @@ class Networks(_Collection[Network]):
     path = "networks"
 
     def list(self, *, search: str | None = None, page_size: int | None = None) -> AsyncPaginator[Network]:
-        """Every affiliate network (optionally matching `search`), fetched page by page as iterated (``async for``)."""
+        """Every affiliate network (optionally matching `search`), fetched page by page as iterated."""
         return self._list({"search": search, "page_size": page_size})
 
     async def create(self, **fields: Unpack[NetworkCreate]) -> Network:
@@ -745,11 +784,11 @@ class AuditLog:
         read_timeout: float = DEFAULT_READ_TIMEOUT,
     ) -> AsyncAuditStream:
         """The events as they are written (``GET audit-log/stream``), oldest first, each once;
-        nothing is sent until you iterate (``async for``). Filters as ``list`` (no `since`/`until`).
+        nothing is sent until you iterate. Filters as ``list`` (no `since`/`until`).
 
         The iterator resumes by itself after a dropped connection or a server-initiated end
         (``Last-Event-ID``: nothing lost, nothing repeated), and ends only by ``break``,
-        ``close()`` or :class:`ghostflow_client.StreamRevoked` (the holder may no longer watch).
+        ``aclose()`` or :class:`ghostflow_client.StreamRevoked` (the holder may no longer watch).
         `last_event_id`: start after this event (what was missed is replayed first); else now.
         `on_gap(detail)`: called when the server could not replay everything since
         `last_event_id` (default: a warning on the ``ghostflow_client`` logger). `retry`: how

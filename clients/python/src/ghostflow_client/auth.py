@@ -310,9 +310,9 @@ class MemoryTokenStore:
 class LoginState:
     """The token state of one login, shared by a client and its ``with_team`` copies.
 
-    Holds no lock itself: the sync client guards it with ``thread_lock``, the async client with
-    its own ``asyncio.Lock``. The decisions (is a refresh needed, did someone else refresh) are
-    here so both clients make them the same way.
+    Holds no lock itself: the client guards it with its own lock (a ``threading.Lock``, an
+    ``asyncio.Lock`` in the async client), shared with its copies. The decisions (is a refresh
+    needed, did someone else refresh) are here so both clients make them the same way.
     """
 
     def __init__(self, store: TokenStore, *, username: str | None = None, password: str | None = None) -> None:
@@ -320,7 +320,6 @@ class LoginState:
         self.username = username
         self.password = password
         self.tokens: Tokens | None = store.load()
-        self.thread_lock = threading.Lock()
 
     def __repr__(self) -> str:
         # Never the password or a token: reprs end up in logs and tracebacks.

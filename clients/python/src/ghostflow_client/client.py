@@ -1,9 +1,16 @@
-"""The synchronous client, :class:`GhostFlow`, and its resources."""
+# Generated from aio.py by clients/python/scripts/generate_sync.py (unasync): do not edit.
+# Edit aio.py, then run `make sdk-sync`.
+"""The synchronous client, :class:`GhostFlow`, and its resources.
+
+with GhostFlow("https://api.example.com", api_key="gf_...", team_id="...") as gf:
+    campaign = gf.campaigns.create(name="Spring sale")
+    for campaign in gf.campaigns.list(status="active"):
+        ...
+"""
 
 from __future__ import annotations
 
 import builtins
-import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
@@ -12,6 +19,7 @@ from typing import Any, Generic, TypeVar, Unpack, cast
 import httpx
 
 from . import _core
+from ._concurrency import Lock, sleep, store_locked
 from ._core import DEFAULT_TIMEOUT, Id, segment
 from .auth import AdminKey, LoginState, Tokens, TokenStore
 from .errors import AuthenticationError, ConfigurationError, error_from_response, parse_retry_after
@@ -70,14 +78,14 @@ T = TypeVar("T")
 
 
 class GhostFlow:
-    """A client of the GhostFlow API.
+    """The synchronous client of the GhostFlow API.
 
     With an API key (every request carries it and the team)::
 
         gf = GhostFlow("https://api.example.com", api_key="gf_...", team_id="8f1c...")
 
     With a login (the access token is refreshed when it expires, once, whatever the number of
-    threads; refresh tokens rotate and each one is exchanged only once)::
+    concurrent calls; refresh tokens rotate and each one is exchanged only once)::
 
         gf = GhostFlow("https://api.example.com", username="ada", password="...", team_id="8f1c...")
         gf = GhostFlow("https://api.example.com", refresh_token=stored_token)
@@ -106,7 +114,9 @@ class GhostFlow:
         http_client: your own ``httpx.Client`` (proxies, certificates, event hooks); you close it.
         user_agent: replaces the default ``ghostflow-python/<version>``.
 
-    The client is thread-safe; share one per process. Close it (or use ``with``) when done.
+    Share one client per process: concurrent threads may use it, and refresh a login one at a
+    time (and, through the token store's lock, one process at a time). Close it (or use
+    ``with``) when done.
     """
 
     def __init__(
@@ -141,6 +151,8 @@ class GhostFlow:
         self.team_id: str | None = segment(team_id) if team_id is not None else None
         self._owns_http = http_client is None
         self._http = http_client if http_client is not None else httpx.Client(timeout=timeout)
+        # One refresh at a time per login: shared with the with_team() copies, which share the login.
+        self._refresh_lock = Lock()
         self._resources()
 
     def _resources(self) -> None:
@@ -164,6 +176,7 @@ class GhostFlow:
         other._settings = self._settings
         other._owns_http = False
         other._http = self._http
+        other._refresh_lock = self._refresh_lock
         other.team_id = segment(team_id)
         other._resources()
         return other
@@ -201,7 +214,7 @@ class GhostFlow:
     def login(self, username: str, password: str) -> None:
         """Log in with a username (or e-mail address) and password; the tokens go to the store."""
         login = self._login_state()
-        with login.thread_lock, login.store.lock():
+        with self._refresh_lock, store_locked(login.store):
             body = self._request(
                 "POST", "auth/login", json={"username": username, "password": password}, authenticated=False
             )
@@ -219,7 +232,7 @@ class GhostFlow:
         then, because the server-side session is still alive until it expires.
         """
         login = self._login_state()
-        with login.thread_lock, login.store.lock():
+        with self._refresh_lock, store_locked(login.store):
             tokens = login.store.load() or login.tokens
             # An explicit logout: no silent re-login with the constructor's password afterwards.
             login.password = None
@@ -275,11 +288,11 @@ class GhostFlow:
         """A fresh pair to replace `seen` (the stale or refused one): someone else's if they
         refreshed meanwhile, else one refresh (or a password login) made under both locks."""
         login = self._login_state()
-        with login.thread_lock:
+        with self._refresh_lock:
             ready = login.usable(seen)
             if ready is not None:
                 return ready
-            with login.store.lock():
+            with store_locked(login.store):
                 ready = login.adopt_stored(seen)
                 if ready is not None:
                     return ready
@@ -377,7 +390,7 @@ class GhostFlow:
                     response.read()  # the problem document, for the decisions below; closes it
             except httpx.TransportError as exc:
                 if policy.may_retry(method, attempt):
-                    time.sleep(policy.delay(attempt) or 0.0)
+                    sleep(policy.delay(attempt) or 0.0)
                     attempt += 1
                     continue
                 raise _core.network_error(exc, method, url) from exc
@@ -401,7 +414,7 @@ class GhostFlow:
             if response.status_code in policy.retry_statuses and policy.may_retry(method, attempt):
                 delay = policy.delay(attempt, parse_retry_after(response.headers.get("Retry-After")))
                 if delay is not None:
-                    time.sleep(delay)
+                    sleep(delay)
                     attempt += 1
                     continue
             if response.is_error:

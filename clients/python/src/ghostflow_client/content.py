@@ -23,9 +23,7 @@ this off). Refusals raise the same exceptions as the main client (``Authenticati
 
 from __future__ import annotations
 
-import asyncio
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from types import TracebackType
@@ -35,6 +33,7 @@ from urllib.parse import quote
 import httpx
 
 from . import _core
+from ._concurrency import async_sleep, sleep
 from ._redact import redact_url
 from .auth import check_content_key
 from .errors import ConfigurationError, error_from_response, parse_retry_after
@@ -180,8 +179,129 @@ class _ContentBase:
         return f"{type(self).__name__}({redact_url(self.base_url)!r})"
 
 
+# The source of GhostFlowContent below, generated from it by clients/python/scripts/generate_sync.py:
+# edit here, then run `make sdk-sync`.
+class AsyncGhostFlowContent(_ContentBase):
+    """The asynchronous client of the Content API (``/api/content/v1/``), with an integration's
+    Content key: ``await content.team()``, ``async for campaign in content.campaigns()``.
+
+    Args:
+        base_url: the server (``https://api.example.com``; ``/api/v1`` or ``/api/content/v1`` may be included).
+        content_key: the integration's Content key (26 hex characters; publishable).
+        timeout, retry, http_client, user_agent: as for :class:`ghostflow_client.AsyncGhostFlow`
+            (every request is a GET, so 429/502/503/504 and lost connections are retried).
+        etag_cache: send ``If-None-Match`` with the last answer's ``ETag`` and reuse that answer
+            on a 304 (default on).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        content_key: str,
+        *,
+        timeout: float | httpx.Timeout = _core.DEFAULT_TIMEOUT,
+        retry: RetryPolicy = DEFAULT_RETRY,
+        http_client: httpx.AsyncClient | None = None,
+        user_agent: str | None = None,
+        etag_cache: bool = True,
+    ) -> None:
+        super().__init__(base_url, content_key, retry=retry, user_agent=user_agent, etag_cache=etag_cache)
+        self._owns_http = http_client is None
+        self._http = http_client if http_client is not None else httpx.AsyncClient(timeout=timeout)
+
+    async def aclose(self) -> None:
+        """Close the connection pool (not one passed in as ``http_client``)."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncGhostFlowContent:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    def campaigns(
+        self,
+        *,
+        limit: int | None = None,
+        filter: str | None = None,
+        order: str | None = None,
+        fields: Sequence[str] | None = None,
+        include: Sequence[str] | None = None,
+    ) -> AsyncPaginator[PublicCampaign]:
+        """The team's active campaigns (``id``, ``name``, ``slug``; ``offer`` with ``include=["offer"]``),
+        fetched page by page as iterated."""
+        return self._paginate("campaigns", _listing(limit, filter, order, fields, include))
+
+    async def campaign(self, campaign_id: str, *, include: Sequence[str] | None = None) -> PublicCampaign:
+        """One active campaign, by id (``NotFoundError`` if there is none)."""
+        return cast(PublicCampaign, await self._one("campaigns", f"campaigns/{_segment(campaign_id)}", include))
+
+    async def campaign_by_slug(self, slug: str, *, include: Sequence[str] | None = None) -> PublicCampaign:
+        """One active campaign, by slug."""
+        return cast(PublicCampaign, await self._one("campaigns", f"campaigns/slug/{_segment(slug)}", include))
+
+    def offers(
+        self,
+        *,
+        limit: int | None = None,
+        filter: str | None = None,
+        order: str | None = None,
+        fields: Sequence[str] | None = None,
+    ) -> AsyncPaginator[PublicOffer]:
+        """The offers of the team's active campaigns (``id``, ``name``, ``slug``, ``url``)."""
+        return self._paginate("offers", _listing(limit, filter, order, fields, None))
+
+    async def offer(self, offer_id: str) -> PublicOffer:
+        """One offer of an active campaign, by id."""
+        return cast(PublicOffer, await self._one("offers", f"offers/{_segment(offer_id)}", None))
+
+    async def offer_by_slug(self, slug: str) -> PublicOffer:
+        """One offer of an active campaign, by slug."""
+        return cast(PublicOffer, await self._one("offers", f"offers/slug/{_segment(slug)}", None))
+
+    async def team(self) -> PublicTeam:
+        """The team's public profile (``id``, ``name``)."""
+        return cast(PublicTeam, await self._get("team", {}))
+
+    async def _one(self, key: str, path: str, include: Sequence[str] | None) -> Any:
+        return _single(await self._get(path, {"include": _joined(include)}), key)
+
+    def _paginate(self, key: str, params: dict[str, object | None]) -> AsyncPaginator[T]:
+        async def fetch(cursor: str | None) -> Page[T]:
+            return _page(await self._get(key, {**params, "page": cursor}), key)
+
+        return AsyncPaginator(fetch)
+
+    async def _get(self, path: str, params: Mapping[str, object | None]) -> Any:
+        url, query, headers = self._prepare(path, params)
+        cache_key = self._cache_key(url, query)
+        cached = self._conditional(cache_key, headers)
+        attempt = 0
+        while True:
+            try:
+                response = await self._http.get(url, params=query, headers=headers)
+            except httpx.TransportError as exc:
+                if self._retry.may_retry("GET", attempt):
+                    await async_sleep(self._retry.delay(attempt) or 0.0)
+                    attempt += 1
+                    continue
+                raise _core.network_error(exc, "GET", url) from exc
+            if response.status_code in self._retry.retry_statuses and self._retry.may_retry("GET", attempt):
+                delay = self._retry.delay(attempt, parse_retry_after(response.headers.get("Retry-After")))
+                if delay is not None:
+                    await async_sleep(delay)
+                    attempt += 1
+                    continue
+            return self._result(response, cache_key, cached)
+
+
+# --- generated from AsyncGhostFlowContent by clients/python/scripts/generate_sync.py: do not edit ---
 class GhostFlowContent(_ContentBase):
-    """A client of the Content API (``/api/content/v1/``), with an integration's Content key.
+    """The synchronous client of the Content API (``/api/content/v1/``), with an integration's
+    Content key: ``content.team()``, ``for campaign in content.campaigns()``.
 
     Args:
         base_url: the server (``https://api.example.com``; ``/api/v1`` or ``/api/content/v1`` may be included).
@@ -283,121 +403,17 @@ class GhostFlowContent(_ContentBase):
                 response = self._http.get(url, params=query, headers=headers)
             except httpx.TransportError as exc:
                 if self._retry.may_retry("GET", attempt):
-                    time.sleep(self._retry.delay(attempt) or 0.0)
+                    sleep(self._retry.delay(attempt) or 0.0)
                     attempt += 1
                     continue
                 raise _core.network_error(exc, "GET", url) from exc
             if response.status_code in self._retry.retry_statuses and self._retry.may_retry("GET", attempt):
                 delay = self._retry.delay(attempt, parse_retry_after(response.headers.get("Retry-After")))
                 if delay is not None:
-                    time.sleep(delay)
+                    sleep(delay)
                     attempt += 1
                     continue
             return self._result(response, cache_key, cached)
 
 
-class AsyncGhostFlowContent(_ContentBase):
-    """The asynchronous twin of :class:`GhostFlowContent`: the same arguments, ``await content.team()``
-    and ``async for campaign in content.campaigns()``."""
-
-    def __init__(
-        self,
-        base_url: str,
-        content_key: str,
-        *,
-        timeout: float | httpx.Timeout = _core.DEFAULT_TIMEOUT,
-        retry: RetryPolicy = DEFAULT_RETRY,
-        http_client: httpx.AsyncClient | None = None,
-        user_agent: str | None = None,
-        etag_cache: bool = True,
-    ) -> None:
-        super().__init__(base_url, content_key, retry=retry, user_agent=user_agent, etag_cache=etag_cache)
-        self._owns_http = http_client is None
-        self._http = http_client if http_client is not None else httpx.AsyncClient(timeout=timeout)
-
-    async def aclose(self) -> None:
-        """Close the connection pool (not one passed in as ``http_client``)."""
-        if self._owns_http:
-            await self._http.aclose()
-
-    async def __aenter__(self) -> AsyncGhostFlowContent:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
-
-    def campaigns(
-        self,
-        *,
-        limit: int | None = None,
-        filter: str | None = None,
-        order: str | None = None,
-        fields: Sequence[str] | None = None,
-        include: Sequence[str] | None = None,
-    ) -> AsyncPaginator[PublicCampaign]:
-        """The team's active campaigns, fetched page by page as iterated."""
-        return self._paginate("campaigns", _listing(limit, filter, order, fields, include))
-
-    async def campaign(self, campaign_id: str, *, include: Sequence[str] | None = None) -> PublicCampaign:
-        """One active campaign, by id."""
-        return cast(PublicCampaign, await self._one("campaigns", f"campaigns/{_segment(campaign_id)}", include))
-
-    async def campaign_by_slug(self, slug: str, *, include: Sequence[str] | None = None) -> PublicCampaign:
-        """One active campaign, by slug."""
-        return cast(PublicCampaign, await self._one("campaigns", f"campaigns/slug/{_segment(slug)}", include))
-
-    def offers(
-        self,
-        *,
-        limit: int | None = None,
-        filter: str | None = None,
-        order: str | None = None,
-        fields: Sequence[str] | None = None,
-    ) -> AsyncPaginator[PublicOffer]:
-        """The offers of the team's active campaigns."""
-        return self._paginate("offers", _listing(limit, filter, order, fields, None))
-
-    async def offer(self, offer_id: str) -> PublicOffer:
-        """One offer of an active campaign, by id."""
-        return cast(PublicOffer, await self._one("offers", f"offers/{_segment(offer_id)}", None))
-
-    async def offer_by_slug(self, slug: str) -> PublicOffer:
-        """One offer of an active campaign, by slug."""
-        return cast(PublicOffer, await self._one("offers", f"offers/slug/{_segment(slug)}", None))
-
-    async def team(self) -> PublicTeam:
-        """The team's public profile (``id``, ``name``)."""
-        return cast(PublicTeam, await self._get("team", {}))
-
-    async def _one(self, key: str, path: str, include: Sequence[str] | None) -> Any:
-        return _single(await self._get(path, {"include": _joined(include)}), key)
-
-    def _paginate(self, key: str, params: dict[str, object | None]) -> AsyncPaginator[T]:
-        async def fetch(cursor: str | None) -> Page[T]:
-            return _page(await self._get(key, {**params, "page": cursor}), key)
-
-        return AsyncPaginator(fetch)
-
-    async def _get(self, path: str, params: Mapping[str, object | None]) -> Any:
-        url, query, headers = self._prepare(path, params)
-        cache_key = self._cache_key(url, query)
-        cached = self._conditional(cache_key, headers)
-        attempt = 0
-        while True:
-            try:
-                response = await self._http.get(url, params=query, headers=headers)
-            except httpx.TransportError as exc:
-                if self._retry.may_retry("GET", attempt):
-                    await asyncio.sleep(self._retry.delay(attempt) or 0.0)
-                    attempt += 1
-                    continue
-                raise _core.network_error(exc, "GET", url) from exc
-            if response.status_code in self._retry.retry_statuses and self._retry.may_retry("GET", attempt):
-                delay = self._retry.delay(attempt, parse_retry_after(response.headers.get("Retry-After")))
-                if delay is not None:
-                    await asyncio.sleep(delay)
-                    attempt += 1
-                    continue
-            return self._result(response, cache_key, cached)
+# --- end of the generated GhostFlowContent ---

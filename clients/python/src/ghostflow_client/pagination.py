@@ -43,14 +43,64 @@ class Page(Generic[T]):
         )
 
 
-class Paginator(Generic[T]):
-    """Every item of a listing, fetched one page at a time as the iteration reaches it.
+# How a paginator gets one page: by the cursor the previous page gave (None: the first page).
+AsyncFetch = Callable[[str | None], Awaitable[Page[T]]]
+Fetch = Callable[[str | None], Page[T]]
+
+
+# The source of Paginator below, generated from it by clients/python/scripts/generate_sync.py:
+# edit here, then run `make sdk-sync`.
+class AsyncPaginator(Generic[T]):
+    """Every item of a listing, fetched one page at a time as the iteration reaches it:
+    ``async for item in client.campaigns.list()``.
 
     Nothing is requested until the iteration starts; iterating again starts again from the
-    first page. ``itertools.islice(paginator, 10)`` stops after the pages it needed.
+    first page.
     """
 
-    def __init__(self, fetch: Callable[[str | None], Page[T]]) -> None:
+    def __init__(self, fetch: AsyncFetch[T]) -> None:
+        self._fetch = fetch
+
+    async def __aiter__(self) -> AsyncIterator[T]:
+        async for page in self.pages():
+            for item in page.items:
+                yield item
+
+    async def pages(self) -> AsyncIterator[Page[T]]:
+        """The pages themselves, first to last."""
+        cursor: str | None = None
+        while True:
+            page = await self._fetch(cursor)
+            yield page
+            # A cursor that does not move would loop forever; the listing is over.
+            if page.next_cursor is None or page.next_cursor == cursor:
+                return
+            cursor = page.next_cursor
+
+    async def first_page(self) -> Page[T]:
+        """Only the first page (one request)."""
+        return await self._fetch(None)
+
+    async def collect(self, limit: int | None = None) -> list[T]:
+        """Up to `limit` items (all of them when None) in a list."""
+        items: list[T] = []
+        async for item in self:
+            if limit is not None and len(items) >= limit:
+                break
+            items.append(item)
+        return items
+
+
+# --- generated from AsyncPaginator by clients/python/scripts/generate_sync.py: do not edit ---
+class Paginator(Generic[T]):
+    """Every item of a listing, fetched one page at a time as the iteration reaches it:
+    ``for item in client.campaigns.list()``.
+
+    Nothing is requested until the iteration starts; iterating again starts again from the
+    first page.
+    """
+
+    def __init__(self, fetch: Fetch[T]) -> None:
         self._fetch = fetch
 
     def __iter__(self) -> Iterator[T]:
@@ -72,37 +122,14 @@ class Paginator(Generic[T]):
         """Only the first page (one request)."""
         return self._fetch(None)
 
-
-class AsyncPaginator(Generic[T]):
-    """The asynchronous twin of :class:`Paginator`: ``async for item in client.campaigns.list()``."""
-
-    def __init__(self, fetch: Callable[[str | None], Awaitable[Page[T]]]) -> None:
-        self._fetch = fetch
-
-    async def __aiter__(self) -> AsyncIterator[T]:
-        async for page in self.pages():
-            for item in page.items:
-                yield item
-
-    async def pages(self) -> AsyncIterator[Page[T]]:
-        """The pages themselves, first to last."""
-        cursor: str | None = None
-        while True:
-            page = await self._fetch(cursor)
-            yield page
-            if page.next_cursor is None or page.next_cursor == cursor:
-                return
-            cursor = page.next_cursor
-
-    async def first_page(self) -> Page[T]:
-        """Only the first page (one request)."""
-        return await self._fetch(None)
-
-    async def collect(self, limit: int | None = None) -> list[T]:
+    def collect(self, limit: int | None = None) -> list[T]:
         """Up to `limit` items (all of them when None) in a list."""
         items: list[T] = []
-        async for item in self:
+        for item in self:
             if limit is not None and len(items) >= limit:
                 break
             items.append(item)
         return items
+
+
+# --- end of the generated Paginator ---

@@ -23,7 +23,6 @@ and async iterators.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
@@ -37,6 +36,7 @@ from typing import Any, cast
 import httpx
 from httpx_sse import EventSource, ServerSentEvent
 
+from ._concurrency import ASYNC_GENERATOR_RUNNING, GENERATOR_RUNNING, async_sleep, sleep
 from ._core import Id, query, segment
 from .errors import NetworkError, StreamRevoked
 from .models import AuditEvent
@@ -63,6 +63,9 @@ END_MARGIN_SECONDS = 10.0
 logger = logging.getLogger("ghostflow_client")
 
 GapHandler = Callable[[str], None]
+# How an iterator opens a connection: the client's request, with the resume headers.
+AsyncConnect = Callable[[Mapping[str, str]], Awaitable[httpx.Response]]
+Connect = Callable[[Mapping[str, str]], httpx.Response]
 
 
 def stream_params(
@@ -200,81 +203,22 @@ def _json_object(data: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-class AuditStream:
+# The source of AuditStream below, generated from it by clients/python/scripts/generate_sync.py:
+# edit here, then run `make sdk-sync`.
+class AsyncAuditStream:
     """The team's audit events as they are written: an iterator that never ends by itself (it
-    resumes after every drop or server-initiated end); stop with ``break`` or ``close()``, or
+    resumes after every drop or server-initiated end); stop with ``break`` or ``aclose()``, or
     when the server revokes it (:class:`ghostflow_client.StreamRevoked`).
 
-        with gf.audit_log.stream(action="api_request") as events:
-            for event in events:
+        async with gf.audit_log.stream(action="api_request") as events:
+            async for event in events:
                 print(event["created_at"], event["path"], event["status_code"])
 
     ``last_event_id`` is the id of the last event received: keep it to resume later with
     ``stream(last_event_id=...)``.
     """
 
-    def __init__(self, connect: Callable[[Mapping[str, str]], httpx.Response], resume: _Resume) -> None:
-        self._connect = connect
-        self._resume = resume
-        self._response: httpx.Response | None = None
-        self._closed = False
-        self._events = self._run()
-
-    @property
-    def last_event_id(self) -> str | None:
-        return self._resume.last_event_id
-
-    def __iter__(self) -> AuditStream:
-        return self
-
-    def __next__(self) -> AuditEvent:
-        return next(self._events)
-
-    def _run(self) -> Generator[AuditEvent, None, None]:
-        while not self._closed:
-            response = self._connect(self._resume.headers())
-            self._response = response
-            try:
-                self._resume.opened(response)
-                for sse in EventSource(response).iter_sse():
-                    event = self._resume.message(sse)
-                    if event is not None:
-                        yield event
-            except httpx.TransportError:
-                pass  # dropped, or silent past the read timeout: resume below
-            finally:
-                response.close()
-                self._response = None
-            if not self._closed:
-                time.sleep(self._resume.reconnect_delay())
-
-    def close(self) -> None:
-        """Stop: close the connection; the iteration ends (from another thread too: its read
-        stops when the connection closes)."""
-        self._closed = True
-        if self._response is not None:
-            self._response.close()
-        with contextlib.suppress(ValueError):  # "generator already executing": another thread reads
-            self._events.close()
-
-    def __enter__(self) -> AuditStream:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-
-class AsyncAuditStream:
-    """:class:`AuditStream` for ``async for``: the same events, resume and end.
-
-    async with gf.audit_log.stream() as events:
-        async for event in events:
-            ...
-    """
-
-    def __init__(self, connect: Callable[[Mapping[str, str]], Awaitable[httpx.Response]], resume: _Resume) -> None:
+    def __init__(self, connect: AsyncConnect, resume: _Resume) -> None:
         self._connect = connect
         self._resume = resume
         self._response: httpx.Response | None = None
@@ -307,14 +251,15 @@ class AsyncAuditStream:
                 await response.aclose()
                 self._response = None
             if not self._closed:
-                await asyncio.sleep(self._resume.reconnect_delay())
+                await async_sleep(self._resume.reconnect_delay())
 
     async def aclose(self) -> None:
-        """Stop: close the connection; the iteration ends (from another task too)."""
+        """Stop: close the connection; the iteration ends (from another task too: its read
+        stops when the connection closes)."""
         self._closed = True
         if self._response is not None:
             await self._response.aclose()
-        with contextlib.suppress(RuntimeError):  # "already running": another task reads
+        with contextlib.suppress(ASYNC_GENERATOR_RUNNING):  # another task is reading
             await self._events.aclose()
 
     async def __aenter__(self) -> AsyncAuditStream:
@@ -324,6 +269,76 @@ class AsyncAuditStream:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.aclose()
+
+
+# --- generated from AsyncAuditStream by clients/python/scripts/generate_sync.py: do not edit ---
+class AuditStream:
+    """The team's audit events as they are written: an iterator that never ends by itself (it
+    resumes after every drop or server-initiated end); stop with ``break`` or ``close()``, or
+    when the server revokes it (:class:`ghostflow_client.StreamRevoked`).
+
+        with gf.audit_log.stream(action="api_request") as events:
+            for event in events:
+                print(event["created_at"], event["path"], event["status_code"])
+
+    ``last_event_id`` is the id of the last event received: keep it to resume later with
+    ``stream(last_event_id=...)``.
+    """
+
+    def __init__(self, connect: Connect, resume: _Resume) -> None:
+        self._connect = connect
+        self._resume = resume
+        self._response: httpx.Response | None = None
+        self._closed = False
+        self._events = self._run()
+
+    @property
+    def last_event_id(self) -> str | None:
+        return self._resume.last_event_id
+
+    def __iter__(self) -> AuditStream:
+        return self
+
+    def __next__(self) -> AuditEvent:
+        return next(self._events)
+
+    def _run(self) -> Generator[AuditEvent, None]:
+        while not self._closed:
+            response = self._connect(self._resume.headers())
+            self._response = response
+            try:
+                self._resume.opened(response)
+                for sse in EventSource(response).iter_sse():
+                    event = self._resume.message(sse)
+                    if event is not None:
+                        yield event
+            except httpx.TransportError:
+                pass  # dropped, or silent past the read timeout: resume below
+            finally:
+                response.close()
+                self._response = None
+            if not self._closed:
+                sleep(self._resume.reconnect_delay())
+
+    def close(self) -> None:
+        """Stop: close the connection; the iteration ends (from another thread too: its read
+        stops when the connection closes)."""
+        self._closed = True
+        if self._response is not None:
+            self._response.close()
+        with contextlib.suppress(GENERATOR_RUNNING):  # another thread is reading
+            self._events.close()
+
+    def __enter__(self) -> AuditStream:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+# --- end of the generated AuditStream ---
 
 
 def stream_timeout(client_timeout: httpx.Timeout, read_timeout: float) -> httpx.Timeout:
