@@ -77,6 +77,7 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy --config-file clients/python/pyproject.toml
+	$(BIN)/python clients/python/scripts/generate_sync.py --check
 
 format: install
 	$(BIN)/ruff check --fix .

@@ -24,7 +24,7 @@ export TEST_CACHE_URL=${TEST_CACHE_URL:-redis://127.0.0.1:6379/15}
 # Other tests: PGBOUNCER_SUITE_TESTS="tests/test_x.py tests/test_y.py" (pytest's own options go after
 # the command: bash scripts/pgbouncer_suite.sh -x -k name).
 # shellcheck disable=SC2206  # split into paths, and the default's glob expanded
-TESTS=(${PGBOUNCER_SUITE_TESTS:-tests/test_principal_cache.py tests/test_audit*.py})
+TESTS=(${PGBOUNCER_SUITE_TESTS:-tests/test_principal_cache.py tests/test_credential_rules.py tests/test_audit*.py})
 
 PGBOUNCER=$(command -v pgbouncer || command -v /usr/sbin/pgbouncer || true)  # sbin: not on every PATH
 [ -x "$BIN/python" ] || { echo "No $BIN/python: run make install first." >&2; exit 2; }
