@@ -1,21 +1,33 @@
-# The GhostFlow platform image: dependencies are installed at build time (pinned by
-# constraints.txt), so starting a container needs no network. Runs as an unprivileged user.
+# The GhostFlow platform image: the project's wheel and its dependencies are installed at build time
+# (pinned by constraints.txt), so starting a container needs no network. It runs from the installed
+# package, not from a copy of the source tree (scripts/check_installed_wheel.py checks the same wheel
+# in CI), as an unprivileged user. Management commands: `django-admin <command>` (the image sets
+# DJANGO_SETTINGS_MODULE), e.g. `docker compose run --rm api django-admin seed_demo`.
+FROM python:3.11-slim AS wheel
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /src
+COPY . .
+RUN pip wheel --no-deps --wheel-dir /dist .
+
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    DJANGO_SETTINGS_MODULE=config.settings
 
-WORKDIR /app
 # Dependencies first: this layer is rebuilt only when the project's requirements change.
-COPY pyproject.toml constraints.txt ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
-        > /tmp/requirements.txt \
-    && pip install -c constraints.txt -r /tmp/requirements.txt
-COPY . .
-RUN pip install --no-deps -c constraints.txt . \
+COPY pyproject.toml constraints.txt /tmp/build/
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('/tmp/build/pyproject.toml', 'rb'))['project']['dependencies']))" \
+        > /tmp/build/requirements.txt \
+    && pip install -c /tmp/build/constraints.txt -r /tmp/build/requirements.txt
+COPY --from=wheel /dist/ /tmp/build/dist/
+RUN pip install --no-deps /tmp/build/dist/*.whl \
+    && rm -rf /tmp/build \
     && useradd --system --uid 10001 --home /app ghostflow
+# An empty working folder: everything is imported from site-packages.
+WORKDIR /app
 
 USER ghostflow
 EXPOSE 8000

@@ -13,7 +13,7 @@ DEV_ENV := DEBUG=1 SITE_URL=$(SITE_URL)
 # every path, the live audit stream included, and restarts when a file of these changes.
 # Production splits the paths between two servers behind nginx (README, Production notes); `make
 # run-split` runs that split here, without reloading (Debian's nginx needed).
-APP_DIRS := access accounts apikeys audit config dashboard infra integrations livestream teams templates tracking
+APP_DIRS := access accounts apikeys audit config dashboard infra integrations livestream teams tracking
 
 
 .PHONY: install run run-split key manage demo-flows screenshots test test-postgres test-pgbouncer lint format sdk-sync migrations-check schema bench bench-stream bench-scale ci clean

@@ -1,4 +1,4 @@
-"""E-mail: plain-text templates (templates/email/) through Django's e-mail framework.
+"""E-mail: plain-text templates (infra/templates/email/) through Django's e-mail framework.
 
 Sending happens after the database work commits, off the request thread (infra.background;
 at once with EMAIL_SEND_INLINE, as in tests), so an answer never waits on (or reveals, through its

@@ -30,6 +30,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from django.utils.cache import patch_vary_headers
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -262,7 +263,7 @@ class ContentView(APIView):
             response["Access-Control-Allow-Methods"] = "GET, HEAD"
             response["Access-Control-Allow-Headers"] = "Accept-Version, If-None-Match"
             response["Access-Control-Max-Age"] = str(PREFLIGHT_MAX_AGE_SECONDS)
-        response["Vary"] = "Origin"
+        patch_vary_headers(response, ("Origin",))
         return response
 
     def finalize_response(self, request, response, *args, **kwargs):
@@ -270,7 +271,8 @@ class ContentView(APIView):
         integration = getattr(self, "integration", None)
         if request.method != "OPTIONS":
             response["Content-Version"] = CURRENT_VERSION
-            response["Vary"] = "Origin, Accept-Version"
+            # Added to what is already there (e.g. DRF's `Accept` with several renderers), never replacing it.
+            patch_vary_headers(response, ("Origin", "Accept-Version"))
             origin = request.headers.get("Origin")
             if integration is not None and origin and origin in integration.allowed_origins:
                 response["Access-Control-Allow-Origin"] = origin

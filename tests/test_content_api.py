@@ -2,10 +2,11 @@
 version header, CORS for allowed origins only, caching, its rate limit and aggregate audit."""
 
 import pytest
-from rest_framework.test import APIClient
+from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
+from rest_framework.test import APIClient, APIRequestFactory
 
 from audit.models import Action, AuditEvent
-from integrations import usage
+from integrations import content, usage
 from tracking.models import Campaign, Network, Offer
 
 from .factories import make_integration
@@ -129,6 +130,42 @@ def test_answers_are_cacheable_and_a_matching_etag_is_304(issued):
     Campaign.objects.filter(name="Spring").update(name="Summer")
     changed = get("campaigns", issued.content_key, HTTP_IF_NONE_MATCH=etag)
     assert changed.status_code == 200 and changed["ETag"] != etag
+
+
+def _vary(response) -> set[str]:
+    return {part.strip().lower() for part in response.get("Vary", "").split(",") if part.strip()}
+
+
+@pytest.mark.django_db
+def test_every_answer_varies_on_origin_and_accept_version(issued):
+    ok = get("campaigns", issued.content_key, HTTP_ORIGIN=ORIGIN)
+    not_modified = get("campaigns", issued.content_key, HTTP_IF_NONE_MATCH=ok["ETag"])
+    refused = get("campaigns", None)
+    bad_version = get("campaigns", issued.content_key, HTTP_ACCEPT_VERSION="banana")
+    assert [r.status_code for r in (ok, not_modified, refused, bad_version)] == [200, 304, 401, 400]
+    for response in (ok, not_modified, refused, bad_version):
+        assert {"origin", "accept-version"} <= _vary(response)
+    preflight = APIClient().options(
+        f"{BASE}/campaigns?key={issued.content_key}", HTTP_ORIGIN=ORIGIN, HTTP_ACCESS_CONTROL_REQUEST_METHOD="GET"
+    )
+    assert "origin" in _vary(preflight)
+
+
+@pytest.mark.django_db
+def test_vary_keeps_what_was_already_there(issued):
+    """Origin and Accept-Version are added to the answer's Vary, never put in its place: with two
+    renderers DRF itself varies on Accept, and that stays."""
+
+    class TwoRenderers(content.ContentCampaignList):
+        renderer_classes = [JSONRenderer, BrowsableAPIRenderer]
+
+    view = TwoRenderers.as_view()
+    request = APIRequestFactory().get(f"{BASE}/campaigns", {"key": issued.content_key}, HTTP_ACCEPT="application/json")
+    answer = view(request)
+    assert answer.status_code == 200
+    assert {"accept", "origin", "accept-version"} <= _vary(answer)
+    preflight = view(APIRequestFactory().options(f"{BASE}/campaigns", HTTP_ORIGIN=ORIGIN))
+    assert {"accept", "origin"} <= _vary(preflight)
 
 
 @pytest.mark.django_db
