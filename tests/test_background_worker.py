@@ -3,12 +3,14 @@ had claimed it was killed (SIGKILL) in the middle of the SMTP conversation."""
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
 import time
 
 import pytest
+import yaml
 from django_tasks_db.compat import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
@@ -16,8 +18,6 @@ from infra import mail
 
 from .servers import ROOT, environment
 from .smtp import smtp_server
-
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 CLAIM_TIMEOUT = 1
 
@@ -69,6 +69,8 @@ def wait_for(condition, timeout: float = 30.0) -> bool:
     return False
 
 
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
 def test_a_mail_queued_while_no_worker_runs_is_sent_by_the_next_one(queue, smtp, start_worker):
     first = start_worker()
     time.sleep(1)
@@ -81,6 +83,8 @@ def test_a_mail_queued_while_no_worker_runs_is_sent_by_the_next_one(queue, smtp,
     assert "577215" in message
 
 
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
 def test_a_mail_whose_worker_is_killed_mid_send_is_sent_by_the_next_worker(queue, smtp, start_worker):
     smtp.hold = True  # the first delivery stays open until released
     mail.send("verify_email", "ada@example.com", username="ada", code="662607")
@@ -100,3 +104,19 @@ def test_a_mail_whose_worker_is_killed_mid_send_is_sent_by_the_next_worker(queue
     lost.refresh_from_db()
     assert lost.status == TaskResultStatus.FAILED
     assert [row.args_kwargs["kwargs"]["attempt"] for row in DBTaskResult.objects.order_by("enqueued_at")] == [1, 2]
+
+
+def test_every_stack_that_serves_the_app_starts_the_worker():
+    """make run and make demo-flows (scripts/dev_server.py), the split stack (CI, make run-split)
+    and docker compose each run `manage.py run_worker` beside the app servers."""
+    from scripts import split_stack
+
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    worker = services["worker"]
+    assert worker["command"] == ["python", "manage.py", "run_worker", "--no-reload"]
+    assert worker["image"] == services["api"]["image"]
+    assert worker["environment"] == services["api"]["environment"]
+    assert split_stack.worker_command()[1:3] == ["manage.py", "run_worker"] and "worker" in split_stack.SERVICES
+    make_run = re.search(r"^run:.*?(?=^\S)", (ROOT / "Makefile").read_text(), re.S | re.M).group(0)
+    assert "scripts/dev_server.py --reload --" in make_run
+    assert "scripts/dev_server.py --" in (ROOT / "scripts" / "demo_flows.sh").read_text()
