@@ -40,6 +40,7 @@ EXPOSE 8000
 # routes it there): Django's stock ASGI handler under gunicorn's uvicorn worker, e.g.
 #   gunicorn config.asgi:application --worker-class config.workers.UvicornWorker --bind 0.0.0.0:8000
 #     --workers 2 --no-control-socket --access-logfile -    (with DATABASE_CONN_MAX_AGE=0)
-# and nginx runs from the official image with deploy/nginx/ghostflow.conf.template.
+# and the background worker (mail, deferred account work): django-admin run_worker --no-reload.
+# nginx runs from the official image with deploy/nginx/ghostflow.conf.template.
 CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "4", "--no-control-socket", \
      "--access-logfile", "-", "--access-logformat", "%(h)s %(t)s \"%(m)s %(U)s\" %(s)s %(b)s %(L)s"]

@@ -9,8 +9,10 @@ PORT ?= 8000
 # mails and the printed curl lines follow the port: `make run PORT=8001`.
 SITE_URL ?= http://127.0.0.1:$(PORT)
 DEV_ENV := DEBUG=1 SITE_URL=$(SITE_URL)
-# `make run` is one process for development: uvicorn on config.asgi (Django's ASGI handler) serves
-# every path, the live audit stream included, and restarts when a file of these changes.
+# `make run` is the development server (scripts/dev_server.py): uvicorn on config.asgi (Django's
+# ASGI handler) serves every path, the live audit stream included, beside the background worker
+# that sends the mail (manage.py run_worker); both restart when a file of these changes and Ctrl-C
+# stops both.
 # Production splits the paths between two servers behind nginx (README, Production notes); `make
 # run-split` runs that split here, without reloading (Debian's nginx needed).
 APP_DIRS := access accounts apikeys audit config dashboard infra integrations livestream teams tracking
@@ -28,11 +30,13 @@ run: install
 	@echo "==> Dashboard: $(SITE_URL)/  (log in as demo / ghostflow-demo-pass)"
 	$(DEV_ENV) $(BIN)/python manage.py migrate --noinput
 	$(DEV_ENV) $(BIN)/python manage.py seed_demo
-	$(DEV_ENV) $(BIN)/python -m uvicorn config.asgi:application --host $(HOST) --port $(PORT) --lifespan off --no-proxy-headers \
+	$(DEV_ENV) $(BIN)/python scripts/dev_server.py --reload -- \
+		$(BIN)/python -m uvicorn config.asgi:application --host $(HOST) --port $(PORT) --lifespan off --no-proxy-headers \
 		--reload $(foreach dir,$(APP_DIRS),--reload-dir $(dir))
 
-# nginx on $(PORT) -> gunicorn sync workers (config.wsgi) + the stream server (config.asgi), on the
-# same database and demo data as `make run`; Ctrl-C stops all three (scripts/split_stack.py).
+# nginx on $(PORT) -> gunicorn sync workers (config.wsgi) + the stream server (config.asgi), and
+# the background worker, on the same database and demo data as `make run`; Ctrl-C stops all four
+# (scripts/split_stack.py).
 run-split: install
 	@echo "==> Dashboard: $(SITE_URL)/  (log in as demo / ghostflow-demo-pass)"
 	$(DEV_ENV) $(BIN)/python manage.py migrate --noinput

@@ -93,6 +93,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_tasks",
+    "django_tasks_db",
     "infra",
     "accounts",
     "teams",
@@ -214,7 +216,24 @@ vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="GhostFlow <no-reply@localhost>")
 # Links in e-mails are built from this, never from the request's Host header.
 SITE_URL = env.str("SITE_URL", default="http://localhost:8000").rstrip("/")
-EMAIL_SEND_INLINE = env.bool("EMAIL_SEND_INLINE", default=False)
+# An SMTP server that stops answering fails the attempt (it is retried) instead of holding the
+# background worker.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
+
+# --- Background work (infra/background.py): mail and deferred account work, on django-tasks ---
+# The default backend keeps the queue in this database (django-tasks-db), worked through by
+# `manage.py run_worker`. TASKS_BACKEND=django_tasks_rq.RQBackend moves it to Redis (README,
+# Background work): install django-tasks-rq, run `manage.py rqworker --job-class
+# django_tasks_rq.Job --with-scheduler` instead.
+TASKS_BACKEND = env.str("TASKS_BACKEND", default="django_tasks_db.DatabaseBackend")
+TASKS = {"default": {"BACKEND": TASKS_BACKEND, "QUEUES": ["default"]}}
+if TASKS_BACKEND == "django_tasks_rq.RQBackend":
+    INSTALLED_APPS += ["django_rq", "django_tasks_rq"]
+    RQ_QUEUES = {"default": {"URL": env.str("REDIS_URL")}}
+# An attempt still running after this many seconds lost its worker and is retried (a mail takes
+# at most EMAIL_TIMEOUT a step); finished tasks are deleted after BACKGROUND_RETENTION_DAYS.
+BACKGROUND_CLAIM_TIMEOUT = env.int("BACKGROUND_CLAIM_TIMEOUT", default=300)
+BACKGROUND_RETENTION_DAYS = env.int("BACKGROUND_RETENTION_DAYS", default=7)
 
 AUTH_USER_MODEL = "accounts.User"
 AUTH_PASSWORD_VALIDATORS = [

@@ -22,7 +22,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-EMAIL_SEND_INLINE = True
+# Background work (mail, deferred account work) runs at once, in the caller (infra/background.py).
+TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
 # TEST_CACHE_URL=redis://... runs the suite (rate limits included) against Redis, as CI does.
 CACHES = {"default": cache_url_config(os.environ.get("TEST_CACHE_URL", "locmemcache://ghostflow-tests"))}  # noqa: F405
 # Parallel test workers share that Redis: each keeps its own keys (rate-limit counters, the

@@ -1,9 +1,9 @@
 """E-mail: plain-text templates (infra/templates/email/) through Django's e-mail framework.
 
-Sending happens after the database work commits, off the request thread (infra.background;
-at once with EMAIL_SEND_INLINE, as in tests), so an answer never waits on (or reveals, through its
-timing) whether a mail went out. A failure is logged with the template and a hashed recipient, never
-with the code or token, and never silently dropped.
+Sending happens after the database work commits, in the background worker (infra.background; at
+once in the tests), so an answer never waits on (or reveals, through its timing) whether a mail went
+out. A failed send is logged with the template and a hashed recipient, never with the code or token,
+and retried with backoff (infra.background.RETRY_DELAYS) before it is given up.
 """
 
 from __future__ import annotations
@@ -27,15 +27,15 @@ SUBJECTS = {
 }
 
 
-def _deliver(template: str, to: str, context: dict) -> bool:
+def _deliver(template: str, to: str, context: dict) -> None:
     try:
         body = render_to_string(f"email/{template}.txt", {**context, "site_url": settings.SITE_URL})
         send_mail(SUBJECTS[template], body, settings.DEFAULT_FROM_EMAIL, [to], fail_silently=False)
     except Exception:
         recipient = hashlib.sha256(to.lower().encode()).hexdigest()[:12]
-        logger.exception("E-mail %s to recipient %s failed to send", template, recipient)
-        return False
-    return True
+        # The traceback goes to the log once, with the attempt: infra.background.
+        logger.error("E-mail %s to recipient %s failed to send", template, recipient)
+        raise
 
 
 def send(template: str, to: str, **context) -> None:

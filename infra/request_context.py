@@ -3,8 +3,8 @@
 `RequestIdMiddleware` opens it (method, path without query string, client IP, user agent,
 request id); the key authentication class adds the key it found (even one it then refuses) and
 which of its secrets was used; the rate limiter notes a refusal. `audit.services.record_event`
-reads it, so services take domain arguments and never the request. Work that runs later on
-another thread takes the context with it (`snapshot` / `use`).
+reads it, so services take domain arguments and never the request. Work that runs later, in a
+worker process, takes the context with it (`snapshot`, then `from_snapshot` and `use`).
 """
 
 from __future__ import annotations
@@ -71,15 +71,20 @@ def from_request(request, *, request_id: str, ip: str | None) -> RequestContext:
     )
 
 
-def snapshot() -> RequestContext | None:
-    """A copy for work that runs after the request, elsewhere (its metadata, not its callbacks)."""
+# What work queued for later (infra/background.py) takes along, as JSON: the request's metadata,
+# not its key, callbacks or cached state.
+SNAPSHOT_FIELDS = ("method", "path", "ip", "user_agent", "request_id")
+
+
+def snapshot() -> dict | None:
+    """The current request's metadata, for work that runs after the request, elsewhere."""
     context = current()
     if context is None:
         return None
-    return RequestContext(
-        method=context.method,
-        path=context.path,
-        ip=context.ip,
-        user_agent=context.user_agent,
-        request_id=context.request_id,
-    )
+    return {name: getattr(context, name) for name in SNAPSHOT_FIELDS}
+
+
+def from_snapshot(data: dict | None) -> RequestContext | None:
+    if data is None:
+        return None
+    return RequestContext(**{name: data[name] for name in SNAPSHOT_FIELDS})

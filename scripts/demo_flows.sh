@@ -13,10 +13,12 @@ export DEBUG=1 DATABASE_URL="sqlite:///$WORK/db.sqlite3" EMAIL_URL="filemail:///
 mkdir -p "$WORK/mail"
 "$BIN/python" manage.py migrate --noinput -v0
 "$BIN/python" manage.py seed_demo > "$WORK/seed.txt"
-# The server `make run` starts: uvicorn on config.asgi (the live audit stream needs ASGI).
-"$BIN/python" -m uvicorn config.asgi:application --host 127.0.0.1 --port "$PORT" --lifespan off > "$WORK/server.log" 2>&1 &
+# The server `make run` starts: uvicorn on config.asgi (the live audit stream needs ASGI), and the
+# background worker that sends the mail (scripts/dev_server.py stops both on SIGTERM).
+"$BIN/python" scripts/dev_server.py -- "$BIN/python" -m uvicorn config.asgi:application --host 127.0.0.1 \
+  --port "$PORT" --lifespan off > "$WORK/server.log" 2>&1 &
 SERVER=$!
-trap 'kill $SERVER 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$WORK"' EXIT
+trap 'kill $SERVER 2>/dev/null && wait $SERVER; [ -n "${KEEP:-}" ] || rm -rf "$WORK"' EXIT
 for _ in $(seq 50); do curl -fs "http://127.0.0.1:$PORT/healthz" > /dev/null && break; sleep 0.2; done
 TEAM=$(grep -oE 'team 1: .* ([0-9a-f-]{36})' "$WORK/seed.txt" | grep -oE '[0-9a-f-]{36}')
 B="http://127.0.0.1:$PORT/api/v1" TEAM="$TEAM" MAILDIR="$WORK/mail" PYTHON="$(pwd)/$BIN/python" bash docs/flows.sh

@@ -1,7 +1,8 @@
 """The split deployment on this machine, as docker-compose.yml runs it in production: nginx in front
-(deploy/nginx/ghostflow.conf.template), gunicorn sync workers on config.wsgi for the API, and
-gunicorn with the ASGI worker on config.asgi for /api/v1/audit-log/stream only. CI runs schemathesis
-and the live stream through it; tests/test_split_deployment.py starts it on free ports.
+(deploy/nginx/ghostflow.conf.template), gunicorn sync workers on config.wsgi for the API,
+gunicorn with the ASGI worker on config.asgi for /api/v1/audit-log/stream only, and the background
+worker (`manage.py run_worker`: mail, deferred account work). CI runs schemathesis and the live
+stream through it; tests/test_split_deployment.py starts it on free ports.
 
     python scripts/split_stack.py start WORK [--port 8765]   # returns once nginx answers /healthz
     python scripts/split_stack.py stop WORK
@@ -13,8 +14,8 @@ behind nginx) and, on the stream server, DATABASE_CONN_MAX_AGE=0 (Django's ASGI 
 request's synchronous code on a thread of its own, where a persistent connection is never reused).
 nginx is Debian's (`apt-get install nginx`), run as the current user with its pid, logs and
 temporary files in WORK. Logs in WORK: nginx-access.log, nginx-error.log (its start and stop),
-nginx.out (its requests' critical errors only: see the template), api-access.log, stream-access.log
-and the servers' *-error.log.
+nginx.out (its requests' critical errors only: see the template), api-access.log, stream-access.log,
+the servers' *-error.log and the worker's log, worker.out.
 """
 
 from __future__ import annotations
@@ -43,7 +44,9 @@ TEMPLATE_VARIABLES = ("NGINX_PORT", "API_UPSTREAM", "STREAM_UPSTREAM")
 # gunicorn's access line with the path only (%(U)s), never the request line or query (%(r)s, %(q)s):
 # the same format as the Dockerfile and docker-compose.yml.
 ACCESS_LOG_FORMAT = '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(b)s %(L)s'
-SERVICES = ("api", "stream", "nginx")
+SERVICES = ("api", "stream", "worker", "nginx")
+# Set on the worker, whose command line names no file in WORK: how `stop` knows it for this stack's.
+STACK_VARIABLE = "SPLIT_STACK_WORK"
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
 
@@ -127,6 +130,11 @@ def stream_command(port: int, work: Path) -> list[str]:
     ]  # fmt: skip
 
 
+def worker_command() -> list[str]:
+    """As docker-compose.yml's `worker`."""
+    return [sys.executable, "manage.py", "run_worker", "--no-reload"]
+
+
 @dataclass
 class Stack:
     work: Path
@@ -184,6 +192,7 @@ def start(work: Path, env: Mapping[str, str], port: int | None = None) -> Stack:
     commands = {
         "api": (api_command(api_port, work), app_env, work / "api.out"),
         "stream": (stream_command(stream_port, work), {**app_env, "DATABASE_CONN_MAX_AGE": "0"}, work / "stream.out"),
+        "worker": (worker_command(), {**env, STACK_VARIABLE: str(work)}, work / "worker.log"),
         # nginx's access log is its stdout (`access_log /dev/stdout` in the template).
         "nginx": (nginx_command, dict(env), work / "nginx-access.log"),
     }
@@ -231,11 +240,15 @@ def _signal(pid: int, signum: int) -> bool:
 
 def _started_here(pid: int, work: Path) -> bool:
     """The process still runs a command of this stack (a pid file outliving its process must not
-    make `stop` signal whatever process has that number now)."""
+    make `stop` signal whatever process has that number now): WORK is in its command line, or in
+    its environment as STACK_VARIABLE."""
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
-            return str(work).encode() in cmdline.read()
-    except FileNotFoundError:
+            if str(work).encode() in cmdline.read():
+                return True
+        with open(f"/proc/{pid}/environ", "rb") as environ:
+            return f"{STACK_VARIABLE}={work}".encode() in environ.read().split(b"\0")
+    except (FileNotFoundError, PermissionError):
         return False
 
 
@@ -298,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(stack.url)
     if args.action == "serve":
-        print(f"nginx -> api (config.wsgi) and stream (config.asgi); logs in {work}; Ctrl-C stops", flush=True)
+        print(f"nginx -> api (config.wsgi), stream (config.asgi); worker; logs in {work}; Ctrl-C stops", flush=True)
         signal.signal(signal.SIGTERM, signal.default_int_handler)
         try:
             while all(process.poll() is None for process in stack.processes.values()):

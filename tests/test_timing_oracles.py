@@ -89,7 +89,8 @@ def test_an_account_without_a_live_code_costs_the_same_as_an_unknown_address(cli
 def test_mail_requests_do_no_account_work_before_answering(
     client, someone, hashing, settings, django_capture_on_commit_callbacks, path
 ):
-    settings.EMAIL_SEND_INLINE = False  # production: the account work runs after the answer
+    # Production's queue: the account work runs in the worker, after the answer.
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
     answers = []
     for email in (EXISTING, UNKNOWN):
         with django_capture_on_commit_callbacks(execute=False) as queued:
