@@ -18,7 +18,7 @@ DEV_ENV := DEBUG=1 SITE_URL=$(SITE_URL)
 APP_DIRS := access accounts apikeys audit config dashboard infra integrations livestream teams tracking
 
 
-.PHONY: install run run-split key manage demo-flows screenshots test test-postgres test-pgbouncer lint format sdk-sync migrations-check schema bench bench-stream bench-scale ci clean
+.PHONY: docs docs-serve install run run-split key manage demo-flows screenshots test test-postgres test-pgbouncer lint format sdk-sync migrations-check schema bench bench-stream bench-scale ci clean
 
 # Under a lock, so `make run` and `make test` started together on a fresh clone do not both build it.
 $(STAMP): pyproject.toml constraints.txt clients/python/pyproject.toml
@@ -86,6 +86,20 @@ lint: install
 format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# The documentation site (mkdocs.yml, docs/): built offline into site/ with warnings, broken links
+# and anchors as errors (CI runs it); `make docs-serve` previews it on 127.0.0.1:8001.
+DOCS_STAMP := $(VENV)/.docs-installed
+DOCS_ENV := NO_MKDOCS_2_WARNING=1 DISABLE_MKDOCS_2_WARNING=true
+$(DOCS_STAMP): $(STAMP) pyproject.toml constraints.txt
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[docs]'
+	@touch $@
+
+docs: $(DOCS_STAMP)
+	$(DOCS_ENV) $(BIN)/mkdocs build --strict
+
+docs-serve: $(DOCS_STAMP)
+	$(DOCS_ENV) $(BIN)/mkdocs serve --strict -a 127.0.0.1:8001
 
 # The sync Python SDK, generated from its async source (clients/python/scripts/generate_sync.py): run it
 # after editing the async code. `make sdk-sync CHECK=1` changes nothing, and fails if a file is stale.

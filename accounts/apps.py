@@ -8,7 +8,8 @@ class AccountsConfig(AppConfig):
     def ready(self):
         from access import context
 
-        from . import schema, sessions  # noqa: F401 (schema: registers its extension)
+        # schema registers its OpenAPI extension; recovery and registration their background work.
+        from . import recovery, registration, schema, sessions  # noqa: F401
 
         # Which logins are still signed in: asked by access, which cannot import accounts.
         context.SESSION_RULE.append(sessions.signed_in)

@@ -24,6 +24,7 @@ def forgot_password(*, email: str) -> None:
     background.run_later(_forgot_password, email=email)
 
 
+@background.work
 def _forgot_password(*, email: str) -> None:
     user = user_by_email(email)
     if user is None or not user.is_active:

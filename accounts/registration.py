@@ -106,6 +106,7 @@ def resend_verification(*, email: str) -> None:
     background.run_later(_resend_verification, email=email)
 
 
+@background.work
 def _resend_verification(*, email: str) -> None:
     user = user_by_email(email)
     # Besides the per-address limit on the endpoint, a budget per account found (look-alike

@@ -11,7 +11,9 @@ whose worker is restarted or killed, is done by the next one.
 
 - It is queued once the current transaction commits (nothing for one that rolls back). The tests'
   backend (ImmediateBackend, config/test_settings.py) runs it at once instead, in the caller.
-- The work is a module-level function; its arguments must be JSON. They travel with the request's
+- The work is a module-level function registered with `@background.work` (the worker calls only
+  registered work, by name; apps import their work's modules in AppConfig.ready); its arguments
+  must be JSON. They travel with the request's
   audit context (request id, IP, path) sealed: encrypted under SECRETS_ENCRYPTION_KEYS
   (infra/encryption.py), as the task table keeps a task's arguments in plain text and a mail's
   hold its code or reset token.
@@ -33,10 +35,10 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.db import transaction
 from django.utils import timezone
-from django.utils.module_loading import import_string
 from django_tasks import task
 from django_tasks.backends.immediate import ImmediateBackend
 
@@ -51,6 +53,17 @@ MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
 LOST = "The worker running this attempt stopped before it finished."
 
 
+# The work run_later may queue, by name. A name comes back from the queue, so the worker looks it
+# up here rather than importing whatever it names; each app registers its work where it is defined.
+WORK: dict[str, Callable[..., None]] = {}
+
+
+def work(function: Callable[..., None]) -> Callable[..., None]:
+    """Register `function` as work run_later may queue (a decorator)."""
+    WORK[f"{function.__module__}.{function.__qualname__}"] = function
+    return function
+
+
 class AttemptFailed(Exception):
     """What a failed attempt's row records instead of the work's exception, whose text may hold
     an address or a server's answer; the log has the traceback."""
@@ -58,8 +71,11 @@ class AttemptFailed(Exception):
 
 def run_later(work: Callable[..., None], /, **kwargs) -> None:
     """Run `work(**kwargs)` in a worker, after the current transaction commits."""
+    name = f"{work.__module__}.{work.__qualname__}"
+    if WORK.get(name) is not work:
+        raise ImproperlyConfigured(f"{name} is not registered background work (@background.work).")
     payload = {
-        "work": f"{work.__module__}.{work.__qualname__}",
+        "work": name,
         "kwargs": kwargs,
         "context": request_context.snapshot(),  # audit events keep the request's ip, path, id
     }
@@ -77,7 +93,7 @@ def run(*, sealed: str, attempt: int) -> None:
     name = payload["work"]
     try:
         with request_context.use(request_context.from_snapshot(payload["context"])):
-            import_string(name)(**payload["kwargs"])
+            WORK[name](**payload["kwargs"])
     except Exception:
         # Never the arguments in the log: they hold an address, maybe a code.
         _after_failure(name=name, sealed=sealed, attempt=attempt, exc_info=True)

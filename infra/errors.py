@@ -62,8 +62,8 @@ class Unauthorized(exceptions.AuthenticationFailed):
 
 # Every `code` an error answer can carry, with its one HTTP status (the title is the status's
 # phrase). Answering with an undeclared code, or a declared code with another status, is a bug:
-# tests run with ERROR_CODES_STRICT and fail on it; production logs it. The README's list of codes
-# is checked against this table (tests/test_errors.py).
+# tests run with ERROR_CODES_STRICT and fail on it; production logs it. The docs' Error codes page
+# is generated from this table (scripts/docs_reference.py).
 ERROR_CODES: dict[str, int] = {
     # the request itself
     "validation_error": 400,

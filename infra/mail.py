@@ -27,6 +27,7 @@ SUBJECTS = {
 }
 
 
+@background.work
 def _deliver(template: str, to: str, context: dict) -> None:
     try:
         body = render_to_string(f"email/{template}.txt", {**context, "site_url": settings.SITE_URL})

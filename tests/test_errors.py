@@ -79,16 +79,16 @@ def test_a_bad_host_is_a_json_400():
 # --- one declared enumeration of every code -----------------------------------
 
 
-def test_the_readme_lists_exactly_the_declared_codes_with_their_status():
+def test_the_docs_list_exactly_the_declared_codes_with_their_status():
+    """The docs' Error codes page is generated from ERROR_CODES (scripts/docs_reference.py)."""
     import re
-    from pathlib import Path
 
     from infra.errors import ERROR_CODES
+    from scripts import docs_reference
 
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    section = readme[readme.index("Codes in use, with their one status") :]
-    section = section[: section.index("\n\n")]
-    listed = {code: int(status) for code, status in re.findall(r"`([a-z_]+)` (\d{3})", section)}
+    listed = {
+        code: int(status) for code, status in re.findall(r"`([a-z_]+)` \| (\d{3})", docs_reference.error_codes_page())
+    }
     assert listed == ERROR_CODES
 
 

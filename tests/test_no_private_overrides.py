@@ -11,22 +11,26 @@ import importlib
 import inspect
 import pkgutil
 import sys
+import tomllib
+from pathlib import Path
 
 import pytest
 
-PROJECT = (
-    "access",
-    "accounts",
-    "apikeys",
-    "audit",
-    "config",
-    "dashboard",
-    "infra",
-    "integrations",
-    "teams",
-    "tracking",
+# Every app: the layers contract's packages (pyproject.toml), so a new app is covered.
+PROJECT = tuple(
+    tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text())["tool"]["importlinter"][
+        "root_packages"
+    ]
 )
-FRAMEWORKS = ("django", "rest_framework", "rest_framework_simplejwt", "psycopg", "drf_spectacular")
+FRAMEWORKS = (
+    "django",
+    "rest_framework",
+    "rest_framework_simplejwt",
+    "psycopg",
+    "drf_spectacular",
+    "django_tasks",
+    "django_tasks_db",
+)
 
 # Public names that are internals of the framework classes that define them (not documented as
 # extension points); overriding one is as fragile as overriding an underscore name.

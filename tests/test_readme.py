@@ -1,4 +1,4 @@
-"""The README's curl flows are the ones docs/flows.sh runs (and CI runs it: `make demo-flows`)."""
+"""The tutorial's curl flows are the ones docs/flows.sh runs (and CI runs it: `make demo-flows`)."""
 
 import re
 from pathlib import Path
@@ -20,9 +20,9 @@ def _calls(text: str) -> set[tuple[str, str]]:
     return calls
 
 
-def test_every_readme_flow_is_run_by_docs_flows_sh():
-    readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("## The main flows") : readme.index("## Endpoints")]
+def test_every_tutorial_flow_is_run_by_docs_flows_sh():
+    tutorial = (ROOT / "docs" / "tutorial" / "index.md").read_text()
+    section = tutorial[tutorial.index("## The main flows") :]
     block = section[section.index("```sh") : section.rindex("```")]
     script = (ROOT / "docs" / "flows.sh").read_text()
     documented = _calls(block)
