@@ -35,3 +35,11 @@ def test_the_blocks_a_reader_runs_are_the_ones_marked_and_are_filled_in():
 def test_the_readme_and_the_python_tutorial_have_blocks_to_run():
     for page in ("README.md", "docs/tutorial/python.md"):
         assert run_doc_blocks.blocks((ROOT / page).read_text()), page
+
+
+def test_every_setting_read_from_the_environment_is_in_the_settings_reference():
+    settings_py = (ROOT / "config" / "settings.py").read_text()
+    read = set(re.findall(r'(?:env(?:\.\w+)?|_secret)\(\s*"([A-Z0-9_]+)"', settings_py))
+    assert len(read) > 40  # the pattern sees them
+    reference = (ROOT / "docs" / "reference" / "settings.md").read_text()
+    assert sorted(name for name in read if f"`{name}`" not in reference) == []
