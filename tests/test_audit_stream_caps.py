@@ -33,9 +33,7 @@ def server(transactional_db, settings):
     assert wait_for(lambda: fanout.open_streams == 0), "a slot outlived the server"
 
 
-def wait_for(condition, seconds: float = 15) -> bool:
-    # 15 s: under the stock ASGI handler a slot has been seen coming back after more than 5 s on a
-    # loaded CI machine (not yet diagnosed; see the closing note of stop 31). It must still come back.
+def wait_for(condition, seconds: float = 5) -> bool:
     deadline = time.monotonic() + seconds
     while not condition() and time.monotonic() < deadline:
         time.sleep(0.05)
