@@ -168,7 +168,7 @@ def enter_team(request) -> Access:
     else:
         membership = _memberships.get(
             (access.user.pk, team_id),
-            lambda: membership_model.objects.select_related("team").filter(team_id=team_id, user=access.user).first(),
+            lambda: membership_model.objects.for_team(team_id).select_related("team").filter(user=access.user).first(),
         )
         if membership is None:
             raise Forbidden(TEAM_FORBIDDEN, code="team_forbidden")
