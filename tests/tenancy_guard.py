@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import inspect
 import uuid
-from contextlib import ExitStack
+from contextvars import ContextVar
 
 from django.db import connections
 from django.db.backends.utils import CursorWrapper
@@ -85,6 +85,25 @@ def tenant_models() -> set[type[Model]]:
     }
 
 
+# The guard of the request being handled in this context (thread, or task under ASGI).
+_current: ContextVar[Guard | None] = ContextVar("tenancy_guard", default=None)
+
+
+def dispatch(execute, sql, params, many, context):
+    """The execute wrapper: hands the statement to the current request's guard, if any.
+
+    Installed once on each connection, first (outermost), and left there, rather than with the
+    `connection.execute_wrapper()` context manager per request: that one removes the *last*
+    wrapper on exit, and on PostgreSQL a connection opened during the request gets
+    infra.prepared's wrapper appended after ours. First, so that a test's own
+    `execute_wrapper()` around a request still removes its own wrapper. A context variable says
+    which request a statement belongs to (a live server's requests may share a connection)."""
+    guard = _current.get()
+    if guard is None:
+        return execute(sql, params, many, context)
+    return guard(execute, sql, params, many, context)
+
+
 class TenancyGuardMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
@@ -93,11 +112,16 @@ class TenancyGuardMiddleware:
         self.tables = {model._meta.db_table for model in models}
 
     def __call__(self, request):
+        for alias in connections:
+            wrappers = connections[alias].execute_wrappers
+            if dispatch not in wrappers:
+                wrappers.insert(0, dispatch)
         guard = Guard(request, self.models, self.tables)
-        with ExitStack() as stack:
-            for alias in connections:
-                stack.enter_context(connections[alias].execute_wrapper(guard))
+        token = _current.set(guard)
+        try:
             response = self.get_response(request)
+        finally:
+            _current.reset(token)
         if guard.violations:
             raise TenancyViolation("\n".join(guard.violations))
         return response

@@ -26,7 +26,7 @@ from tracking.models import Campaign, Domain, Network, Offer, Source
 from tracking.serializers import CampaignSerializer
 
 from .factories import AuditEventFactory, CampaignFactory, InvitationFactory, OfferFactory, make_integration
-from .tenancy_guard import TenancyViolation, tenant_models
+from .tenancy_guard import TenancyViolation, dispatch, tenant_models
 
 pytestmark = pytest.mark.django_db
 
@@ -37,6 +37,19 @@ NOT_YET = {"StreamTokenUse"}
 
 def test_the_guard_is_installed_first():
     assert settings.MIDDLEWARE[0] == "tests.tenancy_guard.TenancyGuardMiddleware"
+
+
+def test_the_guard_leaves_a_tests_own_execute_wrapper_to_it(as_user, owner, team):
+    statements = []
+
+    def count(execute, sql, params, many, context):
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(count):
+        assert as_user(owner, team).get("/api/v1/campaigns").status_code == 200
+    assert statements and count not in connection.execute_wrappers
+    assert connection.execute_wrappers[0] is dispatch
 
 
 def test_every_model_with_a_team_reads_through_the_tenant_queryset():
