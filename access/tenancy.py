@@ -68,14 +68,14 @@ class TenantQuerySet(models.QuerySet):
         (audit events without one), not "nothing"."""
         if team is None:
             raise ValueError("for_team() needs a team; use across_teams() for a deliberate read across teams.")
+        field = self.model._meta.get_field(TEAM_FIELD)
         if hasattr(team, "resolve_expression"):  # OuterRef("team_id"): the outer row's own team
             value = team
         else:
-            team_id = team.pk if isinstance(team, models.Model) else team
+            team_id = team.pk if isinstance(team, field.related_model) else team
             if not isinstance(team_id, uuid.UUID | str):
                 raise TypeError(f"for_team() takes a Team or its id, not {type(team).__name__}.")
-            target = self.model._meta.get_field(TEAM_FIELD).target_field
-            value = Value(target.to_python(team_id), output_field=target)
+            value = Value(field.target_field.to_python(team_id), output_field=field.target_field)
         return self.filter(TeamIs(F(TEAM_FIELD), value))
 
     def across_teams(self, *, reason: str) -> TenantQuerySet:

@@ -88,6 +88,8 @@ def test_no_team_is_never_every_team_nor_the_teamless_rows(team):
         AuditEvent.objects.for_team(None)
     with pytest.raises(TypeError):
         AuditEvent.objects.for_team(42)
+    with pytest.raises(TypeError):  # a membership is not its team
+        AuditEvent.objects.for_team(Membership(team=team, id=1))
     with pytest.raises(ValueError):
         AuditEvent.objects.across_teams(reason=" ")
 
