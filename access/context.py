@@ -160,7 +160,7 @@ def enter_team(request) -> Access:
         # Through the user's reverse relation (teams' Membership.user): access sits below teams.
         membership = _memberships.get(
             (access.user.pk, team_id),
-            lambda: access.user.memberships.select_related("team").filter(team_id=team_id).first(),
+            lambda: access.user.memberships.for_team(team_id).select_related("team").first(),
         )
         if membership is None:
             raise Forbidden(TEAM_FORBIDDEN, code="team_forbidden")

@@ -51,8 +51,8 @@ class TeamScopedMixin(AccessMixin):
 
 
 class TeamOwnedViewMixin(TeamScopedMixin):
-    """Generic views over a TeamOwned model: the queryset is always the current team's rows, so
-    another team's object is simply not found (404)."""
+    """Generic views over a tenant-owned model: the queryset is always the current team's rows
+    (access.tenancy), so another team's object is simply not found (404)."""
 
     model = None
 

@@ -3,6 +3,7 @@ from rest_framework import serializers
 
 from access.scopes import Role
 from infra import strict
+from teams.models import Membership
 
 from .models import UsernameValidator
 
@@ -151,7 +152,7 @@ class AccountSerializer(serializers.Serializer):
         return user.google_linked and user.has_usable_password()
 
     def get_teams(self, user) -> int:
-        return user.memberships.count()
+        return Membership.objects.of_user(user).count()
 
 
 class SessionSerializer(serializers.Serializer):

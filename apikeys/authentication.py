@@ -85,7 +85,7 @@ class APIKeyAuthentication(BaseAuthentication):
         """Write last_used_at at most once a minute per key: no query on the other requests."""
         if key.last_used_at is not None and now - key.last_used_at < LAST_USED_RESOLUTION:
             return
-        APIKey.objects.filter(pk=key.pk).filter(
+        APIKey.objects.for_team(key.team_id).filter(pk=key.pk).filter(
             Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION)
         ).update(last_used_at=now)
         key.last_used_at = now

@@ -8,7 +8,8 @@ from django.utils import timezone
 
 from access import scopes
 from access.refusals import Refusal
-from teams.models import Membership, TeamOwnedQuerySet
+from access.tenancy import TenantQuerySet
+from teams.models import Membership
 
 KEY_REVOKED = Refusal("key_revoked", "key_revoked", "The API key has been revoked.")
 KEY_INVALID = Refusal("key_invalid", "key_invalid", "The API key is not valid.")
@@ -19,10 +20,10 @@ KEY_OWNER_REMOVED = Refusal(
 )
 
 
-class APIKeyQuerySet(TeamOwnedQuerySet):
+class APIKeyQuerySet(TenantQuerySet):
     def with_owner_membership(self):
         """Annotate the owner's *current* membership in the key's team (None when removed)."""
-        membership = Membership.objects.filter(team_id=OuterRef("team_id"), user_id=OuterRef("user_id"))
+        membership = Membership.objects.for_team(OuterRef("team_id")).filter(user_id=OuterRef("user_id"))
         return self.annotate(
             owner_membership_id=Subquery(membership.values("pk")[:1]),
             owner_role=Subquery(membership.values("role")[:1]),
@@ -31,7 +32,8 @@ class APIKeyQuerySet(TeamOwnedQuerySet):
     def for_authentication(self, digests):
         """The key with one of these digests (one per configured pepper) as its current or, during
         a regeneration grace period and after, previous digest; its owner, team and the owner's
-        membership: one query through the unique digest indexes."""
+        membership: one query through the unique digest indexes. Across teams: the key names its
+        team only once it is found."""
         return _authentication_base().filter(Q(digest__in=digests) | Q(previous_digest__in=digests))
 
     def with_status(self):
@@ -57,7 +59,11 @@ class APIKeyQuerySet(TeamOwnedQuerySet):
 def _authentication_base():
     # Built once per process: composing the annotated, joined queryset cost more than running it
     # (bench/); each request only clones it and adds the digest filter.
-    return APIKey.objects.with_owner_membership().select_related("user", "team")
+    return (
+        APIKey.objects.across_teams(reason="authentication: a key is found by its digest")
+        .with_owner_membership()
+        .select_related("user", "team")
+    )
 
 
 class APIKey(models.Model):

@@ -76,9 +76,10 @@ def create_key(
         # Lock the owner's membership row so two concurrent creations cannot both pass the cap; a
         # row removed meanwhile (the owner left the team) means no key: its removal already
         # revoked the owner's keys, and a key made now would outlive it.
-        if Membership.objects.select_for_update().filter(pk=membership.pk).values_list("pk", flat=True).first() is None:
+        locked = Membership.objects.for_team(membership.team_id).select_for_update().filter(pk=membership.pk)
+        if locked.values_list("pk", flat=True).first() is None:
             raise Forbidden(TEAM_FORBIDDEN, code="team_forbidden")
-        active = APIKey.objects.active().filter(team_id=membership.team_id, user_id=membership.user_id).count()
+        active = APIKey.objects.for_team(membership.team_id).active().filter(user_id=membership.user_id).count()
         limit = settings.API_KEY_MAX_ACTIVE_PER_USER
         if active >= limit:
             raise APIError(
@@ -116,9 +117,8 @@ def revoke_key(*, key: APIKey, actor) -> APIKey:
         now = timezone.now()
         # The previous digest of a regenerated key stays: a call with that old secret then still
         # finds the key, and is refused as revoked and recorded against it.
-        updated = coherence.invalidate_around(
-            lambda: APIKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=now)
-        )
+        live = APIKey.objects.for_team(key.team_id).filter(pk=key.pk, revoked_at__isnull=True)
+        updated = coherence.invalidate_around(lambda: live.update(revoked_at=now))
         if updated:
             record_event(
                 action=Action.KEY_REVOKED,
@@ -152,7 +152,7 @@ def regenerate_key(*, key: APIKey, actor, grace_seconds: int = 0) -> IssuedKey:
             f"grace_seconds must be between 0 and {settings.API_KEY_MAX_GRACE_SECONDS}.", code="invalid_grace"
         )
     with transaction.atomic():
-        key = APIKey.objects.select_for_update().get(pk=key.pk)
+        key = APIKey.objects.for_team(key.team_id).select_for_update().get(pk=key.pk)
         now = timezone.now()
         status = key.status_at(now)
         if status == APIKey.Status.REVOKED:
@@ -197,14 +197,16 @@ def revoke_keys_of(*, user_id, team_id=None, reason: str, actor_id=None) -> int:
     is claimed by the owner of its address: a key never outlives its owner's right to it, and
     re-joining or reactivation never brings it back (revocation is final)."""
     with transaction.atomic():
-        live = APIKey.objects.select_for_update().filter(user_id=user_id, revoked_at__isnull=True)
-        if team_id is not None:
-            live = live.filter(team_id=team_id)
+        if team_id is None:
+            keys_of_person = APIKey.objects.across_teams(reason="a person's keys in every team, revoked")
+        else:
+            keys_of_person = APIKey.objects.for_team(team_id)
+        live = keys_of_person.select_for_update().filter(user_id=user_id, revoked_at__isnull=True)
         revoked = list(live)
         if not revoked:
             return 0
         coherence.invalidate_around(
-            lambda: APIKey.objects.filter(pk__in=[key.pk for key in revoked]).update(revoked_at=timezone.now())
+            lambda: keys_of_person.filter(pk__in=[key.pk for key in revoked]).update(revoked_at=timezone.now())
         )
         for key in revoked:
             record_event(

@@ -6,6 +6,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from access.tenancy import TenantQuerySet
+
 
 class Action(models.TextChoices):
     API_REQUEST = "api_request", "API request with a key"
@@ -126,6 +128,9 @@ class AuditEvent(models.Model):
     user_agent = models.CharField(max_length=255, blank=True)
     request_id = models.CharField(max_length=64, blank=True)
     data = models.JSONField(default=dict, blank=True)
+
+    # Read with `objects.for_team(team)`; events without a team (a failed login) are in no listing.
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         indexes = [

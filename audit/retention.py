@@ -70,7 +70,7 @@ def prune_events(*, cutoff: datetime, batch_size: int, using: str = "default") -
     report.drop_seconds = time.monotonic() - started
 
     started = time.monotonic()
-    old = AuditEvent.objects.using(using).filter(created_at__lt=cutoff)
+    old = _every_team(using).filter(created_at__lt=cutoff)
     while True:
         # Each batch is its own short transaction over at most batch_size rows, so no long lock is
         # held on the table. Taken in primary-key order: on PostgreSQL the key is (id, created_at),
@@ -86,6 +86,10 @@ def prune_events(*, cutoff: datetime, batch_size: int, using: str = "default") -
     return report
 
 
+def _every_team(using: str):
+    return AuditEvent.objects.using(using).across_teams(reason="retention: the whole log ages out")
+
+
 def _partitions_before(*, cutoff: datetime, using: str) -> list[partitions.MonthPartition]:
     """Month partitions whose every row is older than the cutoff (the month ends on or before it)."""
     return [partition for partition in partitions.month_partitions(using=using) if partition.end_at <= cutoff]
@@ -94,7 +98,7 @@ def _partitions_before(*, cutoff: datetime, using: str) -> list[partitions.Month
 def _count_left_before(*, cutoff: datetime, doomed: list[partitions.MonthPartition], using: str) -> int:
     """The rows older than the cutoff that dropping `doomed` leaves behind, counted exactly."""
     if not partitions.is_partitioned(using=using):
-        return AuditEvent.objects.using(using).filter(created_at__lt=cutoff).count()
+        return _every_team(using).filter(created_at__lt=cutoff).count()
     doomed_names = {partition.name for partition in doomed}
     tables = [
         partition.name

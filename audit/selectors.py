@@ -15,11 +15,11 @@ STATUS_CLASSES = {"2xx": (200, 300), "3xx": (300, 400), "4xx": (400, 500), "5xx"
 
 
 def events_of_team(team):
-    return AuditEvent.objects.filter(team=team).select_related("actor")
+    return AuditEvent.objects.for_team(team).select_related("actor")
 
 
 def events_of_key(key):
-    return AuditEvent.objects.filter(team_id=key.team_id, api_key=key).select_related("actor")
+    return AuditEvent.objects.for_team(key.team_id).filter(api_key=key).select_related("actor")
 
 
 def apply_filters(queryset, params):

@@ -43,3 +43,8 @@ ERROR_CODES_STRICT = True
 # Off by default: many tests change keys and memberships with the ORM behind the services' back.
 # tests/test_principal_cache.py turns it on.
 PRINCIPAL_CACHE = "off"
+
+# Every request's statements on tenant tables must go through access.tenancy (for_team with the
+# request's team, or a named across_teams): tests/tenancy_guard.py refuses any other, and fails
+# the test. First, so that it sees everything the request runs.
+MIDDLEWARE = ["tests.tenancy_guard.TenancyGuardMiddleware", *MIDDLEWARE]  # noqa: F405

@@ -64,7 +64,7 @@ def touch(integration: Integration) -> None:
     now = timezone.now()
     if integration.last_used_at is not None and now - integration.last_used_at < LAST_USED_RESOLUTION:
         return
-    Integration.objects.filter(pk=integration.pk).filter(
+    Integration.objects.for_team(integration.team_id).filter(pk=integration.pk).filter(
         Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION)
     ).update(last_used_at=now)
     integration.last_used_at = now
@@ -124,7 +124,7 @@ def content_integration(request) -> Integration:
             )
         raise Unauthorized("The Content key is not valid.", code="key_invalid")
     digests = [api_keys.digest(raw, pepper_id) for pepper_id in settings.API_KEY_PEPPERS]
-    integration = Integration.objects.select_related("team").filter(content_key_digest__in=digests).first()
+    integration = Integration.objects.for_content_key(digests).select_related("team").first()
     if integration is None:
         raise Unauthorized("The Content key is not valid.", code="key_invalid")
     _note(integration, "content")

@@ -6,11 +6,27 @@ from django.db import models
 from access import scopes
 from access.refusals import Refusal
 from access.scopes import Role
+from access.tenancy import TenantQuerySet
 from teams.models import Membership
 
 INTEGRATION_REVOKED = Refusal("integration_revoked", "integration_revoked", "This integration has been revoked.")
 # Its Admin key was regenerated: what the old key signed (a stream it opened) stops at once.
 ADMIN_KEY_REPLACED = Refusal("kid_unknown", "kid_unknown", "The Admin key that signed this has been regenerated.")
+
+
+class IntegrationQuerySet(TenantQuerySet):
+    """Besides `for_team`: finding an integration by one of its keys, before its team is known."""
+
+    def for_admin_key(self, admin_key_id: str):
+        return self.across_teams(reason="authentication: an Admin key names its integration").filter(
+            admin_key_id=admin_key_id
+        )
+
+    def for_content_key(self, digests: list[str]):
+        """`digests`: the Content key's digest under each configured pepper."""
+        return self.across_teams(reason="authentication: a Content key is found by its digest").filter(
+            content_key_digest__in=digests
+        )
 
 
 class Integration(models.Model):
@@ -49,6 +65,8 @@ class Integration(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = IntegrationQuerySet.as_manager()
 
     class Meta:
         indexes = [models.Index(fields=["team", "-created_at"], name="integrations_team_idx")]

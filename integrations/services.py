@@ -172,7 +172,8 @@ def delete_integration(*, integration: Integration, actor_id) -> None:
 def rotate_secrets() -> int:
     """Re-encrypt every stored secret under the first SECRETS_ENCRYPTION_KEYS entry."""
     count = 0
-    for integration in Integration.objects.select_for_update().iterator():
+    every = Integration.objects.across_teams(reason="re-encrypting every stored secret")
+    for integration in every.select_for_update().iterator():
         integration.admin_secret_encrypted = secrets.rotate(integration.admin_secret_encrypted)
         integration.content_key_encrypted = secrets.rotate(integration.content_key_encrypted)
         integration.save(update_fields=["admin_secret_encrypted", "content_key_encrypted"])

@@ -109,7 +109,7 @@ def verify(token: str) -> Integration:
         )
     if not isinstance(kid, str) or not KEY_ID.match(kid):
         raise TokenRefused("kid_unknown", "The token's `kid` is not an Admin key id.")
-    integration = Integration.objects.select_related("team").filter(admin_key_id=kid).first()
+    integration = Integration.objects.for_admin_key(kid).select_related("team").first()
     if integration is None:
         raise TokenRefused("kid_unknown", "No integration has this Admin key id.")
     refusal = integration.refusal(admin_key_current=True)  # found by the key id that signed

@@ -32,9 +32,8 @@ class IntegrationMixin(TeamScopedMixin):
     permission_classes = [IsAuthenticated, InteractiveLoginOnly, HasScope]
 
     def get_integration(self) -> Integration:
-        integration = Integration.objects.filter(
-            team=self.request.access.team, pk=self.kwargs["integration_id"]
-        ).first()
+        integrations = Integration.objects.for_team(self.request.access.team)
+        integration = integrations.filter(pk=self.kwargs["integration_id"]).first()
         if integration is None:
             raise Http404
         return integration
@@ -49,7 +48,7 @@ class IntegrationListView(IntegrationMixin, generics.ListAPIView):
     serializer_class = IntegrationSerializer
 
     def get_queryset(self):
-        return Integration.objects.filter(team=self.request.access.team)
+        return Integration.objects.for_team(self.request.access.team)
 
     @extend_schema(request=CreateIntegrationSerializer, responses={201: IssuedIntegrationSerializer})
     def post(self, request):

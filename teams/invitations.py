@@ -28,12 +28,12 @@ def invite(*, actor_membership: Membership, email: str, role: str) -> Invitation
         raise Forbidden("You cannot invite someone to a role above your own.", code="role_above_own")
     team = actor_membership.team
     email = email.strip()
-    if Membership.objects.filter(team=team, user__email__iexact=email).exists():
+    if Membership.objects.for_team(team).filter(user__email__iexact=email).exists():
         raise Conflict("This address already belongs to a member of the team.", code="already_member")
     token = secrets.token_urlsafe(32)
     with transaction.atomic():
         # Re-inviting replaces the earlier pending invitation (its token stops working).
-        Invitation.objects.filter(team=team, email__iexact=email, accepted_at__isnull=True).delete()
+        Invitation.objects.for_team(team).filter(email__iexact=email, accepted_at__isnull=True).delete()
         invitation = Invitation.objects.create(
             team=team,
             email=email,
@@ -76,8 +76,9 @@ def _check_inviter_still_may_grant(invitation: Invitation) -> None:
     the team, been deactivated, lost `admin` or been demoted below the invited role cannot still
     hand that role out."""
     inviter = (
-        Membership.objects.select_related("user")
-        .filter(team_id=invitation.team_id, user_id=invitation.invited_by_id)
+        Membership.objects.for_team(invitation.team_id)
+        .select_related("user")
+        .filter(user_id=invitation.invited_by_id)
         .first()
     )
     if inviter is None or not inviter.user.is_active or not may_grant(inviter.role, invitation.role):
@@ -90,9 +91,7 @@ def _check_inviter_still_may_grant(invitation: Invitation) -> None:
 def accept(*, user, token: str) -> Membership:
     invalid = BadRequest("This invitation is invalid or has already been used.", code="invitation_invalid")
     with transaction.atomic():
-        invitation = (
-            Invitation.objects.select_for_update().select_related("team").filter(token_hash=_hash(token)).first()
-        )
+        invitation = Invitation.objects.with_token_hash(_hash(token)).select_for_update().select_related("team").first()
         if invitation is None or invitation.accepted_at is not None:
             raise invalid
         if invitation.expires_at <= timezone.now():
@@ -102,7 +101,7 @@ def accept(*, user, token: str) -> Membership:
                 "This invitation was sent to another e-mail address (or yours is not verified yet).",
                 code="invitation_email_mismatch",
             )
-        if Membership.objects.filter(team=invitation.team, user=user).exists():
+        if Membership.objects.for_team(invitation.team).filter(user=user).exists():
             raise Conflict("You are already a member of this team.", code="already_member")
         _check_inviter_still_may_grant(invitation)
         try:

@@ -5,6 +5,7 @@ from django.db import models
 from django.utils import timezone
 
 from access.scopes import Role
+from access.tenancy import TenantQuerySet
 
 
 class Team(models.Model):
@@ -27,6 +28,12 @@ class Team(models.Model):
         return self.name
 
 
+class MembershipQuerySet(TenantQuerySet):
+    def of_user(self, user):
+        """A person's memberships in every team they belong to: their own, across teams."""
+        return self.across_teams(reason="a person's own memberships, in every team").filter(user=user)
+
+
 class Membership(models.Model):
     """A user's role in a team. Every team keeps at least one owner (teams.services enforces it)."""
 
@@ -35,6 +42,8 @@ class Membership(models.Model):
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = MembershipQuerySet.as_manager()
+
     class Meta:
         constraints = [models.UniqueConstraint(fields=["team", "user"], name="teams_membership_team_user_unique")]
 
@@ -42,24 +51,27 @@ class Membership(models.Model):
         return f"{self.user} in {self.team} ({self.role})"
 
 
-class TeamOwnedQuerySet(models.QuerySet):
-    def for_team(self, team):
-        """The one way tenant-owned rows are read in a request: always filtered by team first."""
-        return self.filter(team=team)
-
-
 class TeamOwned(models.Model):
-    """Base of every tenant-owned model."""
+    """Base of the team-owned resources (tracking). Like every model with a `team`, its manager is
+    access.tenancy.TenantQuerySet: read with `objects.for_team(team)`."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = TeamOwnedQuerySet.as_manager()
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         abstract = True
+
+
+class InvitationQuerySet(TenantQuerySet):
+    def with_token_hash(self, token_hash: str):
+        """The invitation a token opens, whatever its team: its team is known only once it is found."""
+        return self.across_teams(reason="accepting an invitation, found by its token's hash").filter(
+            token_hash=token_hash
+        )
 
 
 class Invitation(models.Model):
@@ -78,7 +90,7 @@ class Invitation(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
-    objects = TeamOwnedQuerySet.as_manager()
+    objects = InvitationQuerySet.as_manager()
 
     class Meta:
         indexes = [models.Index(fields=["team", "-created_at"], name="teams_invitation_team_idx")]

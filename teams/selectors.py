@@ -3,12 +3,12 @@ from .models import Membership
 
 def memberships_of(user):
     """The caller's teams with the caller's role: the dashboard's team switcher."""
-    return Membership.objects.filter(user=user).select_related("team")
+    return Membership.objects.of_user(user).select_related("team")
 
 
 def members_of(team):
-    return Membership.objects.filter(team=team).select_related("user")
+    return Membership.objects.for_team(team).select_related("user")
 
 
 def member(team, user_id):
-    return Membership.objects.filter(team=team, user_id=user_id).select_related("user").first()
+    return Membership.objects.for_team(team).filter(user_id=user_id).select_related("user").first()

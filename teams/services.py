@@ -81,14 +81,15 @@ def _lock_team(team_id) -> None:
 def _current(target: Membership) -> Membership:
     """The membership as it is now, under the team lock: a concurrent request may have removed it
     since the view looked it up (then it is simply not found)."""
-    current = Membership.objects.filter(pk=target.pk).first()
+    current = Membership.objects.for_team(target.team_id).filter(pk=target.pk).first()
     if current is None:
         raise NotFound("This member is no longer in the team.")
     return current
 
 
 def _other_owners_exist(membership: Membership) -> bool:
-    return Membership.objects.filter(team_id=membership.team_id, role=Role.OWNER).exclude(pk=membership.pk).exists()
+    others = Membership.objects.for_team(membership.team_id).filter(role=Role.OWNER).exclude(pk=membership.pk)
+    return others.exists()
 
 
 def may_grant(actor_role: str, role: str) -> bool:

@@ -2,15 +2,16 @@
 
 from django.db import IntegrityError, models, transaction
 
-from teams.models import TeamOwned, TeamOwnedQuerySet
+from access.tenancy import TenantQuerySet
+from teams.models import TeamOwned
 
 from . import slugs
 
 
-class SluggedQuerySet(TeamOwnedQuerySet):
+class SluggedQuerySet(TenantQuerySet):
     def bulk_create(self, objs, *args, **kwargs):
         objs = list(objs)
-        slugs.fill(objs, lambda team_id: set(self.model.objects.filter(team_id=team_id).values_list("slug", flat=True)))
+        slugs.fill(objs, lambda team_id: set(self.model.objects.for_team(team_id).values_list("slug", flat=True)))
         return super().bulk_create(objs, *args, **kwargs)
 
 
@@ -32,7 +33,7 @@ class Slugged(TeamOwned):
     def save(self, *args, **kwargs):
         if self.slug or not self._state.adding:
             return super().save(*args, **kwargs)
-        siblings = type(self).objects.filter(team_id=self.team_id)
+        siblings = type(self).objects.for_team(self.team_id)
         for attempt in range(self.SLUG_ATTEMPTS):
             self.slug = slugs.first_free(self.name, lambda slug: siblings.filter(slug=slug).exists())
             try:

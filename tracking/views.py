@@ -139,7 +139,7 @@ class BillingView(TeamScopedMixin, APIView):
         return Response(
             {
                 "plan": team.plan,
-                "seats_used": Membership.objects.filter(team=team).count(),
+                "seats_used": Membership.objects.for_team(team).count(),
                 "active_api_keys": APIKey.objects.for_team(team).active().count(),
             }
         )

@@ -24,8 +24,9 @@ class Command(BaseCommand):
             team_id = uuid_param(team, "--team")
             expiry = datetime_param(expires_at, "--expires-at") if expires_at else None
             membership = (
-                Membership.objects.select_related("team", "user")
-                .filter(Q(user__username=user) | Q(user__email__iexact=user), team_id=team_id)
+                Membership.objects.for_team(team_id)
+                .select_related("team", "user")
+                .filter(Q(user__username=user) | Q(user__email__iexact=user))
                 .first()
             )
             if membership is None:
