@@ -130,10 +130,14 @@ def id_floor(moment: datetime) -> uuid.UUID:
     return uuid.UUID(int=int(moment.timestamp() * 1000) << 80)
 
 
+# A stream server serves the streams of many teams at once, each team's only to its own streams.
+STREAM_HUB = "a stream server's events of the teams it serves"
+
+
 def events_after(*, team_id, after: uuid.UUID, event_filter: EventFilter, limit: int) -> list[AuditEvent]:
     """The team's events with an id after `after`, oldest first, at most `limit` (a stream's
     replay, one page at a time)."""
-    queryset = AuditEvent.objects.filter(team_id=team_id, id__gt=after, created_at__gte=stamp_of(after) - STAMP_SLACK)
+    queryset = AuditEvent.objects.for_team(team_id).filter(id__gt=after, created_at__gte=stamp_of(after) - STAMP_SLACK)
     return list(event_filter.apply(queryset).select_related("actor").order_by("id")[:limit])
 
 
@@ -142,7 +146,9 @@ def events_by_id(*, team_ids, ids: list[uuid.UUID]) -> list[AuditEvent]:
     if not ids or not team_ids:
         return []
     oldest = min(stamp_of(event_id) for event_id in ids) - STAMP_SLACK
-    queryset = AuditEvent.objects.filter(id__in=ids, team_id__in=team_ids, created_at__gte=oldest)
+    queryset = AuditEvent.objects.across_teams(reason=STREAM_HUB).filter(
+        id__in=ids, team_id__in=team_ids, created_at__gte=oldest
+    )
     return list(queryset.select_related("actor").order_by("id"))
 
 
@@ -151,4 +157,5 @@ def recent_event_ids(*, team_ids, since: datetime) -> list[tuple[uuid.UUID, uuid
     for, so that an announcement lost on the way never loses an event."""
     if not team_ids:
         return []
-    return list(AuditEvent.objects.filter(team_id__in=team_ids, created_at__gte=since).values_list("id", "team_id"))
+    queryset = AuditEvent.objects.across_teams(reason=STREAM_HUB).filter(team_id__in=team_ids, created_at__gte=since)
+    return list(queryset.values_list("id", "team_id"))

@@ -116,6 +116,10 @@ class Standing:
         return self.refusal.reason if self.refusal is not None else None
 
 
+# The re-check is batched: the holders of every team a stream server serves, in a handful of queries.
+RECHECK = "the live stream's re-check of its holders, every team's at once"
+
+
 def standings(holders: Iterable[Holder]) -> dict[Holder, Standing]:
     """Every holder's standing, in at most six queries whatever their number."""
     holders = set(holders)
@@ -129,14 +133,19 @@ def standings(holders: Iterable[Holder]) -> dict[Holder, Standing]:
         # The owner's *current* membership and role come with each key (the request path's query).
         keys = {
             key.pk: key
-            for key in APIKey.objects.with_owner_membership().select_related("user", "team").filter(pk__in=key_ids)
+            for key in APIKey.objects.across_teams(reason=RECHECK)
+            .with_owner_membership()
+            .select_related("user", "team")
+            .filter(pk__in=key_ids)
         }
     integration_ids = {holder.integration_id for holder in holders if holder.integration_id}
     integrations = {}
     if integration_ids:
         integrations = {
             integration.pk: integration
-            for integration in Integration.objects.select_related("team").filter(pk__in=integration_ids)
+            for integration in Integration.objects.across_teams(reason=RECHECK)
+            .select_related("team")
+            .filter(pk__in=integration_ids)
         }
     login_ids = {holder.user_id for holder in holders if holder.kind == Kind.JWT}
     session_ids = {holder.session_id for holder in holders if holder.kind == Kind.JWT and holder.session_id}
@@ -147,7 +156,9 @@ def standings(holders: Iterable[Holder]) -> dict[Holder, Standing]:
         users = {user.pk: user for user in get_user_model().objects.filter(pk__in=login_ids)}
         memberships = {
             (membership.team_id, membership.user_id): membership
-            for membership in Membership.objects.filter(team_id__in=team_ids, user_id__in=login_ids)
+            for membership in Membership.objects.across_teams(reason=RECHECK).filter(
+                team_id__in=team_ids, user_id__in=login_ids
+            )
         }
     now = timezone.now()
     result = {}

@@ -1,5 +1,7 @@
 from django.db import models
 
+from access.tenancy import TenantQuerySet
+
 
 class StreamTokenUse(models.Model):
     """A stream token that has opened its team's live stream (livestream/tokens.py): which connection
@@ -18,6 +20,8 @@ class StreamTokenUse(models.Model):
     held_until = models.DateTimeField()
     # Until when the token may open the stream again (a reconnect); rows past it are pruned.
     reopen_until = models.DateTimeField(db_index=True)
+
+    objects = TenantQuerySet.as_manager()
 
     def __str__(self) -> str:
         return f"stream token {self.jti} ({'held' if self.held_by else 'free'})"

@@ -168,12 +168,11 @@ def hold(ticket: Ticket, *, now: datetime | None = None) -> Hold | None:
             return Hold(ticket.jti, connection)
     # One statement decides: no two connections can both find the token free.
     free = Q(held_by__isnull=True) | Q(held_until__lt=now)
-    taken = StreamTokenUse.objects.filter(
-        free, jti=ticket.jti, team_id=ticket.holder.team_id, reopen_until__gte=now
-    ).update(**taking)
+    tokens = StreamTokenUse.objects.for_team(ticket.holder.team_id)
+    taken = tokens.filter(free, jti=ticket.jti, reopen_until__gte=now).update(**taking)
     if taken:
         return Hold(ticket.jti, connection)
-    found = StreamTokenUse.objects.filter(jti=ticket.jti).values_list("reopen_until", flat=True).first()
+    found = tokens.filter(jti=ticket.jti).values_list("reopen_until", flat=True).first()
     if found is None:
         raise Unauthorized("The stream token has expired; ask for a new one.", code="token_expired")
     if found < now:
@@ -184,11 +183,15 @@ def hold(ticket: Ticket, *, now: datetime | None = None) -> Hold | None:
     return None
 
 
+# A hold is this server's, whatever the team: released and renewed by the connection that took it.
+BY_CONNECTION = "a stream server's own connections"
+
+
 def release(held: Hold, *, reconnect: bool = True, now: datetime | None = None) -> None:
     """The connection is over: the token may reopen the stream within RECONNECT_SECONDS, or never
     again (`reconnect=False`: its holder was revoked). Only the connection that holds it lets go."""
     now = now or timezone.now()
-    StreamTokenUse.objects.filter(jti=held.jti, held_by=held.connection).update(
+    StreamTokenUse.objects.across_teams(reason=BY_CONNECTION).filter(jti=held.jti, held_by=held.connection).update(
         held_by=None, held_until=now, reopen_until=now + _reconnect() if reconnect else now
     )
 
@@ -201,7 +204,7 @@ def renew(holds: list[Hold], *, now: datetime | None = None) -> set[Hold]:
     now = now or timezone.now()
     held_until = now + timedelta(seconds=HOLD_SECONDS)
     by_connection = {held.connection: held for held in holds}
-    mine = StreamTokenUse.objects.filter(held_by__in=list(by_connection))
+    mine = StreamTokenUse.objects.across_teams(reason=BY_CONNECTION).filter(held_by__in=list(by_connection))
     mine.update(held_until=held_until, reopen_until=held_until + _reconnect())
     return {by_connection[connection] for connection in mine.values_list("held_by", flat=True)}
 
@@ -233,4 +236,5 @@ def _reconnect() -> timedelta:
 def _prune(now: datetime) -> None:
     """Forget tokens that can never open a stream again. A row is kept OPEN_WITHIN_SECONDS past its
     window, so that a token can never find its row gone while it could still be opened as new."""
-    StreamTokenUse.objects.filter(reopen_until__lt=now - timedelta(seconds=OPEN_WITHIN_SECONDS)).delete()
+    done = StreamTokenUse.objects.across_teams(reason="pruning every team's spent stream tokens")
+    done.filter(reopen_until__lt=now - timedelta(seconds=OPEN_WITHIN_SECONDS)).delete()

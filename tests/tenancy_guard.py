@@ -30,7 +30,7 @@ the services take it from the request); what Django itself runs for an instance 
 already holds, with only Django's own code in between (`save()`'s UPDATE, `refresh_from_db()`,
 following a foreign key, a delete's cascade): the instance was read through the mechanism. A
 queryset's `delete()` is checked on that queryset. Not guarded: Django admin (operators, across
-teams by design) and, until it moves into its own app, the live audit stream (EXEMPT_ROUTES).
+teams by design).
 """
 
 from __future__ import annotations
@@ -54,7 +54,6 @@ from infra import request_context
 
 # The live audit stream (and its token) read events and tokens by id for teams they checked
 # themselves; another change moves them into their own app, where they adopt the mechanism.
-EXEMPT_ROUTES = {"api/v1/audit-log/stream", "api/v1/audit-log/stream-token"}
 
 _CURSOR = {CursorWrapper.execute.__code__, CursorWrapper.executemany.__code__}
 _EXECUTE = SQLCompiler.execute_sql.__code__
@@ -144,7 +143,7 @@ class Guard:
 
     def _exempt(self) -> bool:
         match = getattr(self.request, "resolver_match", None)
-        return match is not None and ("admin" in match.namespaces or match.route.rstrip("/") in EXEMPT_ROUTES)
+        return match is not None and "admin" in match.namespaces
 
     def team_id(self):
         """The request's team once it is known: the team step's, or the Content key's."""

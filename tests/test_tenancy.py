@@ -30,10 +30,6 @@ from .tenancy_guard import TenancyViolation, dispatch, tenant_models
 
 pytestmark = pytest.mark.django_db
 
-# The stream's token bookkeeping: read by token id, only by the live stream, which is moving into
-# its own app (it adopts the mechanism there); the guard leaves the stream's routes alone until then.
-NOT_YET = {"StreamTokenUse"}
-
 
 def test_the_guard_is_installed_first():
     assert settings.MIDDLEWARE[0] == "tests.tenancy_guard.TenancyGuardMiddleware"
@@ -58,8 +54,6 @@ def test_every_model_with_a_team_reads_through_the_tenant_queryset():
     found = tenant_models()
     assert found >= {Membership, Invitation, APIKey, Integration, AuditEvent, Campaign, Domain, Offer, Source, Network}
     for model in found:
-        if model.__name__ in NOT_YET:
-            continue
         assert isinstance(model.objects.all(), TenantQuerySet), model
         assert model._default_manager is model.objects, model
 
@@ -96,8 +90,6 @@ def test_no_team_is_never_every_team_nor_the_teamless_rows(team):
 
 # --- every API view, once, under the guard ---------------------------------------------------------
 
-EXEMPT = {"audit-log/stream", "audit-log/stream-token"}  # tests/tenancy_guard.py EXEMPT_ROUTES
-
 
 @pytest.fixture
 def two_teams_of_everything(team, other_team, owner, outsider):
@@ -129,7 +121,7 @@ def test_every_api_view_reads_tenant_rows_only_through_the_mechanism(
     client = as_user(owner, team)
     read = 0
     for route, view in api_views:
-        if route in EXEMPT or "get" not in view.http_method_names or not hasattr(view, "get"):
+        if "get" not in view.http_method_names or not hasattr(view, "get"):
             continue
         kwargs = {}
         for name in ("object_id", "key_id", "integration_id", "family_id"):
