@@ -9,6 +9,7 @@ import signal
 import subprocess
 import time
 import uuid
+from pathlib import Path
 
 from ghostflow_client.cli import Exit
 
@@ -17,7 +18,7 @@ from tests.factories import MembershipFactory, TeamFactory, UserFactory
 from tracking.models import Campaign
 
 from .stub import Answer, StubServer, problem
-from .test_cli import GF, as_json, log_in, ok, refused, run_gf
+from .test_cli import GF, as_json, gf, log_in, ok, refused, run_gf
 
 
 def create_key(name, *scopes):
@@ -258,3 +259,12 @@ def test_the_readme_flow_in_a_real_shell_revokes_the_active_key_and_each_path_ex
     assert lines["reader_left"] == "0", (config_dir.parent / "left.err").read_text()
     assert lines["piped"] == str(int(Exit.AUTH))
     assert APIKey.objects.filter(name="twin", revoked_at__isnull=True).count() == 2
+
+
+def test_the_readme_and_gf_help_list_every_exit_code_and_no_other():
+    readme = (Path(__file__).resolve().parents[2] / "clients/python/README.md").read_text()
+    table = readme.split("**Exit codes**", 1)[1].split("\n\n", 2)[1]
+    assert {int(row.split("|")[1]) for row in table.splitlines()[2:]} == {int(code) for code in Exit}
+    epilog = gf("--help").stdout.split("Exit codes:", 1)[1].split("\n\n", 1)[0]
+    listed = {int(line.split()[0]) for line in epilog.splitlines() if line.strip()[:1].isdigit()}
+    assert listed == {int(code) for code in Exit}
