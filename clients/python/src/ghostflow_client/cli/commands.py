@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Mapping
+import uuid
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,19 +14,21 @@ from click.core import ParameterSource
 
 from ..auth import ADMIN_KEY_SHAPE, KEY_PREFIX, KEY_PREFIX_LENGTH, key_prefix, shown
 from ..client import GhostFlow
-from ..models import AuditEvent, Member
+from ..models import APIKey, AuditEvent, Member
 from . import output
 from .main import CliError, Exit, cli, is_uuid, json_option, limit_option, show_list, show_one, wants_json
 
 
 def confirm_or_yes(yes: bool, question: str) -> None:
     """Ask before destroying something, unless --yes. Without a terminal to ask on, --yes is
-    required rather than guessing."""
+    required rather than guessing (exit 2). Answered no: nothing is done, exit 1."""
     if yes:
         return
     if not sys.stdin.isatty():
         raise CliError("Not a terminal, so no confirmation can be asked: add --yes.", Exit.USAGE)
-    click.confirm(question, abort=True)
+    if not click.confirm(question):
+        output.notice("Nothing done.")
+        raise click.exceptions.Exit(Exit.REFUSED)
 
 
 yes_option = click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
@@ -241,19 +244,57 @@ def key_ref(ref: str) -> str:
     return key_prefix(ref) if ref.startswith(KEY_PREFIX) and len(ref) > KEY_PREFIX_LENGTH else ref
 
 
-def resolve_key(client: GhostFlow, ref: str) -> str:
-    """A key's id from its id, its prefix (``gf_AbCdEfGh`` as listed; a whole key counts by its
-    prefix) or its exact name."""
+def resolve_key(client: GhostFlow, ref: str, *, active_for: str = "") -> str:
+    """A key's id from KEY, never a guess between keys.
+
+    An id (a UUID) is sent as it is: the server answers for it. Anything else is looked up in the
+    listing, as a prefix (``gf_AbCdEfGh``; a whole key pasted counts by its prefix) and as an exact
+    name. A name names only the keys the command can act on: with `active_for` (the action,
+    "revoke" or "regenerate", which only an active key can take) only the active keys; a revoked
+    or expired key keeps its name but is no longer a candidate.
+    Exactly one key: its id. Several: refused (exit 2) with their ids, prefixes and creation
+    dates. None: refused (exit 2), saying so when the name's keys exist but are not active.
+    """
     if is_uuid(ref):
         return ref
     ref = key_ref(ref)
     keys = list(client.api_keys.list(page_size=100))
-    matches = [key for key in keys if key["prefix"] == ref] or [key for key in keys if key["name"] == ref]
+    named = [key for key in keys if key["name"] == ref]
+    candidates = [key for key in named if key["status"] == "active" or not active_for]
+    matches = {key["id"]: key for key in [*(key for key in keys if key["prefix"] == ref), *candidates]}
     if len(matches) == 1:
-        return matches[0]["id"]
+        return next(iter(matches))
     if matches:
-        raise CliError(f"Several keys match {shown(ref)}: use the key's id (see `gf keys list`).", Exit.USAGE)
+        raise CliError(
+            f"{len(matches)} keys match {shown(ref)}, and gf does not choose between them. "
+            f"Give the id of the one you mean (see `gf keys list`):\n{key_lines(matches.values())}",
+            Exit.USAGE,
+        )
+    if named:
+        raise CliError(
+            f"No active key is named {shown(ref)}, so there is none to {active_for}; "
+            f"the keys of that name are no longer active:\n{key_lines(named)}",
+            Exit.USAGE,
+        )
     raise CliError(f"No key {shown(ref)} in this team (see `gf keys list`).", Exit.USAGE)
+
+
+def key_lines(keys: Iterable[APIKey]) -> str:
+    """Keys as lines of an error message: id, prefix, status, created, owner (never a name: the
+    keys listed share the name the message quotes)."""
+    return "\n".join(
+        "  "
+        + "  ".join(
+            (
+                key["id"],
+                key["prefix"],
+                key["status"],
+                "created " + output.cell(key["created_at"], "created_at").plain,
+                "owner " + str(output.value_at(key, "owner.username") or "-"),
+            )
+        )
+        for key in keys
+    )
 
 
 def show_issued(ctx: click.Context, issued: Mapping[str, Any]) -> None:
@@ -270,7 +311,14 @@ def show_issued(ctx: click.Context, issued: Mapping[str, Any]) -> None:
 
 @cli.group()
 def keys() -> None:
-    """The team's API keys (needs a login: a key never manages keys)."""
+    """The team's API keys (needs a login: a key never manages keys).
+
+    \b
+    KEY is a key's id, its prefix (gf_AbCdEfGh, as listed; a whole key pasted
+    counts by its prefix) or its exact name. gf never guesses: a name that
+    matches several keys is refused with their ids (exit 2). For revoke and
+    regenerate a name matches only active keys.
+    """
 
 
 @keys.command("list")
@@ -319,9 +367,9 @@ def keys_rename(ctx: click.Context, key_ref: str, name: str) -> None:
 @json_option
 @click.pass_context
 def keys_revoke(ctx: click.Context, key_ref: str) -> None:
-    """Revoke a key now; final (KEY: id, prefix or name)."""
+    """Revoke a key now; final (KEY: id, prefix, or the name of an active key)."""
     client = ctx.obj.team_client()
-    revoked = client.api_keys.revoke(resolve_key(client, key_ref))
+    revoked = client.api_keys.revoke(resolve_key(client, key_ref, active_for="revoke"))
     if wants_json(ctx):
         output.emit_json(revoked)
     else:
@@ -340,9 +388,10 @@ def keys_revoke(ctx: click.Context, key_ref: str) -> None:
 @json_option
 @click.pass_context
 def keys_regenerate(ctx: click.Context, key_ref: str, grace: int) -> None:
-    """A new secret for your key, printed this once (KEY: id, prefix or name)."""
+    """A new secret for your key, printed this once (KEY: id, prefix, or the name of an active key)."""
     client = ctx.obj.team_client()
-    show_issued(ctx, client.api_keys.regenerate(resolve_key(client, key_ref), grace_seconds=grace))
+    key_id = resolve_key(client, key_ref, active_for="regenerate")
+    show_issued(ctx, client.api_keys.regenerate(key_id, grace_seconds=grace))
 
 
 @keys.command("rm")
@@ -551,11 +600,19 @@ def resolve_integration(client: GhostFlow, ref: str) -> str:
     if admin_key is not None:
         ref = admin_key.group(1)
     found = list(client.integrations.list(page_size=100))
-    matches = [i for i in found if i["admin_key_id"] == ref.lower()] or [i for i in found if i["name"] == ref]
+    matches = {i["id"]: i for i in found if i["admin_key_id"] == ref.lower() or i["name"] == ref}
     if len(matches) == 1:
-        return matches[0]["id"]
+        return next(iter(matches))
     if matches:
-        raise CliError(f"Several integrations match {shown(ref)}: use its id (see `gf integrations list`).", Exit.USAGE)
+        lines = "\n".join(
+            f"  {i['id']}  admin key id {i['admin_key_id']}  created {output.cell(i['created_at'], 'created_at').plain}"
+            for i in matches.values()
+        )
+        raise CliError(
+            f"{len(matches)} integrations match {shown(ref)}, and gf does not choose between them. "
+            f"Give the id of the one you mean (see `gf integrations list`):\n{lines}",
+            Exit.USAGE,
+        )
     raise CliError(f"No integration {shown(ref)} in this team (see `gf integrations list`).", Exit.USAGE)
 
 
@@ -703,11 +760,29 @@ MEMBER_COLUMNS: list[output.Column] = [
 
 
 def resolve_member(client: GhostFlow, ref: str) -> Member:
-    """A member by user id, username or e-mail address."""
+    """A member by user id, username or e-mail address: exactly one, never a guess (one person's
+    username may be another's e-mail address). A user id that is no member's is not found (exit
+    1, as the API's 404 for an id); a name that matches none or several is a usage error (exit 2)."""
     members = list(client.members.list(page_size=100))
-    for member in members:
-        if ref in (member["user_id"], member["username"]) or member["email"].casefold() == ref.casefold():
-            return member
+    if is_uuid(ref):
+        for member in members:
+            if member["user_id"] == str(uuid.UUID(ref)):
+                return member
+        raise CliError(f"No member with user id {shown(ref)} in this team (see `gf members list`).", Exit.REFUSED)
+    matches = [
+        member
+        for member in members
+        if member["username"] == ref or member["email"].casefold() == ref.strip().casefold()
+    ]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        lines = "\n".join(f"  {m['user_id']}  {m['username']}  {m['email']}" for m in matches)
+        raise CliError(
+            f"{len(matches)} members match {shown(ref)}, and gf does not choose between them. "
+            f"Give the user id of the one you mean:\n{lines}",
+            Exit.USAGE,
+        )
     raise CliError(f"No member {shown(ref)} in this team (see `gf members list`).", Exit.USAGE)
 
 

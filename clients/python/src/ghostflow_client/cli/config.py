@@ -62,10 +62,15 @@ _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 
 
-class UnsafeConfig(click.ClickException):
-    """The configuration directory or one of its files cannot be trusted; nothing is read or written."""
+class ConfigProblem(click.ClickException):
+    """The configuration directory or one of its files cannot be used as it is: a usage error
+    (exit 2), for the person to fix."""
 
     exit_code = 2
+
+
+class UnsafeConfig(ConfigProblem):
+    """The configuration directory or one of its files cannot be trusted; nothing is read or written."""
 
 
 def config_dir() -> Path:
@@ -194,7 +199,7 @@ def _read_json(directory: Path, name: str) -> dict[str, Any]:
     try:
         data = json.loads(text)
     except ValueError as exc:
-        raise click.ClickException(f"{directory / name} is not readable JSON ({exc}); fix or delete it.") from exc
+        raise ConfigProblem(f"{directory / name} is not readable JSON ({exc}); fix or delete it.") from exc
     return data if isinstance(data, dict) else {}
 
 

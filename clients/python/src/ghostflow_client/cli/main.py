@@ -39,28 +39,36 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class Exit(IntEnum):
-    """`gf`'s exit codes (also in ``gf --help``)."""
+    """`gf`'s exit codes: the one table (also in ``gf --help`` and clients/python/README.md)."""
 
     OK = 0
-    REFUSED = 1  # the API refused the request: not found, invalid input, conflict, rate limited
-    USAGE = 2  # wrong command line, or nothing to act on (no team chosen)
-    AUTH = 3  # not logged in, or the credential was refused (expired, revoked)
-    FORBIDDEN = 4  # authenticated, but not allowed (missing scope, not a member, role too low)
-    SERVER = 5  # the server failed (5xx)
+    # Not done: the API refused (an id it does not know: 404; invalid input; conflict; rate
+    # limited), a confirmation answered no, or an unexpected failure (the message says so).
+    REFUSED = 1
+    # The command line cannot be run as given: bad arguments, a name (of a key, integration,
+    # member or team) that names nothing or several things, no team chosen, an unusable config
+    # directory, no terminal to confirm on, standard input ended at a prompt.
+    USAGE = 2
+    AUTH = 3  # 401: not logged in, or the credential was refused (session ended, key revoked or expired)
+    FORBIDDEN = 4  # 403: authenticated, but not allowed (missing scope, not a member, role too low)
+    SERVER = 5  # the server failed (5xx, 503 included)
     NETWORK = 6  # the server could not be reached or did not answer in time
-    INTERRUPTED = 130  # `gf audit --follow` stopped with Ctrl-C (128 + SIGINT, as the shell says)
+    INTERRUPTED = 130  # Ctrl-C, in any command (128 + SIGINT, as the shell says)
 
 
 EXIT_CODES_HELP = """\b
 Exit codes:
-  0  success
-  1  the API refused the request (not found, invalid input, conflict, rate limited)
-  2  usage error (bad arguments, no team chosen)
+  0  success (also: the reader of a pipe stopped early, as `| head` does)
+  1  not done: the API refused (an unknown id, invalid input, conflict, rate
+     limited), a confirmation answered no, or an unexpected failure
+  2  usage error: bad arguments; a name (or prefix) that matches no key,
+     integration, member or team, or several (gf never guesses: give the
+     id); no team chosen
   3  authentication failed (not logged in, session ended, key revoked or expired)
   4  permission denied (missing scope, not a member of the team)
   5  server error (5xx)
   6  network error (server unreachable, timeout)
-  130  `gf audit --follow` stopped with Ctrl-C
+  130  interrupted with Ctrl-C (how `gf audit --follow` is stopped)
 
 \b
 Settings, strongest first: flags, then GF_BASE_URL / GF_API_KEY / GF_ADMIN_KEY /
@@ -116,7 +124,9 @@ def describe(error: GhostFlowError, *, login: bool = True) -> str:
 
 
 class GfGroup(click.Group):
-    """The root group: turns SDK errors into one line on stderr and an exit code, never a traceback."""
+    """The root group: turns SDK errors into one line on stderr and an exit code, never a
+    traceback. Every way a command can end maps to one code of `Exit` here (click's own usage
+    errors exit 2 by themselves)."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -126,19 +136,48 @@ class GfGroup(click.Group):
         except GhostFlowError as error:
             state = ctx.obj if isinstance(ctx.obj, State) else None
             self._fail(describe(error, login=state is None or state.uses_login), exit_code_for(error))
-        except (click.exceptions.Exit, click.ClickException, click.Abort):
+        except KeyboardInterrupt:
+            interrupted()
+        except click.Abort as error:
+            # click.prompt and click.confirm turn Ctrl-C and an ended standard input into Abort
+            # (click would then exit 1); what they turned is the exception's context.
+            if isinstance(error.__context__, EOFError):
+                self._fail(
+                    "standard input ended before the answer: in scripts, give -u and --password-stdin "
+                    "(or --yes to a command that asks for confirmation).",
+                    Exit.USAGE,
+                )
+            interrupted()
+        except BrokenPipeError:
+            reader_left()
+        except (click.exceptions.Exit, click.ClickException):
             raise
         except Exception as error:
             if os.environ.get("GF_DEBUG") == "1":
                 raise
             self._fail(
-                redact_url(f"unexpected failure: {type(error).__name__}: {error} (GF_DEBUG=1 shows the traceback)"), 1
+                redact_url(f"unexpected failure: {type(error).__name__}: {error} (GF_DEBUG=1 shows the traceback)"),
+                Exit.REFUSED,
             )
 
     @staticmethod
     def _fail(message: str, exit_code: int) -> NoReturn:
         click.echo(f"Error: {message}", err=True)
         raise click.exceptions.Exit(exit_code)
+
+
+def interrupted() -> NoReturn:
+    """Ctrl-C: exit 130, as the shell reports a command the user interrupted."""
+    click.echo("\nInterrupted.", err=True)
+    raise click.exceptions.Exit(Exit.INTERRUPTED)
+
+
+def reader_left() -> NoReturn:
+    """`gf campaigns list | head`: the reader left; not an error worth a traceback. Standard output
+    goes to /dev/null so that flushing it at exit does not fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    raise click.exceptions.Exit(Exit.OK)
 
 
 @dataclass
@@ -225,7 +264,12 @@ def resolve_team(client: GhostFlow, wanted: str) -> TeamWithRole:
         if len(matches) == 1:
             return matches[0]
         if len(matches) > 1:
-            raise CliError(f"Several of your teams are called {shown(wanted)}: use the team's id.", Exit.USAGE)
+            lines = "\n".join(f"  {team['id']}  {shown(team['name'])}  role {team['role']}" for team in matches)
+            raise CliError(
+                f"{len(matches)} of your teams are called {shown(wanted)}, and gf does not choose between them. "
+                f"Give the id of the one you mean:\n{lines}",
+                Exit.USAGE,
+            )
     raise CliError(f"You are not a member of a team {shown(wanted)} (see `gf teams`).", Exit.USAGE)
 
 
@@ -607,7 +651,7 @@ def main() -> None:
     try:
         cli(prog_name="gf")
     except BrokenPipeError:
-        # `gf campaigns list | head`: the reader left; not an error worth a traceback.
+        # The reader left while Python flushed standard output on the way out.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         sys.exit(Exit.OK)
