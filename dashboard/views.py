@@ -9,6 +9,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
 from access import scopes
+from audit.models import Action
 
 # The app is same-origin only: its scripts, styles and API calls. Google sign-in is a top-level
 # navigation to Google and back, not a script from Google.
@@ -36,6 +37,7 @@ def _config() -> dict:
         "roles": {role: scopes.sorted_scopes(granted) for role, granted in scopes.ROLE_SCOPES.items()},
         "role_rank": dict(scopes.ROLE_RANK),
         "google_client_id": settings.GOOGLE_CLIENT_ID or None,
+        "audit_actions": list(Action.values),
     }
 
 

@@ -1,5 +1,6 @@
 """`make screenshots`: seed demo data on a fresh development server of its own, drive the dashboard
-in Chromium, and write PNGs of the main pages to docs/screenshots/ (the README shows them).
+in Chromium, and write PNGs of the main pages to docs/screenshots/ (the README shows them), at
+1,280 x 800 (`<page>.png`) and on a 390 x 844 phone (`<page>-phone.png`).
 
 Needs Debian's Chromium (/usr/bin/chromium, or CHROMIUM_PATH).
 """
@@ -31,6 +32,63 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+# Desktop (the README's names) and phone ("-phone"), the sizes the browser tests check.
+SIZES = [("", {"width": 1280, "height": 800}), ("-phone", {"width": 390, "height": 844})]
+
+
+def tour(page, team: str, shoot) -> None:
+    """The main pages, in the order a new user meets them; `shoot(name)` takes each picture."""
+    phone = page.viewport_size["width"] < 700
+    page.goto("/login")
+    shoot("login")
+    page.get_by_label("Username or e-mail").fill("demo")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/overview")
+    page.goto(f"/app/{team}/overview")
+    page.get_by_text("Campaigns by status").wait_for()
+    shoot("overview")
+    if phone:
+        page.get_by_role("button", name="Menu").click()
+        shoot("menu")
+        page.keyboard.press("Escape")
+    page.goto(f"/app/{team}/campaigns")
+    page.locator("tbody tr").first.wait_for()
+    shoot("campaigns")
+    page.goto(f"/app/{team}/settings/api-keys")
+    page.get_by_role("button", name="New API key").click()
+    page.get_by_label("Name").fill("Phone key" if phone else "Production Key")
+    for scope in ("read:campaigns", "write:campaigns", "read:stats"):
+        page.locator(f"input[value='{scope}']").check()
+    shoot("api-key-create")
+    page.get_by_role("button", name="Create key").click()
+    page.get_by_text("It will not be shown again").wait_for()
+    shoot("api-key-once")
+    page.get_by_role("button", name="I have stored it").click()
+    page.get_by_role("row", name=re.compile("Phone key" if phone else "Production Key")).wait_for()
+    shoot("api-keys")
+    page.goto(f"/app/{team}/settings/integrations")
+    if not phone:
+        page.get_by_role("button", name="New integration").click()
+        page.get_by_label("Name", exact=True).fill("Shop widget")
+        page.locator("input[value='read:campaigns']").check()
+        page.get_by_label(re.compile("Allowed origins")).fill("https://shop.example.com")
+        page.get_by_role("button", name="Create integration").click()
+        page.get_by_role("button", name="I have stored it").click()
+    page.get_by_role("row", name=re.compile("Shop widget")).wait_for()
+    shoot("integrations")
+    page.goto(f"/app/{team}/members")
+    page.get_by_role("heading", name="Invitations").wait_for()
+    shoot("members")
+    page.get_by_label("Role of alice").select_option("viewer")
+    page.get_by_role("dialog").wait_for()
+    shoot("member-role-confirm")
+    page.get_by_role("dialog").get_by_role("button", name="Cancel").click()
+    page.goto(f"/app/{team}/audit-log")
+    page.locator("tbody tr").first.wait_for()
+    shoot("audit-log")
 
 
 def main() -> int:
@@ -66,42 +124,14 @@ def main() -> int:
         OUT.mkdir(parents=True, exist_ok=True)
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-            page = browser.new_page(base_url=base, viewport={"width": 1280, "height": 760})
-            page.goto("/login")
-            page.screenshot(path=OUT / "login.png")
-            page.get_by_label("Username or e-mail").fill("demo")
-            page.get_by_label("Password").fill(PASSWORD)
-            page.get_by_role("button", name="Log in").click()
-            page.wait_for_url("**/overview")
-            page.goto(f"/app/{team}/overview")
-            page.get_by_text("Campaigns by status").wait_for()
-            page.screenshot(path=OUT / "overview.png")
-            page.goto(f"/app/{team}/settings/api-keys")
-            page.get_by_role("button", name="New API key").click()
-            page.get_by_label("Name").fill("Production Key")
-            for scope in ("read:campaigns", "write:campaigns", "read:stats"):
-                page.locator(f"input[value='{scope}']").check()
-            page.screenshot(path=OUT / "api-key-create.png")
-            page.get_by_role("button", name="Create key").click()
-            page.get_by_text("It will not be shown again").wait_for()
-            page.screenshot(path=OUT / "api-key-once.png")
-            page.get_by_role("button", name="I have stored it").click()
-            page.get_by_role("row", name=re.compile("Production Key")).wait_for()
-            page.screenshot(path=OUT / "api-keys.png")
-            page.goto(f"/app/{team}/members")
-            page.get_by_role("heading", name="Invitations").wait_for()
-            page.screenshot(path=OUT / "members.png")
-            page.goto(f"/app/{team}/audit-log")
-            page.locator("tbody tr").first.wait_for()
-            page.screenshot(path=OUT / "audit-log.png")
-            phone = browser.new_page(base_url=base, viewport={"width": 390, "height": 844})
-            phone.goto("/login")
-            phone.get_by_label("Username or e-mail").fill("demo")
-            phone.get_by_label("Password").fill(PASSWORD)
-            phone.get_by_role("button", name="Log in").click()
-            phone.wait_for_url("**/overview")
-            phone.get_by_text("Campaigns by status").wait_for()
-            phone.screenshot(path=OUT / "overview-phone.png")
+            for suffix, viewport in SIZES:
+                page = browser.new_page(base_url=base, viewport=viewport)
+
+                def shoot(name: str, page=page, suffix=suffix) -> None:
+                    page.screenshot(path=OUT / f"{name}{suffix}.png")
+
+                tour(page, team, shoot)
+                page.close()
             browser.close()
     finally:
         server.send_signal(signal.SIGTERM)

@@ -30,6 +30,17 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason=reason))
 
 
+@pytest.fixture(autouse=True)
+def _isolated_server_cache(settings):
+    """The live server answers each request in a thread of its own, with a cache object of its own
+    made from settings.CACHES, which the per-test prefix of tests/conftest.py (set on this thread's
+    cache object) does not reach: every sign-in of the session counted against one per-IP login
+    limit. A prefix per test in the settings reaches both threads."""
+    import uuid
+
+    settings.CACHES = {alias: {**config, "KEY_PREFIX": uuid.uuid4().hex} for alias, config in settings.CACHES.items()}
+
+
 @pytest.fixture(scope="session")
 def browser():
     from playwright.sync_api import sync_playwright

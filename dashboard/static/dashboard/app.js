@@ -2,7 +2,7 @@
 // do not belong to one team (sign-in, registration, recovery, invitations).
 
 import { ApiError, api, config, isSignedIn, login, logout, onAuthChange, publicApi, refresh, signInWithGoogle } from "./api.js";
-import { clear, dialog, field, formValues, h, notice, submitting } from "./ui.js";
+import { clear, dialog, field, formValues, h, notice, submitting, teamIdBox } from "./ui.js";
 import { accountPage } from "./pages/account.js";
 import { auditPage } from "./pages/audit.js";
 import { integrationAuditPage, integrationsPage } from "./pages/integrations.js";
@@ -159,10 +159,10 @@ function layout(context, page, sub) {
     link("settings/api-keys", "Settings → API keys", sub === "api-keys" ? "settings" : null),
     context.can("admin") ? link("settings/integrations", "Settings → Integrations", sub === "integrations" ? "settings" : null) : null,
     link("account", "Account", "account"));
-  return h("aside", { class: "sidebar" },
-    h("div", { class: "brand" }, "GhostFlow"),
+  const menu = h("div", { class: "sidebar-menu", id: "sidebar-menu" },
     h("label", { for: "team-selector", class: "label" }, "Team"),
     selector,
+    teamIdBox(context.team),
     h("button", { type: "button", class: "secondary small", onclick: () => createTeam() }, "New team"),
     nav,
     h("div", { class: "who" }, h("span", {}, state.me.username),
@@ -170,6 +170,27 @@ function layout(context, page, sub) {
         await logout();
         navigate("/login", { replace: true });
       } }, "Log out")));
+  // Phones: the menu is collapsed behind this button (CSS hides it, and the button, on wide screens).
+  const toggle = h("button", { type: "button", class: "menu-button secondary small", id: "menu-button",
+    "aria-expanded": "false", "aria-controls": "sidebar-menu", onclick: () => setOpen(!aside.classList.contains("menu-open")) }, h("span", { "aria-hidden": "true" }, "☰ "), "Menu");
+  const aside = h("aside", { class: "sidebar" },
+    h("div", { class: "sidebar-top" }, h("div", { class: "brand" }, "GhostFlow"),
+      h("span", { class: "sidebar-team", "aria-hidden": "true" }, context.teamName), toggle),
+    menu);
+  function setOpen(open, { focus = true } = {}) {
+    aside.classList.toggle("menu-open", open);
+    toggle.setAttribute("aria-expanded", String(open));
+    if (!focus) return;
+    if (open) selector.focus();
+    else toggle.focus();
+  }
+  aside.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && aside.classList.contains("menu-open")) {
+      event.preventDefault();
+      setOpen(false);
+    }
+  });
+  return aside;
 }
 
 async function createTeam() {

@@ -1,7 +1,7 @@
 // Account: profile, sign-in methods, change password, unlink Google, active sessions.
 
 import { adoptAccess, api } from "../api.js";
-import { confirmDialog, field, formatDate, formValues, h, loading, notice, submitting } from "../ui.js";
+import { confirmDialog, count, dateCell, field, formValues, h, loading, notice, submitting } from "../ui.js";
 import { header } from "./common.js";
 
 export async function accountPage(container) {
@@ -34,8 +34,8 @@ export async function accountPage(container) {
     const rows = (page.results || page).map((session) => h("tr", {},
       h("td", { "data-label": "Device" }, session.user_agent || "unknown", session.current ? h("strong", {}, " (this session)") : null),
       h("td", { "data-label": "IP" }, session.ip || "—"),
-      h("td", { "data-label": "Signed in" }, formatDate(session.created_at)),
-      h("td", { "data-label": "Last used" }, formatDate(session.last_used_at)),
+      h("td", { "data-label": "Signed in" }, dateCell(session.created_at)),
+      h("td", { "data-label": "Last used" }, dateCell(session.last_used_at)),
       h("td", {}, session.current ? null : h("button", { type: "button", class: "link danger", onclick: async () => {
         try {
           await api.delete(`/auth/sessions/${session.id}`);
@@ -44,12 +44,13 @@ export async function accountPage(container) {
           notice("error", error.message);
         }
       } }, "Sign out"))));
-    sessions.append(h("table", {}, h("thead", {}, h("tr", {}, ["Device", "IP", "Signed in", "Last used", ""].map((t) => h("th", { scope: "col" }, t)))), h("tbody", {}, rows)),
+    sessions.append(h("div", { class: "table-wrap" },
+      h("table", {}, h("thead", {}, h("tr", {}, ["Device", "IP", "Signed in", "Last used", ""].map((t) => h("th", { scope: "col" }, t)))), h("tbody", {}, rows))),
       h("button", { type: "button", class: "secondary", id: "sign-out-others", onclick: async () => {
         if (!(await confirmDialog("Sign out everywhere else?", "Every other session of yours ends now.", "Sign out others"))) return;
         try {
           const result = await api.post("/auth/sessions/revoke-others");
-          notice("success", `${result.revoked} other session(s) signed out.`);
+          notice("success", `${count(result.revoked, "other session", "other sessions")} signed out.`);
           renderSessions();
         } catch (error) {
           notice("error", error.message);

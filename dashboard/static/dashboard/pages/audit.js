@@ -7,11 +7,11 @@
 // shown twice; the stream stops when the page goes away (another team, another page, sign-out).
 
 import { config, onAuthChange } from "../api.js";
-import { field, formatDate, formValues, h, notice } from "../ui.js";
-import { header, pagedTable } from "./common.js";
+import { dateCell, field, formValues, h, notice } from "../ui.js";
+import { header, pagedTable, picker } from "./common.js";
 
 export const eventColumns = [
-  ["When", (event) => formatDate(event.created_at)],
+  ["When", (event) => dateCell(event.created_at)],
   ["Action", (event) => event.action],
   ["Status", (event) => event.status_code ?? "—"],
   ["Actor", (event) => event.actor?.username || "—"],
@@ -20,13 +20,8 @@ export const eventColumns = [
   ["IP", (event) => event.ip || "—"],
 ];
 
-const ACTIONS = ["api_request", "key.created", "key.revoked", "key.regenerated", "key.deleted", "login.succeeded",
-  "login.failed", "logout", "refresh.reuse_detected", "password.changed", "password.reset", "member.added",
-  "member.removed", "member.role_changed", "invitation.created", "invitation.accepted", "invitation.revoked",
-  "team.created", "team.updated", "rate_limited"];
-
 // What the stream takes of the listing's filters (a stream has no time range).
-const STREAM_FILTERS = ["action", "status", "key", "actor"];
+const STREAM_FILTERS = ["action", "status", "key", "integration", "actor"];
 const SHOWN_IDS_KEPT = 5000;
 
 export function auditPage(container, context) {
@@ -51,10 +46,15 @@ export function auditPage(container, context) {
     event.preventDefault();
     reload();
   } },
-  field("Action", "action", { options: [["", "Any"], ...ACTIONS.map((action) => [action, action])] }),
+  field("Action", "action", { options: [["", "Any"], ...config.audit_actions.map((action) => [action, action])] }),
   field("Status", "status", { options: [["", "Any"], ["2xx", "2xx"], ["4xx", "4xx"], ["5xx", "5xx"]] }),
-  field("Key id", "key", { placeholder: "uuid" }),
-  field("Actor id", "actor", { placeholder: "uuid" }),
+  // Pickers, not ids: the team's keys (every one, for an admin), integrations and members.
+  picker({ api: context.api, label: "Key", name: "key", path: "/auth/api-keys",
+    option: (key) => [key.id, `${key.name} (${key.prefix}…)${key.status === "active" ? "" : `, ${key.status}`}`] }),
+  picker({ api: context.api, label: "Integration", name: "integration", path: "/integrations",
+    option: (integration) => [integration.id, integration.name] }),
+  picker({ api: context.api, label: "Actor", name: "actor", path: "/team/members",
+    option: (member) => [member.user_id, member.username] }),
   field("Since", "since", { type: "datetime-local" }),
   field("Until", "until", { type: "datetime-local" }),
   h("button", { type: "submit", class: "secondary" }, "Filter"));

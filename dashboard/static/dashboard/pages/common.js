@@ -1,6 +1,7 @@
-// Shared page pieces: a cursor-paged table with "Load more", and the page header.
+// Shared page pieces: a cursor-paged table with "Load more", the page header, and pickers (a
+// select filled from an API list) where a filter or a form takes another object's id.
 
-import { clear, h } from "../ui.js";
+import { clear, field, h } from "../ui.js";
 
 export function header(title, ...actions) {
   document.title = `${title} · GhostFlow`;
@@ -45,4 +46,35 @@ export function pagedTable({ api, path, query = () => ({}), columns, empty = "No
   more.addEventListener("click", () => load(false));
   load(true);
   return { element, reload: () => load(true) };
+}
+
+// Every page of a cursor-paginated list, up to `limit` rows (a picker is no place for more).
+export async function listAll(api, path, { query = {}, limit = 1000 } = {}) {
+  const rows = [];
+  let cursor = null;
+  do {
+    const page = await api.get(path, { query: { ...query, page_size: 100, cursor: cursor || undefined } });
+    rows.push(...page.results);
+    cursor = cursorOf(page.next);
+  } while (cursor && rows.length < limit);
+  return rows;
+}
+
+// A select of the objects at `path` (a filter: "Any" first), instead of a text field for a raw id.
+// `option(row)` -> [id, text]. The list loads in the background; until then only "Any" is offered.
+export function picker({ api, label, name, path, option, query, any = "Any" }) {
+  const box = field(label, name, { options: [["", any]] });
+  const select = box.querySelector("select");
+  select.setAttribute("aria-busy", "true");
+  listAll(api, path, { query })
+    .then((rows) => {
+      const chosen = select.value;
+      select.append(...rows.map(option).map(([value, text]) => h("option", { value }, text)));
+      select.value = chosen;
+    })
+    .catch((error) => {
+      box.querySelector(".field-error").textContent = `The list could not be loaded: ${error.message}`;
+    })
+    .finally(() => select.removeAttribute("aria-busy"));
+  return box;
 }

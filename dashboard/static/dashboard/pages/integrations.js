@@ -2,31 +2,20 @@
 // Admin key shown once, the publishable Content key with a copy button, regenerate either key,
 // delete, and each integration's audit log.
 
-import { confirmDialog, dialog, field, formValues, h, notice, secretDialog, submitting } from "../ui.js";
+import { confirmDialog, copyButton, dateCell, dialog, field, formValues, h, notice, secretDialog, submitting } from "../ui.js";
 import { header, pagedTable } from "./common.js";
 import { eventColumns } from "./audit.js";
 import { scopePicker } from "./keys.js";
 
-const shortDate = (value) => (value ? new Date(value).toLocaleDateString() : "—");
 const origins = (text) => text.split(/[\s,]+/).map((value) => value.trim()).filter(Boolean);
-
-function copyButton(value, label) {
-  const button = h("button", { type: "button", class: "link", "aria-label": label, onclick: async () => {
-    try {
-      await navigator.clipboard.writeText(value);
-    } catch {
-      // Clipboard refused (an insecure context): the value is on screen to select by hand.
-    }
-    button.textContent = "Copied";
-  } }, "Copy");
-  return button;
-}
 
 export function integrationsPage(container, context) {
   const path = "/integrations";
   const showAdminKey = (issued) =>
-    secretDialog(`Admin key of “${issued.name}”`, issued.admin_key,
-      "Sign a JWT with it (HS256, kid = the part before the colon, aud /v1/admin/, at most 5 minutes) and send “Authorization: Ghost <token>” with this team's X-Team-Id.");
+    secretDialog(`Admin key of “${issued.name}”`, issued.admin_key, {
+      note: "Sign a JWT with it (HS256, kid = the part before the colon, aud /v1/admin/, at most 5 minutes) and send “Authorization: Ghost <token>”, with this team's id in the X-Team-Id header.",
+      team: context.team,
+    });
 
   const create = async () => {
     const issued = await dialog("New integration", (close) => {
@@ -45,7 +34,8 @@ export function integrationsPage(container, context) {
       field("Name", "name", { required: true, maxlength: 100, autofocus: true }),
       field("Description (optional)", "description", { maxlength: 500 }),
       scopePicker(context.role),
-      field("Allowed origins of the Content key (optional, e.g. https://shop.example.com)", "allowed_origins", {}),
+      field("Allowed origins of the Content key (optional)", "allowed_origins", {
+        help: "scheme://host[:port], separated by spaces or commas, e.g. https://shop.example.com" }),
       h("div", { class: "actions" },
         h("button", { type: "button", class: "secondary", onclick: () => close() }, "Cancel"),
         h("button", { type: "submit" }, "Create integration")));
@@ -72,11 +62,14 @@ export function integrationsPage(container, context) {
   const columns = [
     ["Name", (item) => h("a", { href: `${context.base}/settings/integrations/${item.id}`, "data-link": true }, item.name)],
     ["Admin key id", (item) => h("code", {}, item.admin_key_id)],
-    ["Content key", (item) => h("span", { class: "secret-inline" }, h("code", { class: "content-key" }, item.content_key),
-      " ", copyButton(item.content_key, `Copy the Content key of ${item.name}`))],
+    ["Content key", (item) => {
+      const value = h("code", { class: "content-key" }, item.content_key);
+      return h("span", { class: "secret-inline" }, value, " ",
+        copyButton(item.content_key, { label: `Copy the Content key of ${item.name}`, source: value, className: "link" }));
+    }],
     ["Scopes", (item) => item.scopes.join(", ")],
-    ["Created", (item) => shortDate(item.created_at)],
-    ["Last used", (item) => shortDate(item.last_used_at)],
+    ["Created", (item) => dateCell(item.created_at)],
+    ["Last used", (item) => dateCell(item.last_used_at)],
     ["", (item) => h("span", { class: "row-actions" },
       h("button", { type: "button", class: "link", onclick: async () => {
         if (await confirmDialog(`New Admin key for “${item.name}”?`, "The current Admin key and every token it signed stop working at once.", "Regenerate")) {

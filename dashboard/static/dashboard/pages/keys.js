@@ -2,11 +2,25 @@
 // regenerate (its owner only), rename, delete, and each key's own audit log.
 
 import { config } from "../api.js";
-import { confirmDialog, dialog, field, formValues, h, notice, secretDialog, submitting } from "../ui.js";
+import { confirmDialog, dateCell, dialog, field, formValues, h, notice, secretDialog, submitting } from "../ui.js";
 import { header, pagedTable } from "./common.js";
 import { eventColumns } from "./audit.js";
 
-const shortDate = (value) => (value ? new Date(value).toLocaleDateString() : "—");
+// A first call the new key may make, ready to paste: a GET its scopes allow (the first readable
+// resource: /campaigns for a `read` key), or GET /team, which any key of the team may read.
+export function tryItCommand(rawKey, team, scopes) {
+  const readable = scopes.find((scope) => scope.startsWith("read:"));
+  const path = readable ? `/${readable.slice("read:".length)}` : "/team";
+  return `curl -H "Authorization: Bearer ${rawKey}" -H "X-Team-Id: ${team}" ${location.origin}${config.api}${path}`;
+}
+
+function showKey(title, issued, team) {
+  return secretDialog(title, issued.raw_key, {
+    note: "Send it as “Authorization: Bearer <key>”, with this team's id in the X-Team-Id header.",
+    team,
+    tryIt: tryItCommand(issued.raw_key, team, issued.scopes),
+  });
+}
 
 const GRACE = [["0", "Stop the old secret now"], ["600", "Keep it 10 minutes"], ["3600", "Keep it 1 hour"], ["86400", "Keep it 24 hours"]];
 
@@ -58,7 +72,7 @@ export function keysPage(container, context) {
       return form;
     });
     if (issued) {
-      await secretDialog(`Your new key “${issued.name}”`, issued.raw_key, "Send it as “Authorization: Bearer <key>” with the X-Team-Id header of this team.");
+      await showKey(`Your new key “${issued.name}”`, issued, context.team);
       table.reload();
     }
   };
@@ -88,7 +102,7 @@ export function keysPage(container, context) {
     if (grace === undefined) return;
     try {
       const issued = await context.api.post(`${path}/${key.id}/regenerate`, { grace_seconds: grace });
-      await secretDialog(`New secret for “${issued.name}”`, issued.raw_key);
+      await showKey(`New secret for “${issued.name}”`, issued, context.team);
       table.reload();
     } catch (error) {
       notice("error", error.message);
@@ -115,9 +129,9 @@ export function keysPage(container, context) {
     ["Status", (key) => h("span", { class: `badge badge-${key.status}` }, key.status)],
     ["Scopes", (key) => key.scopes.join(", ")],
     ["Owner", (key) => key.owner.username],
-    ["Created", (key) => shortDate(key.created_at)],
-    ["Last used", (key) => shortDate(key.last_used_at)],
-    ["Expires", (key) => shortDate(key.expires_at)],
+    ["Created", (key) => dateCell(key.created_at)],
+    ["Last used", (key) => dateCell(key.last_used_at)],
+    ["Expires", (key) => dateCell(key.expires_at)],
     ["", (key) => h("span", { class: "row-actions" },
       key.status === "active" && key.owner.id === context.me.id
         ? h("button", { type: "button", class: "link", onclick: () => regenerate(key) }, "Regenerate") : null,

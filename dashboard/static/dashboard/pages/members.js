@@ -1,7 +1,7 @@
 // Members: roles, change a role, remove a member, leave the team; invitations (admins).
 
 import { config } from "../api.js";
-import { confirmDialog, dialog, field, formatDate, formValues, h, notice, submitting } from "../ui.js";
+import { confirmDialog, dateCell, dialog, field, formValues, h, notice, submitting } from "../ui.js";
 import { header, pagedTable } from "./common.js";
 
 const ROLES = ["viewer", "member", "admin", "owner"];
@@ -11,7 +11,18 @@ export function membersPage(container, context) {
   const rank = (role) => config.role_rank[role] || 0;
   const grantable = ROLES.filter((role) => rank(role) <= rank(context.role));
 
-  const changeRole = async (member, role) => {
+  // A role change is asked for first; cancelled, the select goes back to the current role.
+  const changeRole = async (member, select) => {
+    const role = select.value;
+    const lower = rank(role) < rank(member.role);
+    const confirmed = await confirmDialog(`Change the role of ${member.username}?`,
+      `From ${member.role} to ${role}.${lower ? " Their API keys in this team can then do no more than the new role allows." : ""}`,
+      "Change role", { danger: lower });
+    if (!confirmed) {
+      select.value = member.role;
+      select.focus();
+      return;
+    }
     try {
       await context.api.patch(`/team/members/${member.user_id}`, { role });
       notice("success", `${member.username} is now ${role}.`);
@@ -36,10 +47,10 @@ export function membersPage(container, context) {
   const members = pagedTable({ api: context.api, path: "/team/members", columns: [
     ["Member", (m) => `${m.username} <${m.email}>`],
     ["Role", (m) => (isAdmin && m.user_id !== context.me.id && rank(m.role) <= rank(context.role)
-      ? h("select", { "aria-label": `Role of ${m.username}`, onchange: (event) => changeRole(m, event.target.value) },
+      ? h("select", { "aria-label": `Role of ${m.username}`, onchange: (event) => changeRole(m, event.target) },
         grantable.map((role) => h("option", { value: role, selected: role === m.role }, role)))
       : m.role)],
-    ["Joined", (m) => formatDate(m.joined_at)],
+    ["Joined", (m) => dateCell(m.joined_at)],
     ["", (m) => (m.user_id === context.me.id
       ? h("button", { type: "button", class: "link danger", onclick: () => remove(m) }, "Leave team")
       : isAdmin && rank(m.role) <= rank(context.role) ? h("button", { type: "button", class: "link danger", onclick: () => remove(m) }, "Remove") : null)],
@@ -49,7 +60,7 @@ export function membersPage(container, context) {
   if (!isAdmin) return;
   const invitations = pagedTable({ api: context.api, path: "/team/invitations", empty: "No invitations.", columns: [
     ["E-mail", (i) => i.email], ["Role", (i) => i.role], ["Status", (i) => i.status], ["Invited by", (i) => i.invited_by || "—"],
-    ["Expires", (i) => formatDate(i.expires_at)],
+    ["Expires", (i) => dateCell(i.expires_at)],
     ["", (i) => (i.status === "pending" ? h("button", { type: "button", class: "link danger", onclick: async () => {
       try {
         await context.api.delete(`/team/invitations/${i.id}`);

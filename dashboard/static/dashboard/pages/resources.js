@@ -1,8 +1,9 @@
 // Campaigns, domains, offers, sources, networks: list with the API's filters and cursor paging,
-// create, edit, delete. Validation errors from the API land next to their fields.
+// create, edit, delete. Validation errors from the API land next to their fields. A filter on
+// another object (a campaign's domain, an offer's network) is a picker of those objects.
 
-import { confirmDialog, dialog, field, formValues, h, notice, submitting } from "../ui.js";
-import { header, pagedTable } from "./common.js";
+import { confirmDialog, dateCell, dialog, field, formValues, h, notice, submitting } from "../ui.js";
+import { header, pagedTable, picker } from "./common.js";
 
 const CAMPAIGN_STATUSES = [["draft", "Draft"], ["active", "Active"], ["paused", "Paused"], ["archived", "Archived"]];
 const SOURCE_KINDS = ["search", "social", "display", "native", "email", "other"].map((kind) => [kind, kind]);
@@ -10,14 +11,17 @@ const SOURCE_KINDS = ["search", "social", "display", "native", "email", "other"]
 export const RESOURCES = {
   campaigns: {
     title: "Campaigns",
+    one: "campaign",
     label: (row) => row.name,
     columns: [["Name", (row) => row.name], ["Status", (row) => row.status]],
     fields: () => [["Name", "name", { required: true, maxlength: 100 }], ["Status", "status", { options: CAMPAIGN_STATUSES }]],
-    filters: [["status", "Status", [["", "Any"], ...CAMPAIGN_STATUSES]], ["search", "Search"],
-      ["domain", "Domain id"], ["offer", "Offer id"], ["source", "Source id"]],
+    filters: [["status", "Status", { options: [["", "Any"], ...CAMPAIGN_STATUSES] }], ["search", "Search"],
+      ["domain", "Domain", { picker: "domains" }], ["offer", "Offer", { picker: "offers" }],
+      ["source", "Source", { picker: "sources" }]],
   },
   domains: {
     title: "Domains",
+    one: "domain",
     label: (row) => row.hostname,
     columns: [["Hostname", (row) => row.hostname]],
     fields: () => [["Hostname", "hostname", { required: true, maxlength: 253 }]],
@@ -25,21 +29,24 @@ export const RESOURCES = {
   },
   offers: {
     title: "Offers",
+    one: "offer",
     label: (row) => row.name,
     columns: [["Name", (row) => row.name], ["URL", (row) => row.url], ["Payout", (row) => row.payout]],
     fields: () => [["Name", "name", { required: true, maxlength: 100 }], ["URL", "url", { type: "url", required: true }],
       ["Payout", "payout", { type: "number", step: "0.01", min: "0" }]],
-    filters: [["search", "Search"], ["network", "Network id"]],
+    filters: [["search", "Search"], ["network", "Network", { picker: "networks" }]],
   },
   sources: {
     title: "Sources",
+    one: "source",
     label: (row) => row.name,
     columns: [["Name", (row) => row.name], ["Kind", (row) => row.kind]],
     fields: () => [["Name", "name", { required: true, maxlength: 100 }], ["Kind", "kind", { options: SOURCE_KINDS }]],
-    filters: [["kind", "Kind", [["", "Any"], ...SOURCE_KINDS]], ["search", "Search"]],
+    filters: [["kind", "Kind", { options: [["", "Any"], ...SOURCE_KINDS] }], ["search", "Search"]],
   },
   networks: {
     title: "Networks",
+    one: "network",
     label: (row) => row.name,
     columns: [["Name", (row) => row.name], ["Postback URL", (row) => row.postback_url || "—"]],
     fields: () => [["Name", "name", { required: true, maxlength: 100 }], ["Postback URL", "postback_url", { type: "url" }]],
@@ -50,13 +57,20 @@ export const RESOURCES = {
 export function resourcePage(container, context, key) {
   const resource = RESOURCES[key];
   const canWrite = context.can(`write:${key}`);
-  const singular = resource.title.toLowerCase().replace(/s$/, "");
+  const singular = resource.one;
   const path = `/${key}`;
   const filterForm = h("form", { class: "filters", role: "search", onsubmit: (event) => {
     event.preventDefault();
     table.reload();
   } },
-  resource.filters.map(([name, label, options]) => field(label, name, options ? { options } : { type: "search" })),
+  resource.filters.map(([name, label, { options, picker: other } = {}]) => {
+    if (options) return field(label, name, { options });
+    if (!other) return field(label, name, { type: "search" });
+    // The objects of another resource, by name: only if this role may list them.
+    return context.can(`read:${other}`)
+      ? picker({ api: context.api, label, name, path: `/${other}`, option: (row) => [row.id, RESOURCES[other].label(row)] })
+      : null;
+  }),
   h("button", { type: "submit", class: "secondary" }, "Filter"));
 
   const edit = async (row) => {
@@ -94,7 +108,7 @@ export function resourcePage(container, context, key) {
 
   const columns = [
     ...resource.columns,
-    ["Created", (row) => new Date(row.created_at).toLocaleDateString()],
+    ["Created", (row) => dateCell(row.created_at)],
     ...(canWrite ? [["", (row) => h("span", { class: "row-actions" },
       h("button", { type: "button", class: "link", onclick: () => edit(row) }, "Edit"),
       h("button", { type: "button", class: "link danger", onclick: () => remove(row) }, "Delete"))]] : []),
