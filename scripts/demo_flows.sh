@@ -22,8 +22,9 @@ trap 'kill $SERVER 2>/dev/null && wait $SERVER; [ -n "${KEEP:-}" ] || rm -rf "$W
 for _ in $(seq 50); do curl -fs "http://127.0.0.1:$PORT/healthz" > /dev/null && break; sleep 0.2; done
 TEAM=$(grep -oE 'team 1: .* ([0-9a-f-]{36})' "$WORK/seed.txt" | grep -oE '[0-9a-f-]{36}')
 B="http://127.0.0.1:$PORT/api/v1" TEAM="$TEAM" MAILDIR="$WORK/mail" PYTHON="$(pwd)/$BIN/python" bash docs/flows.sh
-# The README's and the Python tutorial's blocks, as a reader pastes them, against the same server
+# The README's, the Python tutorial's and the SDK README's first blocks, as a reader pastes them, against the same server
 # (scripts/run_doc_blocks.py: the placeholders a reader fills in, filled in).
-"$BIN/python" scripts/run_doc_blocks.py README.md docs/tutorial/python.md \
-  --sub "<team 1 id printed by make run>=$TEAM" --sub "<team id>=$TEAM" --sub 'gf_...=$KEY' \
-  --sub "http://127.0.0.1:8000=http://127.0.0.1:$PORT"
+"$BIN/python" scripts/run_doc_blocks.py README.md docs/tutorial/python.md clients/python/README.md \
+  --sub "<team 1 id printed by make run>=$TEAM" --sub "<team id>=$TEAM" --sub "8f1c2d3e-...=$TEAM" \
+  --sub 'gf_...=$KEY' --sub "http://127.0.0.1:8000=http://127.0.0.1:$PORT" \
+  --sub "https://api.example.com=http://127.0.0.1:$PORT"

@@ -5,7 +5,7 @@ comment: invisible on GitHub and in the docs site). Blocks run in order, each in
 (with `set -euo pipefail`) or `python`, from the repository's root with `.venv/bin` first on PATH,
 after the placeholders a reader fills in are replaced (`--sub TEXT=VALUE`, e.g. the team id that
 `make run` printed, or the server's address). Shell variables set by one sh block of a file are
-kept for the next (the blocks of a page are one session). A block that fails fails the run, with
+kept for the next, across the files of one run (one reader, one terminal). A block that fails fails the run, with
 its output.
 
     python scripts/run_doc_blocks.py README.md --sub '<team 1 id printed by make run>=...' ...
@@ -58,32 +58,33 @@ def shell_variables(state: Path, names: set[str]) -> dict[str, str]:
     return dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line)
 
 
-def run(path: Path, subs: list[tuple[str, str]]) -> None:
+def run(paths: list[Path], subs: list[tuple[str, str]]) -> None:
     env = {**os.environ, "PATH": f"{ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}"}
     with tempfile.TemporaryDirectory() as work:
         state = Path(work) / "state.sh"
         state.write_text("")
-        found = blocks(path.read_text())
         names: set[str] = set()
-        if not found:
-            sys.exit(f"{path}: no block marked <!-- run: sh|python -->")
-        for number, (language, code) in enumerate(found, 1):
-            code = substitute(code, subs, shell_variables(state, names))
-            if language == "sh":
-                # Each block sees the variables the previous ones set (their `declare -p`).
-                assigned = sorted(set(ASSIGNMENT.findall(code)))
-                names.update(assigned)
-                keep = f"declare -p {' '.join(assigned)} >> {state}\n" if assigned else ""
-                script = f"set -euo pipefail\nsource {state}\n{code}\n{keep}"
-                command = ["bash", "-c", script]
-            else:
-                command = [str(ROOT / ".venv" / "bin" / "python"), "-c", code]
-            done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
-            print(f"--- {path} block {number} ({language}): exit {done.returncode}")
-            print(done.stdout, end="")
-            if done.returncode != 0:
-                print(done.stderr, end="", file=sys.stderr)
-                sys.exit(f"{path} block {number} failed")
+        for path in paths:
+            found = blocks(path.read_text())
+            if not found:
+                sys.exit(f"{path}: no block marked <!-- run: sh|python -->")
+            for number, (language, code) in enumerate(found, 1):
+                code = substitute(code, subs, shell_variables(state, names))
+                if language == "sh":
+                    # Each block sees the variables the previous ones set (their `declare -p`).
+                    assigned = sorted(set(ASSIGNMENT.findall(code)))
+                    names.update(assigned)
+                    keep = f"declare -p {' '.join(assigned)} >> {state}\n" if assigned else ""
+                    script = f"set -euo pipefail\nsource {state}\n{code}\n{keep}"
+                    command = ["bash", "-c", script]
+                else:
+                    command = [str(ROOT / ".venv" / "bin" / "python"), "-c", code]
+                done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+                print(f"--- {path} block {number} ({language}): exit {done.returncode}")
+                print(done.stdout, end="")
+                if done.returncode != 0:
+                    print(done.stderr, end="", file=sys.stderr)
+                    sys.exit(f"{path} block {number} failed")
 
 
 def main() -> None:
@@ -92,8 +93,7 @@ def main() -> None:
     parser.add_argument("--sub", action="append", default=[], help="TEXT=VALUE: replace TEXT in the blocks")
     args = parser.parse_args()
     subs = [tuple(item.split("=", 1)) for item in args.sub]
-    for path in args.files:
-        run(path, subs)
+    run(args.files, subs)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ def test_the_blocks_a_reader_runs_are_the_ones_marked_and_are_filled_in():
 
 
 def test_the_readme_and_the_python_tutorial_have_blocks_to_run():
-    for page in ("README.md", "docs/tutorial/python.md"):
+    for page in ("README.md", "docs/tutorial/python.md", "clients/python/README.md"):
         assert run_doc_blocks.blocks((ROOT / page).read_text()), page
 
 
