@@ -2,13 +2,19 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# Two installs (scripts/bootstrap_venv.py): what serving needs (`make run`, key, manage,
+# demo-flows, schema), and that plus the test, lint and benchmark tools (`make test`, lint, bench).
+STAMP_RUN := $(VENV)/.installed-run
+STAMP_DEV := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 # `make run` is a local development server: DEBUG on, embedded SQLite, console e-mail. Links in
 # mails and the printed curl lines follow the port: `make run PORT=8001`.
 SITE_URL ?= http://127.0.0.1:$(PORT)
-DEV_ENV := DEBUG=1 SITE_URL=$(SITE_URL)
+# `make run MAIL_DIR=.mail` writes each mail to a file in .mail/ instead of the terminal, where
+# docs/flows.sh reads the codes: `MAIL_DIR=.mail TEAM=... docs/flows.sh`.
+MAIL_DIR ?=
+DEV_ENV := DEBUG=1 SITE_URL=$(SITE_URL) $(if $(MAIL_DIR),EMAIL_URL=filemail:///$(abspath $(MAIL_DIR)))
 # `make run` is the development server (scripts/dev_server.py): uvicorn on config.asgi (Django's
 # ASGI handler) serves every path, the live audit stream included, beside the background worker
 # that sends the mail (manage.py run_worker); both restart when a file of these changes and Ctrl-C
@@ -18,16 +24,22 @@ DEV_ENV := DEBUG=1 SITE_URL=$(SITE_URL)
 APP_DIRS := access accounts apikeys audit config dashboard infra integrations livestream teams tracking
 
 
-.PHONY: docs docs-serve install run run-split key manage demo-flows screenshots test test-postgres test-pgbouncer lint format sdk-sync migrations-check schema bench bench-stream bench-scale ci clean
+.PHONY: docs docs-serve install install-run run run-split key manage demo-flows screenshots test test-postgres test-pgbouncer lint format sdk-sync migrations-check schema bench bench-stream bench-scale ci clean
 
 # Under a lock, so `make run` and `make test` started together on a fresh clone do not both build it.
-$(STAMP): pyproject.toml constraints.txt clients/python/pyproject.toml
-	@$(PYTHON) scripts/bootstrap_venv.py
+$(STAMP_RUN): pyproject.toml constraints.txt
+	@$(PYTHON) scripts/bootstrap_venv.py run
 
-install: $(STAMP)
+$(STAMP_DEV): pyproject.toml constraints.txt clients/python/pyproject.toml
+	@$(PYTHON) scripts/bootstrap_venv.py dev
 
-run: install
+install-run: $(STAMP_RUN)
+
+install: $(STAMP_DEV)
+
+run: install-run
 	@echo "==> Dashboard: $(SITE_URL)/  (log in as demo / ghostflow-demo-pass)"
+	$(if $(MAIL_DIR),mkdir -p $(MAIL_DIR))
 	$(DEV_ENV) $(BIN)/python manage.py migrate --noinput
 	$(DEV_ENV) $(BIN)/python manage.py seed_demo
 	$(DEV_ENV) $(BIN)/python scripts/dev_server.py --reload -- \
@@ -37,7 +49,7 @@ run: install
 # nginx on $(PORT) -> gunicorn sync workers (config.wsgi) + the stream server (config.asgi), and
 # the background worker, on the same database and demo data as `make run`; Ctrl-C stops all four
 # (scripts/split_stack.py).
-run-split: install
+run-split: install-run
 	@echo "==> Dashboard: $(SITE_URL)/  (log in as demo / ghostflow-demo-pass)"
 	$(DEV_ENV) $(BIN)/python manage.py migrate --noinput
 	$(DEV_ENV) $(BIN)/python manage.py seed_demo
@@ -48,13 +60,13 @@ run-split: install
 OWNER ?= demo
 NAME ?= Demo key
 PERMISSIONS ?= read write:campaigns
-key: install
+key: install-run
 	@test -n "$(TEAM)" || { echo "Usage: make key TEAM=<team uuid> [OWNER=demo] [NAME=...] [PERMISSIONS=...]"; exit 2; }
 	$(DEV_ENV) $(BIN)/python manage.py create_api_key --user "$(OWNER)" --team "$(TEAM)" --name "$(NAME)" \
 		--permissions $(PERMISSIONS)
 
 # The README's flows, run against a fresh dev server of their own; fails if any answer differs.
-demo-flows: install
+demo-flows: install-run
 	bash scripts/demo_flows.sh
 
 # PNGs of the dashboard's main pages (docs/screenshots/), from a fresh dev server and Chromium.
@@ -62,7 +74,7 @@ screenshots: install
 	$(BIN)/python scripts/screenshots.py
 
 # Any management command against the dev settings: make manage CMD="createsuperuser"
-manage: install
+manage: install-run
 	$(DEV_ENV) $(BIN)/python manage.py $(CMD)
 
 test: install
@@ -91,7 +103,7 @@ format: install
 # and anchors as errors (CI runs it); `make docs-serve` previews it on 127.0.0.1:8001.
 DOCS_STAMP := $(VENV)/.docs-installed
 DOCS_ENV := NO_MKDOCS_2_WARNING=1 DISABLE_MKDOCS_2_WARNING=true
-$(DOCS_STAMP): $(STAMP) pyproject.toml constraints.txt
+$(DOCS_STAMP): $(STAMP_RUN) pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[docs]'
 	@touch $@
 
@@ -106,10 +118,10 @@ docs-serve: $(DOCS_STAMP)
 sdk-sync: install
 	$(BIN)/python clients/python/scripts/generate_sync.py $(if $(CHECK),--check)
 
-migrations-check: install
+migrations-check: install-run
 	$(DEV_ENV) $(BIN)/python manage.py makemigrations --check --dry-run
 
-schema: install
+schema: install-run
 	$(DEV_ENV) $(BIN)/python manage.py spectacular --validate --fail-on-warn --file schema.yml
 
 # Ours beside the peers (bench/compare.py, wrk) and the in-process costs (bench/inprocess.py).

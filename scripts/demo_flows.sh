@@ -21,7 +21,8 @@ SERVER=$!
 trap 'kill $SERVER 2>/dev/null && wait $SERVER; [ -n "${KEEP:-}" ] || rm -rf "$WORK"' EXIT
 for _ in $(seq 50); do curl -fs "http://127.0.0.1:$PORT/healthz" > /dev/null && break; sleep 0.2; done
 TEAM=$(grep -oE 'team 1: .* ([0-9a-f-]{36})' "$WORK/seed.txt" | grep -oE '[0-9a-f-]{36}')
-B="http://127.0.0.1:$PORT/api/v1" TEAM="$TEAM" MAILDIR="$WORK/mail" PYTHON="$(pwd)/$BIN/python" bash docs/flows.sh
+# python3 from PATH, not the venv's: the flows need the standard library only (no PyJWT), as a reader's.
+BASE_URL="http://127.0.0.1:$PORT" TEAM="$TEAM" MAIL_DIR="$WORK/mail" bash docs/flows.sh
 # The README's, the Python tutorial's and the SDK README's first blocks, as a reader pastes them, against the same server
 # (scripts/run_doc_blocks.py: the placeholders a reader fills in, filled in).
 "$BIN/python" scripts/run_doc_blocks.py README.md docs/tutorial/python.md clients/python/README.md \
