@@ -250,15 +250,21 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-# Optional: `collectstatic` target. Without it, WhiteNoise serves straight from the finders.
+# Where `collectstatic` puts the static files (the image does it at build time: Dockerfile). Then
+# every file is served under a name with its content's hash (the dashboard's ES module imports
+# rewritten to match: infra/staticfiles.py), gzip-compressed beside, and WhiteNoise sends the hashed
+# names with `Cache-Control: max-age=315360000, public, immutable`. Without it (`make run`, the
+# tests, a wheel installed without that step), WhiteNoise serves straight from the installed
+# packages (Swagger UI comes from drf-spectacular-sidecar) under their own names.
 STATIC_ROOT = env.str("STATIC_ROOT", default="") or None
+_static_storage = (
+    "infra.staticfiles.ManifestStaticFilesStorage" if STATIC_ROOT else "whitenoise.storage.CompressedStaticFilesStorage"
+)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    "staticfiles": {"BACKEND": _static_storage},
 }
-# Serve straight from the installed packages (Swagger UI comes from drf-spectacular-sidecar), so the
-# docs work offline without a collectstatic step.
-WHITENOISE_USE_FINDERS = True
+WHITENOISE_USE_FINDERS = STATIC_ROOT is None
 
 # Request bodies: anything bigger is refused with 413 before it is parsed.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=256 * 1024)

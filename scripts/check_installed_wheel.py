@@ -17,6 +17,10 @@ and run the server from that copy only. CI runs this (.ci/run); so can you:
    config.asgi (config.workers.UvicornWorker, as the stream service) on free loopback ports: /readyz,
    the dashboard page and its static files, Swagger UI's (drf-spectacular-sidecar), the OpenAPI
    schema and a login all answer 200.
+5. As the image: the Dockerfile's collectstatic (its RUN line) from the installed copy, then the
+   Dockerfile's CMD (on a loopback port) with STATIC_ROOT: the dashboard's files are served under
+   hashed names, gzipped and cached for good, and the containers' health probe
+   (`python -m infra.probe`) passes.
 
 Standard library only: it runs with any Python 3.11+, the project's virtualenv or not.
 """
@@ -39,9 +43,12 @@ import time
 import tomllib
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+DOCKERFILE = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
+IMMUTABLE = "max-age=315360000, public, immutable"  # WhiteNoise's, for a file with a hashed name
 START_TIMEOUT = 60.0
 
 
@@ -107,6 +114,27 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def image_build_collectstatic() -> str:
+    """The Dockerfile's collectstatic command line (a RUN line)."""
+    return re.search(r"^RUN (.*collectstatic.*)$", DOCKERFILE, re.M).group(1)
+
+
+def image_command(gunicorn: str, port: int) -> list[str]:
+    """The Dockerfile's CMD with this venv's gunicorn, on a loopback port instead of 0.0.0.0:8000."""
+    command = json.loads(re.search(r"^CMD (\[.*?\])$", DOCKERFILE, re.S | re.M).group(1))
+    if command[0] != "gunicorn" or "0.0.0.0:8000" not in command:
+        raise SystemExit(f"FAILED: the Dockerfile's CMD is not gunicorn on 0.0.0.0:8000: {command}")
+    return [gunicorn, *(f"127.0.0.1:{port}" if part == "0.0.0.0:8000" else part for part in command[1:])]
+
+
+def fetch(url: str, **headers: str) -> tuple[int, dict[str, str], bytes]:
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=10) as answer:
+            return answer.status, dict(answer.headers), answer.read()
+    except urllib.error.HTTPError as refused:
+        return refused.code, dict(refused.headers), refused.read()
+
+
 def request(url: str, data: dict | None = None) -> tuple[int, bytes]:
     body = None if data is None else json.dumps(data).encode()
     headers = {} if data is None else {"Content-Type": "application/json"}
@@ -117,10 +145,18 @@ def request(url: str, data: dict | None = None) -> tuple[int, bytes]:
         return refused.code, refused.read()
 
 
-def serve(command: list[str], *, env: dict[str, str], cwd: Path, log: Path) -> tuple[subprocess.Popen, str]:
+def bound(command: list[str]) -> Callable[[int], list[str]]:
+    """A gunicorn command line, on a port: bound to it on the loopback, without a control socket."""
+    return lambda port: [*command, "--bind", f"127.0.0.1:{port}", "--no-control-socket"]
+
+
+def serve(
+    command_on: Callable[[int], list[str]], *, env: dict[str, str], cwd: Path, log: Path
+) -> tuple[subprocess.Popen, str]:
     port = free_port()
+    command = command_on(port)
     process = subprocess.Popen(
-        [*command, "--bind", f"127.0.0.1:{port}", "--no-control-socket"],
+        command,
         cwd=cwd,
         env=env,
         stdout=log.open("w"),
@@ -216,7 +252,7 @@ def check(work: Path) -> None:
     gunicorn = str(venv / "bin" / "gunicorn")
     step("gunicorn sync workers on config.wsgi, from the installed copy")
     wsgi = [gunicorn, "config.wsgi:application", "--workers", "1"]
-    process, base = serve(wsgi, env=env, cwd=cwd, log=work / "wsgi.log")
+    process, base = serve(bound(wsgi), env=env, cwd=cwd, log=work / "wsgi.log")
     try:
         expect(base, "/readyz", contains=b'"status": "ok"')
         page = expect(base, "/", contains=b"dashboard/app.js")
@@ -233,10 +269,34 @@ def check(work: Path) -> None:
 
     step("gunicorn with config.workers.UvicornWorker on config.asgi, from the installed copy")
     asgi = [gunicorn, "config.asgi:application", "--worker-class", "config.workers.UvicornWorker", "--workers", "1"]
-    process, base = serve(asgi, env=env, cwd=cwd, log=work / "asgi.log")
+    process, base = serve(bound(asgi), env=env, cwd=cwd, log=work / "asgi.log")
     try:
         expect(base, "/readyz", contains=b'"status": "ok"')
         expect(base, "/static/dashboard/app.js")
+    finally:
+        stop(process)
+
+    step("as the image: its collectstatic, then its CMD serving the collected files")
+    static = work / "static"
+    image_env = {**env, "STATIC_ROOT": str(static)}
+    run(["sh", "-c", image_build_collectstatic()], cwd=cwd, env=image_env)
+    process, base = serve(lambda port: image_command(gunicorn, port), env=image_env, cwd=cwd, log=work / "image.log")
+    try:
+        page = expect(base, "/", contains=b"/static/dashboard/app.")
+        assets = sorted(set(re.findall(rb'(?:href|src)="(/static/[^"]+)"', page)))
+        hashed = [asset.decode() for asset in assets if re.search(rb"\.[0-9a-f]{12}\.(js|css)$", asset)]
+        if len(hashed) < 2:
+            raise SystemExit(f"FAILED: the dashboard's files are not under hashed names: {assets}")
+        for asset in hashed:
+            status, headers, _ = fetch(base + asset, **{"Accept-Encoding": "gzip"})
+            if (status, headers.get("Cache-Control"), headers.get("Content-Encoding")) != (200, IMMUTABLE, "gzip"):
+                raise SystemExit(f"FAILED: {asset}: {status} {headers}")
+            print(f"    {asset}: 200, gzip, {IMMUTABLE}", flush=True)
+        docs = expect(base, "/api/docs/", contains=b"swagger-ui")
+        for asset in sorted(set(re.findall(rb'(?:href|src)="(/static/[^"]+)"', docs))):
+            expect(base, asset.decode())
+        run([python, "-m", "infra.probe", f"{base}/readyz"], cwd=cwd, env=image_env)
+        print("    python -m infra.probe: ready", flush=True)
     finally:
         stop(process)
 
