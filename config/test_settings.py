@@ -18,7 +18,9 @@ from config.settings import *  # noqa: F403
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # A file, not shared-cache memory: threads in the concurrency tests then wait on SQLite's
     # lock (busy timeout) instead of failing with "database table is locked".
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}  # noqa: F405
+    # TEST_SQLITE_PATH: another file for a second run in the same checkout (xdist adds _gw0, _gw1).
+    test_database = os.environ.get("TEST_SQLITE_PATH") or str(BASE_DIR / ".test-db.sqlite3")  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": test_database}  # noqa: F405
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
