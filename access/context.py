@@ -13,10 +13,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
+from django.utils import timezone
 
 from infra.coherence import ProcessCache
 from infra.errors import BadRequest, Forbidden, Unauthorized
@@ -205,3 +207,29 @@ def check_signed_in(access: Access) -> None:
     session = session_of(access)
     if session is None or session not in signed_in([session]):
         raise Unauthorized(SIGNED_OUT, code="token_revoked")
+
+
+REAUTHENTICATION_REQUIRED = "Confirm it is you: re-authenticate (POST /api/v1/auth/reauthenticate), then try again."
+
+# When a session last proved who it is (accounts.sessions.authenticated_at), registered by
+# accounts like SESSION_RULE: None when the session is not signed in (or never proved it).
+AUTHENTICATED_AT_RULE: list[Callable[[uuid.UUID], datetime | None]] = []
+
+
+def check_recently_authenticated(access: Access, *, within_seconds: int) -> None:
+    """403 `reauthentication_required` unless the *session* of this login (its refresh family,
+    named by the access token, never the token itself) proved who it is within the last
+    `within_seconds`: at its login, or at a re-authentication. Bound to the session, so a token of
+    another session of the same person does not lend it its recent authentication; a refresh keeps
+    the session's time and never moves it. 401 `token_revoked` for a session signed out. Only for
+    logins (access.permissions.RecentAuthentication lets no other credential this far)."""
+    if len(AUTHENTICATED_AT_RULE) != 1:
+        raise ImproperlyConfigured("accounts must register exactly one rule (access.context.AUTHENTICATED_AT_RULE).")
+    session = session_of(access)
+    if access.kind != Kind.JWT or session is None:
+        raise Unauthorized(SIGNED_OUT, code="token_revoked")
+    authenticated_at = AUTHENTICATED_AT_RULE[0](session)
+    if authenticated_at is None:
+        raise Unauthorized(SIGNED_OUT, code="token_revoked")
+    if timezone.now() - authenticated_at > timedelta(seconds=within_seconds):
+        raise Forbidden(REAUTHENTICATION_REQUIRED, code="reauthentication_required")

@@ -1,5 +1,6 @@
 """Permission classes shared by every credential: one path for every scope check."""
 
+from django.conf import settings
 from rest_framework.permissions import BasePermission
 
 from infra.errors import Forbidden
@@ -46,4 +47,22 @@ class InteractiveLoginOnly(BasePermission):
                 code="interactive_login_required",
             )
         context.check_signed_in(request.access)
+        return True
+
+
+class RecentAuthentication(InteractiveLoginOnly):
+    """Step-up ("sudo mode"): the acts that hand out power need a login (never a key or an
+    integration) whose session proved who it is within settings.REAUTH_SECONDS, else 403
+    `reauthentication_required` (access.context.check_recently_authenticated).
+
+    Views do not list it: they declare the methods that need it,
+    `requires_recent_authentication = frozenset({"POST"})`, and access.views.AccessMixin adds it
+    last (after the scope check, so someone without the scope learns nothing more).
+    tests/test_step_up.py walks every URL under /api/v1/ and asserts the exact set."""
+
+    def has_permission(self, request, view) -> bool:
+        if request.method not in view.requires_recent_authentication:
+            return True
+        super().has_permission(request, view)
+        context.check_recently_authenticated(request.access, within_seconds=settings.REAUTH_SECONDS)
         return True

@@ -4,7 +4,7 @@ and tenant querysets."""
 from rest_framework.permissions import IsAuthenticated
 
 from . import context, scopes
-from .permissions import HasScope
+from .permissions import HasScope, RecentAuthentication
 
 # A team-scoped view must say what it needs: a scope, a `resource` (read:/write: by method), a
 # per-request `get_required_scope`, or explicitly this: any member of the team.
@@ -16,10 +16,19 @@ class AccessMixin:
     which credential). `tests/test_access.py` walks every URL under /api/v1/ to enforce it."""
 
     team_scoped = False
+    # The HTTP methods of this view that hand out power: they need a recent authentication of the
+    # login's session (step-up, access.permissions.RecentAuthentication, added here last).
+    requires_recent_authentication: frozenset[str] = frozenset()
 
     def perform_authentication(self, request):
         super().perform_authentication(request)
         context.establish(request)
+
+    def get_permissions(self):
+        permissions = super().get_permissions()
+        if self.requires_recent_authentication:
+            permissions.append(RecentAuthentication())
+        return permissions
 
 
 class TeamScopedMixin(AccessMixin):

@@ -13,3 +13,5 @@ class AccountsConfig(AppConfig):
 
         # Which logins are still signed in: asked by access, which cannot import accounts.
         context.SESSION_RULE.append(sessions.signed_in)
+        # When a session last proved who it is: asked by the step-up check (access.permissions).
+        context.AUTHENTICATED_AT_RULE.append(sessions.authenticated_at)

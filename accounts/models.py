@@ -116,6 +116,10 @@ class RefreshFamily(models.Model):
     # Where the login came from, as the request that started it said (shown in the sessions list).
     user_agent = models.CharField(max_length=255, blank=True)
     ip = models.GenericIPAddressField(null=True, blank=True)
+    # When the person last proved who they are in this login: at the login itself, then at each
+    # re-authentication (accounts.reauth). The acts that hand out power ask for it to be recent
+    # (settings.REAUTH_SECONDS: access.permissions.RecentAuthentication). Never moved by refresh.
+    authenticated_at = models.DateTimeField(null=True, blank=True)
 
     objects = RefreshFamilyQuerySet.as_manager()
 

@@ -124,6 +124,26 @@ class ChangePasswordSerializer(serializers.Serializer):
     new_password = strict.CharField(**PASSWORD)
 
 
+class ReauthenticateSerializer(serializers.Serializer):
+    """One proof, by one of the methods of accounts.reauth.METHODS (each an optional field here)."""
+
+    password = strict.CharField(**PASSWORD, required=False)
+
+    def validate(self, attrs):
+        from .reauth import METHODS
+
+        given = [name for name in METHODS if attrs.get(name)]
+        if len(given) != 1:
+            raise serializers.ValidationError(f"Give exactly one of: {', '.join(METHODS)}.")
+        return attrs
+
+
+class ReauthenticatedSerializer(serializers.Serializer):
+    reauthenticated_until = serializers.DateTimeField(
+        help_text="Until when this session may do the acts that need a recent authentication."
+    )
+
+
 class GoogleSerializer(serializers.Serializer):
     credential = strict.CharField(max_length=8192, help_text="The ID token from Google Identity Services.")
 

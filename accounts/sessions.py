@@ -91,6 +91,7 @@ def start_session(*, user: User) -> TokenPair:
         user=user,
         current_jti=jti,
         expires_at=now + timedelta(seconds=settings.JWT_SESSION_MAX_AGE),
+        authenticated_at=now,  # a fresh login has just proved who it is (step-up: accounts.reauth)
         password_fingerprint=password_fingerprint(user.password),
         user_agent=context.user_agent if context is not None else "",
         ip=context.ip if context is not None else None,
@@ -238,6 +239,13 @@ def signed_in(session_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
     if not ids:
         return set()
     return set(RefreshFamily.objects.live().filter(pk__in=ids).values_list("pk", flat=True))
+
+
+def authenticated_at(session_id: uuid.UUID):
+    """When this session last proved who it is (its login, or its last re-authentication), or
+    None when it is not signed in (by `signed_in`'s rule). One query. Asked through
+    access.context.check_recently_authenticated by the step-up check."""
+    return RefreshFamily.objects.live().filter(pk=session_id).values_list("authenticated_at", flat=True).first()
 
 
 def live_sessions(*, user: User):

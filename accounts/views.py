@@ -25,7 +25,7 @@ from infra.errors import BadRequest, Forbidden, Unauthorized
 from infra.schema import ProblemSerializer
 from teams.models import Membership
 
-from . import cookies, google, passwords, recovery, registration, selectors, sessions
+from . import cookies, google, passwords, reauth, recovery, registration, selectors, sessions
 from .serializers import (
     REFRESH_TOKEN_MAX_LENGTH,
     AccessTokenSerializer,
@@ -36,6 +36,8 @@ from .serializers import (
     GoogleSerializer,
     LoginSerializer,
     MeSerializer,
+    ReauthenticatedSerializer,
+    ReauthenticateSerializer,
     RefreshSerializer,
     RegisterSerializer,
     ResetPasswordSerializer,
@@ -338,6 +340,9 @@ class ChangePasswordView(AccessMixin, APIView):
     rate_limit = "change_password"
 
     permission_classes = [IsAuthenticated, InteractiveLoginOnly]
+    # Besides the current password: a session that has not proved who it is lately cannot change
+    # it either (one rule for every act that hands out power: access.permissions.RecentAuthentication).
+    requires_recent_authentication = frozenset({"POST"})
 
     @extend_schema(request=ChangePasswordSerializer, responses={200: AccessTokenSerializer})
     def post(self, request):
@@ -353,6 +358,28 @@ class ChangePasswordView(AccessMixin, APIView):
         family_id = request.access.credential.get(FAMILY_CLAIM)
         passwords.set_password(user=user, password=data["new_password"], keep_family_id=family_id)
         return Response(sessions.fresh_access_token(user=user, family_id=family_id))
+
+
+class ReauthenticateView(AccessMixin, APIView):
+    """Step-up: prove who you are again (the password), and this session, only this one, may do
+    the acts that hand out power for REAUTH_SECONDS (accounts/reauth.py)."""
+
+    rate_limit = "reauthenticate"
+
+    permission_classes = [IsAuthenticated, InteractiveLoginOnly]
+
+    @extend_schema(request=ReauthenticateSerializer, responses={200: ReauthenticatedSerializer})
+    def post(self, request):
+        data = _valid(ReauthenticateSerializer, request)
+        (name,) = [name for name in reauth.METHODS if data.get(name)]
+        until = reauth.reauthenticate(
+            request=request,
+            user=request.user,
+            family_id=context.session_of(request.access),
+            method=reauth.METHODS[name],
+            proof=data[name],
+        )
+        return Response(ReauthenticatedSerializer({"reauthenticated_until": until}).data)
 
 
 class GoogleSignInView(PublicAuthView):

@@ -47,6 +47,7 @@ STATUS_FILTER = OpenApiParameter("status", enum=[s.value for s in APIKey.Status]
 
 
 class APIKeyListView(KeyManagementMixin, generics.ListAPIView):
+    requires_recent_authentication = frozenset({"POST"})  # step-up: access.permissions.RecentAuthentication
     serializer_class = APIKeySerializer
 
     @extend_schema(parameters=[STATUS_FILTER])
@@ -103,6 +104,8 @@ class APIKeyRevokeView(KeyManagementMixin, APIView):
 
 
 class APIKeyRegenerateView(KeyManagementMixin, APIView):
+    requires_recent_authentication = frozenset({"POST"})  # step-up: access.permissions.RecentAuthentication
+
     @extend_schema(request=RegenerateSerializer, responses={200: IssuedAPIKeySerializer})
     def post(self, request, key_id):
         """A new secret for the same key; the old one stops now or after `grace_seconds`.

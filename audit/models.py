@@ -20,6 +20,8 @@ class Action(models.TextChoices):
     LOGOUT = "logout"
     REFRESH_REUSE = "refresh.reuse_detected"
     SESSION_REVOKED = "session.revoked"
+    REAUTHENTICATED = "reauth.succeeded"
+    REAUTHENTICATION_FAILED = "reauth.failed"
     PASSWORD_CHANGED = "password.changed"
     PASSWORD_RESET_REQUESTED = "password.reset_requested"
     PASSWORD_RESET = "password.reset"

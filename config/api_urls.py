@@ -44,6 +44,7 @@ urlpatterns = [
     *route("auth/forgot-password", accounts.ForgotPasswordView, "forgot-password"),
     *route("auth/reset-password", accounts.ResetPasswordView, "reset-password"),
     *route("auth/change-password", accounts.ChangePasswordView, "change-password"),
+    *route("auth/reauthenticate", accounts.ReauthenticateView, "reauthenticate"),
     *route("auth/google", accounts.GoogleSignInView, "google"),
     *route("me/account", accounts.AccountView, "account"),
     *route("me/google/unlink", accounts.GoogleUnlinkView, "google-unlink"),

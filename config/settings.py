@@ -320,6 +320,10 @@ JWT_ACCESS_TOKEN_LIFETIME = env.int("JWT_ACCESS_TOKEN_LIFETIME", default=300)
 JWT_REFRESH_TOKEN_LIFETIME = env.int("JWT_REFRESH_TOKEN_LIFETIME", default=14 * 24 * 3600)
 # Absolute cap of a login family: after this, refresh fails even if every token was rotated in time.
 JWT_SESSION_MAX_AGE = env.int("JWT_SESSION_MAX_AGE", default=30 * 24 * 3600)
+# Step-up ("sudo mode"): the acts that hand out power (keys, roles, members, invitations,
+# integrations, deleting a team, the password) need the login to have proved who it is within
+# this many seconds: at the login itself or at POST /auth/reauthenticate (accounts/reauth.py).
+REAUTH_SECONDS = env.int("REAUTH_SECONDS", default=600)
 # The browser's session mode (X-GhostFlow-Session: cookie, accounts/cookies.py): the refresh token
 # lives in the HttpOnly `gf_refresh` cookie, sent over HTTPS only unless DEBUG.
 REFRESH_COOKIE_SECURE = env.bool("REFRESH_COOKIE_SECURE", default=not DEBUG)
@@ -365,6 +369,8 @@ RATE_LIMITS = {
     "forgot_password": {"ip": "10/h", "account": "5/h"},
     "reset_password": {"ip": "20/15m"},
     "change_password": {"ip": "20/15m", "account": "10/15m"},
+    # Failed re-authentications (step-up), per account: what a stolen session may guess.
+    "reauthenticate": {"ip": "20/15m", "account": "10/15m"},
     "google": {"ip": "30/5m"},
     "accept_invitation": {"ip": "30/15m"},
     # The public Content API (integrations/content.py): per IP, and per Content key.
@@ -386,6 +392,7 @@ RATE_LIMITS_ON_CACHE_FAILURE = {
     "verify_email": "closed",
     "reset_password": "closed",
     "change_password": "closed",
+    "reauthenticate": "closed",
     "accept_invitation": "closed",
     "register": "closed",
     "resend_verification": "closed",

@@ -128,6 +128,7 @@ ERROR_CODES: dict[str, int] = {
     "key_team_mismatch": 403,
     "insufficient_scope": 403,
     "interactive_login_required": 403,
+    "reauthentication_required": 403,
     "no_account": 403,
     "permission_denied": 403,
     "origin_mismatch": 403,

@@ -45,6 +45,7 @@ def issued(result: services.IssuedIntegration) -> dict:
 
 
 class IntegrationListView(IntegrationMixin, generics.ListAPIView):
+    requires_recent_authentication = frozenset({"POST"})  # step-up: access.permissions.RecentAuthentication
     serializer_class = IntegrationSerializer
 
     def get_queryset(self):
@@ -60,6 +61,8 @@ class IntegrationListView(IntegrationMixin, generics.ListAPIView):
 
 
 class IntegrationDetailView(IntegrationMixin, APIView):
+    requires_recent_authentication = frozenset({"PATCH", "DELETE"})  # step-up: access.permissions.RecentAuthentication
+
     @extend_schema(responses={200: IntegrationSerializer})
     def get(self, request, integration_id):
         return Response(IntegrationSerializer(self.get_integration()).data)
@@ -81,6 +84,8 @@ class IntegrationDetailView(IntegrationMixin, APIView):
 
 
 class RegenerateAdminKeyView(IntegrationMixin, APIView):
+    requires_recent_authentication = frozenset({"POST"})  # step-up: access.permissions.RecentAuthentication
+
     @extend_schema(request=None, responses={200: IssuedIntegrationSerializer})
     def post(self, request, integration_id):
         """A new Admin key (id and secret), shown once; the old one stops working at once."""
@@ -89,6 +94,8 @@ class RegenerateAdminKeyView(IntegrationMixin, APIView):
 
 
 class RegenerateContentKeyView(IntegrationMixin, APIView):
+    requires_recent_authentication = frozenset({"POST"})  # step-up: access.permissions.RecentAuthentication
+
     @extend_schema(request=None, responses={200: IntegrationSerializer})
     def post(self, request, integration_id):
         """A new Content key; the old one stops working at once (update the pages that embed it)."""

@@ -45,6 +45,8 @@ class CurrentTeamView(TeamScopedMixin, APIView):
     """The team named by X-Team-Id. Any member reads it; PATCH needs `admin`; DELETE needs the
     owner role and an interactive login."""
 
+    requires_recent_authentication = frozenset({"DELETE"})  # step-up: access.permissions.RecentAuthentication
+
     def get_permissions(self):
         permissions = super().get_permissions()
         if self.request.method == "DELETE":
@@ -90,6 +92,8 @@ class MemberDetailView(TeamScopedMixin, APIView):
     role, so whoever holds someone else's key could act above their own role through it.
     """
 
+    requires_recent_authentication = frozenset({"PATCH", "DELETE"})  # step-up: access.permissions.RecentAuthentication
+
     permission_classes = [IsAuthenticated, InteractiveLoginOnly, HasScope]
 
     def get_required_scope(self, request):
@@ -128,6 +132,8 @@ class InvitationListView(TeamScopedMixin, generics.ListAPIView):
     """Invitations of the current team (`admin`, interactive login). POST mails a single-use
     token; the role is never above the inviter's."""
 
+    requires_recent_authentication = frozenset({"POST"})  # step-up: access.permissions.RecentAuthentication
+
     scope = scopes.ADMIN
     permission_classes = [IsAuthenticated, InteractiveLoginOnly, HasScope]
     serializer_class = InvitationSerializer
@@ -144,6 +150,7 @@ class InvitationListView(TeamScopedMixin, generics.ListAPIView):
 
 
 class InvitationDetailView(TeamScopedMixin, APIView):
+    requires_recent_authentication = frozenset({"DELETE"})  # step-up: access.permissions.RecentAuthentication
     scope = scopes.ADMIN
     permission_classes = [IsAuthenticated, InteractiveLoginOnly, HasScope]
 

@@ -33,6 +33,7 @@ NOT_TEAM_SCOPED = {
     "auth/forgot-password",
     "auth/reset-password",
     "auth/change-password",
+    "auth/reauthenticate",
     "auth/google",
     "me/account",
     "me/google/unlink",

@@ -229,11 +229,13 @@ def test_limits_guarding_codes_and_mail_answer_503_while_redis_is_dead(client, u
     assert mail.outbox == []
 
 
-@pytest.mark.parametrize("path", ["/api/v1/auth/change-password", "/api/v1/invitations/accept"])
+@pytest.mark.parametrize(
+    "path", ["/api/v1/auth/change-password", "/api/v1/invitations/accept", "/api/v1/auth/reauthenticate"]
+)
 def test_signed_in_password_and_invitation_checks_answer_503_while_redis_is_dead(as_user, user, redis_cache, path):
     api = as_user(user)
     redis_cache.kill()
-    body = {"current_password": PASSWORD, "new_password": "x" * 12, "token": "t" * 40}
+    body = {"current_password": PASSWORD, "new_password": "x" * 12, "token": "t" * 40, "password": PASSWORD}
     assert_service_unavailable(api.post(path, body, format="json"))
     user.refresh_from_db()
     assert user.check_password(PASSWORD)

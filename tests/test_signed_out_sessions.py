@@ -69,6 +69,7 @@ ACTS = [
     ("post", "auth/sessions/revoke-others", None),
     ("post", "auth/change-password", {"current_password": "x", "new_password": "another-long-passphrase"}),
     ("post", "me/google/unlink", None),
+    ("post", "auth/reauthenticate", {"password": "correct-horse-battery"}),
 ]
 
 

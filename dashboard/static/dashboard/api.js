@@ -129,7 +129,38 @@ export function refresh() {
   return inflight;
 }
 
+// Step-up: an act that hands out power (keys, roles, members, invitations, integrations, deleting a
+// team, the password) answers 403 `reauthentication_required` when this session signed in too long
+// ago. The page registers how to ask for the password (app.js: a dialog); the request is then sent
+// again, once. One question at a time: concurrent refusals wait for the same answer.
+let askForPassword = null;
+let asking = null;
+export function onReauthenticationRequired(handler) {
+  askForPassword = handler;
+}
+
+export function reauthenticate(password) {
+  return authorized("POST", "/auth/reauthenticate", { body: { password } });
+}
+
+function confirmIdentity() {
+  asking ||= Promise.resolve(askForPassword()).finally(() => {
+    asking = null;
+  });
+  return asking;
+}
+
 export async function request(method, path, options = {}) {
+  try {
+    return await authorized(method, path, options);
+  } catch (error) {
+    const stepUp = error.status === 403 && error.code === "reauthentication_required";
+    if (stepUp && askForPassword && (await confirmIdentity())) return authorized(method, path, options);
+    throw error;
+  }
+}
+
+async function authorized(method, path, options = {}) {
   if (options.auth !== false && !accessToken) await refresh();
   try {
     return await send(method, path, options);

@@ -1,7 +1,10 @@
 // The dashboard: routing, the signed-in layout (sidebar with the team selector) and the pages that
 // do not belong to one team (sign-in, registration, recovery, invitations).
 
-import { ApiError, api, config, isSignedIn, login, logout, onAuthChange, publicApi, refresh, signInWithGoogle } from "./api.js";
+import {
+  ApiError, api, config, isSignedIn, login, logout, onAuthChange, onReauthenticationRequired, publicApi, reauthenticate,
+  refresh, signInWithGoogle,
+} from "./api.js";
 import { clear, dialog, field, formValues, h, notice, submitting, teamIdBox } from "./ui.js";
 import { accountPage } from "./pages/account.js";
 import { auditPage } from "./pages/audit.js";
@@ -32,6 +35,23 @@ window.addEventListener("popstate", () => route());
 onAuthChange((signedIn) => {
   if (!signedIn && location.pathname.startsWith("/app")) navigate("/login", { replace: true });
 });
+
+// Step-up: asked when an act needs a recent sign-in; resolves true once the password is confirmed
+// (the act is then sent again), false when cancelled (the act's own error is shown).
+onReauthenticationRequired(() => dialog("Confirm it is you", (close) => {
+  const form = h("form", { onsubmit: (event) => {
+    event.preventDefault();
+    submitting(form, async () => {
+      await reauthenticate(formValues(form).password);
+      close(true);
+    });
+  } }, h("p", {}, "This action needs your password again: your last sign-in was a while ago."),
+  field("Password", "password", { type: "password", required: true, autocomplete: "current-password", autofocus: true }),
+  h("div", { class: "actions" },
+    h("button", { type: "button", class: "secondary", onclick: () => close(false) }, "Cancel"),
+    h("button", { type: "submit" }, "Confirm")));
+  return form;
+}));
 
 const PUBLIC = {
   "/login": loginPage,

@@ -138,6 +138,7 @@ export async function submitting(form, action) {
 
 // Problems the API answers with a `code` but no `errors` map, and the form field each one is about.
 const FIELD_OF_CODE = {
+  wrong_password: "password",
   invalid_origin: "allowed_origins",
   permissions_required: "permissions",
   unknown_scope: "permissions",
@@ -207,13 +208,15 @@ export async function loading(container, load, render) {
 // value passed to close(), or undefined when dismissed.
 export function dialog(title, build) {
   return new Promise((resolve) => {
-    const element = h("dialog", { class: "dialog", "aria-labelledby": "dialog-title" });
+    // Its own title id: a dialog may open over another (step-up's password over a form).
+    const titleId = `dialog-title-${Math.random().toString(36).slice(2, 9)}`;
+    const element = h("dialog", { class: "dialog", "aria-labelledby": titleId });
     const close = (value) => {
       element.close();
       element.remove();
       resolve(value);
     };
-    element.append(h("h2", { id: "dialog-title" }, title), build(close));
+    element.append(h("h2", { id: titleId }, title), build(close));
     element.addEventListener("cancel", (event) => {
       event.preventDefault();
       close(undefined);

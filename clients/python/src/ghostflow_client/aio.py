@@ -11,7 +11,7 @@ async with AsyncGhostFlow("https://api.example.com", api_key="gf_...", team_id="
 from __future__ import annotations
 
 import builtins
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Generic, TypeVar, Unpack, cast
@@ -113,6 +113,10 @@ class AsyncGhostFlow:
         retry: when to retry (default: twice, idempotent methods, 429/502/503/504 and network errors).
         http_client: your own ``httpx.AsyncClient`` (proxies, certificates, event hooks); you close it.
         user_agent: replaces the default ``ghostflow-python/<version>``.
+        password_prompt: with a login, asked for the password when the server answers 403
+            ``reauthentication_required`` (step-up: the act needs a recent authentication); the
+            client then re-authenticates and sends the request again, once. Returning None (or
+            leaving it unset) raises ``ReauthenticationRequired`` instead.
 
     Share one client per event loop: concurrent tasks may use it, and refresh a login one at a
     time (and, through the token store's lock, one process at a time). Close it (or use
@@ -135,7 +139,9 @@ class AsyncGhostFlow:
         retry: RetryPolicy = DEFAULT_RETRY,
         http_client: httpx.AsyncClient | None = None,
         user_agent: str | None = None,
+        password_prompt: Callable[[], str | None] | None = None,
     ) -> None:
+        self._password_prompt = password_prompt
         self._settings = _core.make_settings(
             base_url,
             api_key=api_key,
@@ -177,6 +183,7 @@ class AsyncGhostFlow:
         other._owns_http = False
         other._http = self._http
         other._refresh_lock = self._refresh_lock
+        other._password_prompt = self._password_prompt
         other.team_id = segment(team_id)
         other._resources()
         return other
@@ -245,6 +252,14 @@ class AsyncGhostFlow:
                 pass  # already signed out, or the token is dead: nothing left to revoke
             finally:
                 login.drop()
+
+    async def reauthenticate(self, password: str) -> str:
+        """Confirm the password for this login's session (step-up, ``POST auth/reauthenticate``),
+        after a ``ReauthenticationRequired``; returns until when the session may do the acts
+        that need it (ISO 8601). Only this session: the server stores it on the login, not in a
+        token. A wrong password raises ``ValidationError`` (``wrong_password``)."""
+        body = await self._request("POST", "auth/reauthenticate", json={"password": password})
+        return str(body["reauthenticated_until"])
 
     # --- account-level calls -----------------------------------------------------------------
 
@@ -369,6 +384,7 @@ class AsyncGhostFlow:
         policy = retry or self._settings.retry
         attempt = 0
         renewed = False
+        reauthenticated = False
         while True:
             request_headers = {"Accept": "application/json", "User-Agent": self._settings.user_agent, **(headers or {})}
             used: Tokens | None = None
@@ -411,6 +427,20 @@ class AsyncGhostFlow:
                     _core.discard_admin_token(self._settings, request_headers["Authorization"])
                 renewed = True
                 continue
+            if (
+                response.status_code == 403
+                and used is not None
+                and not reauthenticated
+                and self._password_prompt is not None
+                and _core.problem_code(response) == "reauthentication_required"
+            ):
+                # Step-up: refused before the act did anything, so sending it again is safe for
+                # any method. Once: a second refusal is raised.
+                password = self._password_prompt()
+                if password:
+                    await self.reauthenticate(password)
+                    reauthenticated = True
+                    continue
             if response.status_code in policy.retry_statuses and policy.may_retry(method, attempt):
                 delay = policy.delay(attempt, parse_retry_after(response.headers.get("Retry-After")))
                 if delay is not None:

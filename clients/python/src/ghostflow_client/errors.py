@@ -13,6 +13,7 @@ document::
         ├── ValidationError         400, 413, 415: the request was wrong; field errors in `errors`
         ├── AuthenticationError     401: no, bad, expired or revoked credential
         ├── PermissionDeniedError   403: authenticated but not allowed; `required_scope` when a scope is missing
+        │   └── ReauthenticationRequired  403 `reauthentication_required`: confirm the password (step-up)
         ├── NotFoundError           404
         ├── ConflictError           409: the current state forbids it (last owner, key limit, ...)
         ├── RateLimitedError        429: `retry_after` seconds
@@ -40,6 +41,7 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitedError",
+    "ReauthenticationRequired",
     "RequestTimeout",
     "ServerError",
     "StreamRevoked",
@@ -151,6 +153,12 @@ class PermissionDeniedError(APIError):
         return str(value) if value is not None else None
 
 
+class ReauthenticationRequired(PermissionDeniedError):
+    """403 ``reauthentication_required``: the act hands out power (keys, roles, members,
+    invitations, integrations, deleting a team, the password) and this login has not proved who it
+    is within the server's ``REAUTH_SECONDS``. Call ``client.reauthenticate(password)`` and retry."""
+
+
 class NotFoundError(APIError):
     """404: no such object in this team (another team's objects are not found either)."""
 
@@ -243,4 +251,6 @@ def error_from_response(response: httpx.Response) -> APIError:
         415: ValidationError,
         422: ValidationError,
     }.get(status, APIError)
+    if family is PermissionDeniedError and problem.get("code") == "reauthentication_required":
+        family = ReauthenticationRequired
     return family(problem, **common)

@@ -116,6 +116,8 @@ def describe(error: GhostFlowError, *, login: bool = True) -> str:
             message += "\n  " + ("" if name == "non_field_errors" else f"{name}: ") + " ".join(messages)
     if isinstance(error, PermissionDeniedError) and error.required_scope and error.required_scope not in message:
         message += f" (needs `{error.required_scope}`)"
+    if error.code == "reauthentication_required":
+        message += "\nConfirm your password first: gf reauthenticate (or run this in a terminal, which asks)"
     if isinstance(error, AuthenticationError) and login and error.code.startswith(("token_", "session_")):
         message += "\nLog in again: gf login"
     if isinstance(error, ServerError) and error.request_id:
@@ -180,6 +182,12 @@ def reader_left() -> NoReturn:
     raise click.exceptions.Exit(Exit.OK)
 
 
+def confirm_password() -> str:
+    """Asked when the server wants a recent authentication before an act that hands out power."""
+    click.echo("This needs you to confirm it is you (your last sign-in is too long ago).", err=True)
+    return str(click.prompt("Password", hide_input=True, err=True))
+
+
 @dataclass
 class State:
     """What one `gf` invocation runs with: its settings, resolved by precedence."""
@@ -217,7 +225,10 @@ class State:
                         "(or an integration's GF_ADMIN_KEY with GF_TEAM_ID).",
                         Exit.AUTH,
                     )
-                self._client = GhostFlow(self.base_url, token_store=store)
+                # Step-up: in a terminal, a refused act asks for the password and is sent again,
+                # once (the SDK does it); in a script the refusal exits 4 with how to confirm.
+                prompt = confirm_password if sys.stdin.isatty() else None
+                self._client = GhostFlow(self.base_url, token_store=store, password_prompt=prompt)
         return self._client
 
     def team_client(self) -> GhostFlow:
@@ -518,6 +529,24 @@ def login(state: State, username: str | None, password_stdin: bool) -> None:
         output.notice(f"Team: {config.team_name} ({config.team_id})")
     elif teams:
         output.notice(f"You are in {len(teams)} teams: choose one with `gf team use <id|name>` (see `gf teams`).")
+
+
+@cli.command()
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input (for scripts).")
+@pass_state
+def reauthenticate(state: State, password_stdin: bool) -> None:
+    """Confirm your password for this login (step-up), so that creating keys, changing roles,
+    invitations, integrations, deleting a team, ... work for the next REAUTH_SECONDS (10 minutes)."""
+    if not state.uses_login:
+        raise CliError("Keys never do the acts that need a confirmation: log in with `gf login`.", Exit.USAGE)
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise CliError("--password-stdin: nothing on standard input.", Exit.USAGE)
+    else:
+        password = click.prompt("Password", hide_input=True)
+    until = state.client().reauthenticate(password)
+    output.notice(f"Confirmed until {until}.")
 
 
 @cli.command()
