@@ -19,6 +19,7 @@ has a factor (accounts.sessions.complete_second_factor turns it into a session).
 from __future__ import annotations
 
 import hmac
+import io
 import re
 import secrets
 import uuid
@@ -117,8 +118,10 @@ def begin_totp_enrolment(*, user: User) -> Enrolment:
         factor.last_used_step = None
         factor.save()
     uri = _totp(secret).provisioning_uri(name=user.email or user.username, issuer_name=settings.TOTP_ISSUER)
-    qr = segno.make(uri, error="m")
-    return Enrolment(secret=secret, otpauth_uri=uri, qr_svg=qr.svg_inline(scale=4, title="TOTP QR code"))
+    svg = io.BytesIO()
+    # A whole SVG document (with its namespace, on a white ground), so it works as an <img> too.
+    segno.make(uri, error="m").save(svg, kind="svg", xmldecl=False, scale=4, light="#fff", title="TOTP QR code")
+    return Enrolment(secret=secret, otpauth_uri=uri, qr_svg=svg.getvalue().decode())
 
 
 def confirm_totp_enrolment(*, user: User, code: str) -> list[str]:
