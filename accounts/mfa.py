@@ -245,7 +245,13 @@ def spend_code(*, user: User, code: str) -> str:
 
 def count_attempt(request, user: User) -> ratelimit.Attempt:
     """Count one guess against `user`'s second factor (429 over the limit, 503 without the cache)."""
-    return ratelimit.attempt(request, "second_factor", accounts=[f"user:{user.pk}"])
+    try:
+        return ratelimit.attempt(request, "second_factor", accounts=[f"user:{user.pk}"])
+    except ratelimit.RateLimited:
+        # A burst of failures: recorded against the account (the request's own `rate_limited`
+        # event has no actor when it carries only a ticket).
+        record_event(action=Action.MFA_LOCKED, actor_id=user.pk, status_code=429)
+        raise
 
 
 def record_failure(*, user: User, error: BadRequest, purpose: str) -> None:

@@ -36,6 +36,7 @@ class Action(models.TextChoices):
     MFA_RECOVERY_CODES_REGENERATED = "mfa.recovery_codes_regenerated"
     MFA_RECOVERY_CODE_USED = "mfa.recovery_code_used"
     MFA_FAILED = "mfa.failed"
+    MFA_LOCKED = "mfa.locked", "Second-factor attempts over the limit (a failure burst)"
     MEMBER_ADDED = "member.added"
     MEMBER_REMOVED = "member.removed"
     MEMBER_ROLE_CHANGED = "member.role_changed"

@@ -262,6 +262,8 @@ def test_second_factor_guesses_are_limited_per_account(user, settings):
     response = finish(login().json()["ticket"], right)
     assert response.status_code == 429 and error_code(response) == "rate_limited"
     assert not RefreshFamily.objects.exists()
+    assert AuditEvent.objects.filter(action=Action.MFA_FAILED, actor_id=user.pk).count() == 3
+    assert AuditEvent.objects.filter(action=Action.MFA_LOCKED, actor_id=user.pk).count() == 1
 
 
 def test_a_password_reset_does_not_bypass_the_factor_and_voids_pending_tickets(user, client):
