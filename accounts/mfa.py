@@ -108,15 +108,18 @@ def begin_totp_enrolment(*, user: User) -> Enrolment:
     """A new secret for `user` (replacing an enrolment begun but never confirmed). Refused while a
     confirmed factor exists: remove it first (that needs a code)."""
     secret = pyotp.random_base32()  # 160 bits, RFC 4226's recommended length
+    encrypted = encryption.encrypt(secret)
     with transaction.atomic():
-        factor = TOTPFactor.objects.select_for_update().filter(user=user).first()
-        if factor is not None and factor.active:
+        # get_or_create: of two concurrent first enrolments, the second finds the first's row.
+        factor, created = TOTPFactor.objects.select_for_update().get_or_create(
+            user=user, defaults={"secret_encrypted": encrypted}
+        )
+        if factor.active:
             raise Conflict("Two-step verification is already on; turn it off first.", code="totp_already_enabled")
-        if factor is None:
-            factor = TOTPFactor(user=user)
-        factor.secret_encrypted = encryption.encrypt(secret)
-        factor.last_used_step = None
-        factor.save()
+        if not created:
+            factor.secret_encrypted = encrypted
+            factor.last_used_step = None
+            factor.save(update_fields=["secret_encrypted", "last_used_step"])
     uri = _totp(secret).provisioning_uri(name=user.email or user.username, issuer_name=settings.TOTP_ISSUER)
     svg = io.BytesIO()
     # A whole SVG document (with its namespace, on a white ground), so it works as an <img> too.

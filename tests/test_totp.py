@@ -432,3 +432,14 @@ def test_the_invitation_flow_gives_no_way_around_the_factor(user, team, owner):
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {ticket}")
     response = client.post("/api/v1/invitations/accept", {"token": invitation_token}, format="json")
     assert response.status_code == 401
+
+
+def test_beginning_again_replaces_an_unconfirmed_secret(user):
+    api = api_for(user)
+    first = api.post(ENROL).json()["secret"]
+    second = api.post(ENROL).json()["secret"]
+    assert first != second and TOTPFactor.objects.filter(user=user).count() == 1
+    stale = pyotp.TOTP(first).now()
+    if stale != pyotp.TOTP(second).now():
+        assert api.post(CONFIRM, {"code": stale}, format="json").status_code == 400
+    assert api.post(CONFIRM, {"code": pyotp.TOTP(second).now()}, format="json").status_code == 200
