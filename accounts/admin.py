@@ -3,7 +3,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
-from . import activation, sessions
+from . import activation, mfa, sessions
 from .models import RefreshFamily, User
 
 
@@ -13,14 +13,32 @@ class UserAdmin(DjangoUserAdmin):
     ordering = ("username",)
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("username", "email", "password1", "password2")}),)
 
-    list_display = ("username", "email", "email_verified_at", "is_active", "is_staff", "date_joined")
-    readonly_fields = ("email_verified_at", "google_sub")
+    list_display = ("username", "email", "email_verified_at", "is_active", "is_staff", "two_step", "date_joined")
+    readonly_fields = ("email_verified_at", "google_sub", "two_step", "recovery_codes_left")
+    actions = ["reset_second_factors"]
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)
         if obj is None:
             return fieldsets
-        return (*fieldsets, ("Sign-in", {"fields": ("email_verified_at", "google_sub")}))
+        fields = ("email_verified_at", "google_sub", "two_step", "recovery_codes_left")
+        return (*fieldsets, ("Sign-in", {"fields": fields}))
+
+    # Whether a second factor is on, and how many recovery codes are left; never the secret.
+    @admin.display(description="Two-step (TOTP)", boolean=True)
+    def two_step(self, obj) -> bool:
+        return mfa.has_second_factor(obj)
+
+    @admin.display(description="Recovery codes left")
+    def recovery_codes_left(self, obj) -> int:
+        return mfa.recovery_codes_left(obj)
+
+    @admin.action(description="Reset (remove) the second factors of the selected users")
+    def reset_second_factors(self, request, queryset):
+        """For a person who lost their authenticator and their recovery codes, once the operator
+        has made sure it is them. Audited (`mfa.totp_disabled`, reason `admin`, the operator as actor)."""
+        reset = sum(mfa.disable_totp(user=user, actor_id=request.user.pk, reason="admin") for user in queryset)
+        self.message_user(request, f"Reset the second factors of {reset} user(s).")
 
     def save_model(self, request, obj, form, change):
         if not change:

@@ -4,22 +4,62 @@ Django's admin login on its own answers every wrong password with a 200 form, fo
 no trace. Here it shares the API login's buckets (per IP, and failures per identifier as typed:
 accounts.sessions.count_login_attempt), so guesses spread over both doors add up, and it records
 `login.succeeded` / `login.failed`.
+
+An operator with a second factor (accounts.mfa) gives its code in the same form: a right password
+without it is refused like a wrong one, and the code counts against the same per-account limit as
+the API's second-factor step.
 """
 
 from __future__ import annotations
 
 import math
 
+from django import forms
 from django.contrib import admin
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.http import HttpResponse
 
 from audit.services import Action, record_event
 from infra import ratelimit
+from infra.errors import BadRequest, Conflict
 
-from . import sessions
+from . import mfa, sessions
+
+SECOND_FACTOR_MISSING = "This account uses two-step verification: enter the code from your authenticator app."
+SECOND_FACTOR_WRONG = "The two-step verification code is wrong, expired or already used."
+
+
+class AdminLoginForm(AdminAuthenticationForm):
+    """Django's admin login form, plus the second factor of an account that has one. Checked in
+    `confirm_login_allowed`, the form's public hook, after the password was found right."""
+
+    second_factor_code = forms.CharField(
+        label="Two-step code",
+        required=False,
+        max_length=32,
+        strip=True,
+        help_text="Only if your account uses two-step verification: a code from the app, or a recovery code.",
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
+
+    def confirm_login_allowed(self, user):
+        super().confirm_login_allowed(user)
+        if not mfa.has_second_factor(user):
+            return
+        code = self.cleaned_data.get("second_factor_code") or ""
+        if not code:
+            raise forms.ValidationError(SECOND_FACTOR_MISSING, code="second_factor_invalid")
+        try:
+            mfa.checked_code(request=self.request, user=user, code=code, purpose="admin")
+        except (BadRequest, Conflict) as exc:
+            raise forms.ValidationError(SECOND_FACTOR_WRONG, code="second_factor_invalid") from exc
+        except (ratelimit.RateLimited, ratelimit.CacheUnavailable) as exc:
+            raise forms.ValidationError("Too many attempts; try again later.", code="rate_limited") from exc
 
 
 class AdminSite(admin.AdminSite):
+    login_form = AdminLoginForm
+    login_template = "accounts/admin_login.html"
     site_header = "GhostFlow administration"
     site_title = "GhostFlow admin"
     # There is no public site yet (the dashboard comes later): no "View site" link to a 404.

@@ -25,6 +25,7 @@ from apikeys.services import revoke_keys_of
 from audit.services import Action, record_event
 from infra.errors import APIError, Conflict, Forbidden, Unauthorized
 
+from . import mfa
 from .models import OneTimeCode, RefreshFamily, User
 from .registration import create_personal_team
 from .selectors import user_by_email
@@ -107,7 +108,9 @@ def _username_for(email: str) -> str:
     return candidate
 
 
-def sign_in(*, claims: dict) -> TokenPair:
+def sign_in(*, claims: dict) -> TokenPair | mfa.SecondFactorPending:
+    """Sign in (or up) with verified Google claims. With a second factor enrolled: no session yet,
+    a ticket for accounts.sessions.complete_second_factor."""
     sub = claims["sub"]
     email = claims.get("email") or ""
     email_verified = claims.get("email_verified") in (True, "true")
@@ -117,7 +120,9 @@ def sign_in(*, claims: dict) -> TokenPair:
             user = _link_or_create(sub=sub, email=email, email_verified=email_verified)
         if not user.is_active:
             raise _invalid("This account is disabled.")
-        pair = start_session(user=user)
+        if mfa.has_second_factor(user):
+            return mfa.pending_sign_in(user=user, signed_in_with=RefreshFamily.SignedInWith.GOOGLE)
+        pair = start_session(user=user, signed_in_with=RefreshFamily.SignedInWith.GOOGLE)
         record_event(action=Action.LOGIN_SUCCEEDED, actor_id=user.pk, status_code=200, data={"method": "google"})
     return pair
 
@@ -167,6 +172,7 @@ def _claim(user: User) -> None:
     user.set_unusable_password()
     revoke_all_sessions(user=user, reason=RefreshFamily.RevokeReason.ACCOUNT_CLAIMED)
     revoke_keys_of(user_id=user.pk, reason="account_claimed")
+    mfa.disable_totp(user=user, reason="account_claimed")
     OneTimeCode.objects.filter(user=user, used_at__isnull=True).update(used_at=now)
 
 

@@ -101,6 +101,15 @@ class RefreshFamily(models.Model):
         ADMIN = "admin"
         ACCOUNT_CLAIMED = "account_claimed"
         USER_REVOKED = "user_revoked", "Revoked by the user (sessions list)"
+        SECOND_FACTOR_ENABLED = "second_factor_enabled", "Another login turned two-step verification on"
+
+    class SignedInWith(models.TextChoices):
+        PASSWORD = "password"
+        GOOGLE = "google"
+
+    class SecondFactor(models.TextChoices):
+        TOTP = "totp"
+        RECOVERY_CODE = "recovery_code"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="refresh_families")
@@ -120,6 +129,10 @@ class RefreshFamily(models.Model):
     # re-authentication (accounts.reauth). The acts that hand out power ask for it to be recent
     # (settings.REAUTH_SECONDS: access.permissions.RecentAuthentication). Never moved by refresh.
     authenticated_at = models.DateTimeField(null=True, blank=True)
+    # How the login was made (the sessions list shows it); blank for logins made before these
+    # were recorded.
+    signed_in_with = models.CharField(max_length=16, choices=SignedInWith.choices, blank=True)
+    second_factor = models.CharField(max_length=16, choices=SecondFactor.choices, blank=True)
 
     objects = RefreshFamilyQuerySet.as_manager()
 
@@ -165,3 +178,42 @@ class OneTimeCode(models.Model):
 
     def __str__(self) -> str:
         return f"{self.purpose} for {self.user_id}"
+
+
+class TOTPFactor(models.Model):
+    """A person's authenticator app (RFC 6238, accounts.mfa). The shared secret is encrypted at
+    rest (infra.encryption, SECRETS_ENCRYPTION_KEYS) and never shown again after enrolment began.
+    Active once `confirmed_at` is set (a code proved the app has the secret). `last_used_step` is
+    the time step of the last code accepted: a code of that step or an earlier one is refused, so
+    a code is never accepted twice (the step advances in one conditional UPDATE)."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="totp_factor")
+    secret_encrypted = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    last_used_step = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "TOTP factor"
+
+    def __str__(self) -> str:
+        return f"TOTP of {self.user_id} ({'active' if self.confirmed_at else 'pending'})"
+
+    @property
+    def active(self) -> bool:
+        return self.confirmed_at is not None
+
+
+class RecoveryCode(models.Model):
+    """One single-use recovery code: only its keyed hash (accounts.mfa.recovery_code_hash)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="recovery_codes")
+    code_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "code_hash"], name="accounts_recovery_code_unique")]
+
+    def __str__(self) -> str:
+        return f"recovery code of {self.user_id}"

@@ -185,10 +185,80 @@ class SessionSerializer(serializers.Serializer):
     user_agent = strict.CharField(help_text="The User-Agent of the login request (truncated).")
     ip = serializers.IPAddressField(allow_null=True, help_text="The client address of the login request.")
     current = serializers.SerializerMethodField(help_text="True for the login making this call.")
+    signed_in_with = serializers.SerializerMethodField(
+        help_text="How the login began: `password` or `google` (null for logins older than this field)."
+    )
+    second_factor = serializers.SerializerMethodField(
+        help_text="The second factor the login passed: `totp`, `recovery_code`, or null (none)."
+    )
 
     def get_current(self, family) -> bool:
         return str(family.pk) == self.context.get("current_family")
 
+    def get_signed_in_with(self, family) -> str | None:
+        return family.signed_in_with or None
+
+    def get_second_factor(self, family) -> str | None:
+        return family.second_factor or None
+
 
 class RevokedSessionsSerializer(serializers.Serializer):
     revoked = serializers.IntegerField(help_text="How many other logins were signed out.")
+
+
+# --- second factors (accounts/mfa.py) ---
+
+SECOND_FACTOR_CODE_MAX_LENGTH = 32
+SECOND_FACTOR_TICKET_MAX_LENGTH = 512
+
+
+class SecondFactorCodeSerializer(serializers.Serializer):
+    code = strict.CharField(
+        max_length=SECOND_FACTOR_CODE_MAX_LENGTH,
+        help_text="A six-digit code from the authenticator app, or an unused recovery code (xxxxx-xxxxx).",
+    )
+
+
+class SecondFactorSignInSerializer(SecondFactorCodeSerializer):
+    ticket = strict.CharField(
+        max_length=SECOND_FACTOR_TICKET_MAX_LENGTH, help_text="The `ticket` of the sign-in answer."
+    )
+
+
+class SecondFactorPendingSerializer(serializers.Serializer):
+    """A right password (or Google credential) for an account with a second factor: no tokens
+    yet. POST the ticket with a code to /api/v1/auth/second-factor within `expires_in` seconds."""
+
+    second_factor_required = serializers.ChoiceField(choices=[True])
+    ticket = strict.CharField(help_text="Single use; expires after `expires_in` seconds.")
+    methods = serializers.ListField(
+        child=serializers.ChoiceField(choices=["totp", "recovery_code"]),
+        help_text="What the second factor may be.",
+    )
+    expires_in = serializers.IntegerField(help_text="Seconds the ticket stays valid.")
+
+
+class SecondFactorStatusSerializer(serializers.Serializer):
+    totp = serializers.BooleanField(help_text="True when an authenticator app is enrolled and confirmed.")
+    totp_pending = serializers.BooleanField(help_text="True while an enrolment is begun but not confirmed.")
+    totp_enabled_at = serializers.DateTimeField(allow_null=True)
+    recovery_codes_left = serializers.IntegerField(help_text="Unused recovery codes.")
+    methods = serializers.ListField(
+        child=serializers.ChoiceField(choices=["totp", "recovery_code"]),
+        help_text="What a sign-in asks for after the password; empty when no second factor is on.",
+    )
+
+
+class TOTPEnrolmentSerializer(serializers.Serializer):
+    secret = strict.CharField(help_text="The shared secret (base32), for typing into the app. Shown only here.")
+    otpauth_uri = strict.CharField(help_text="The otpauth:// URI the QR code holds.")
+    qr_svg = strict.CharField(help_text="The QR code of `otpauth_uri`, an inline SVG rendered by the server.")
+
+
+class RecoveryCodesSerializer(serializers.Serializer):
+    recovery_codes = serializers.ListField(
+        child=strict.CharField(), help_text="Ten single-use codes. Shown only in this answer: store them."
+    )
+    other_sessions_revoked = serializers.IntegerField(
+        required=False, help_text="On enrolment: how many other logins were signed out."
+    )

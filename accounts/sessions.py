@@ -15,10 +15,11 @@ from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
 
 from audit.services import Action, record_event
-from infra import ratelimit, request_context
+from infra import ratelimit, request_context, single_use
 from infra.errors import Forbidden, Unauthorized
 from infra.net import client_source
 
+from . import mfa
 from .models import RefreshFamily, User
 from .tokens import FAMILY_CLAIM, AccessToken, RefreshToken, password_fingerprint
 
@@ -82,8 +83,11 @@ def authenticate_credentials(*, user: User | None, password: str) -> User | None
     return user
 
 
-def start_session(*, user: User) -> TokenPair:
-    """A new login family and its first token pair."""
+def start_session(
+    *, user: User, signed_in_with: str = RefreshFamily.SignedInWith.PASSWORD, second_factor: str = ""
+) -> TokenPair:
+    """A new login family and its first token pair. Callers that sign a person in check first
+    that a second factor is not pending (mfa.has_second_factor)."""
     now = timezone.now()
     jti = uuid.uuid4().hex
     context = request_context.current()
@@ -95,6 +99,8 @@ def start_session(*, user: User) -> TokenPair:
         password_fingerprint=password_fingerprint(user.password),
         user_agent=context.user_agent if context is not None else "",
         ip=context.ip if context is not None else None,
+        signed_in_with=signed_in_with,
+        second_factor=second_factor,
     )
     return _pair(user=user, family=family, jti=jti)
 
@@ -116,8 +122,9 @@ def _pair(*, user: User, family: RefreshFamily, jti: str) -> TokenPair:
     )
 
 
-def login(*, user: User | None, password: str) -> TokenPair:
-    """Log in `user` (found by find_login_user; None when nobody matched) with `password`."""
+def login(*, user: User | None, password: str) -> TokenPair | mfa.SecondFactorPending:
+    """Log in `user` (found by find_login_user; None when nobody matched) with `password`. With a
+    second factor enrolled: no session yet, a ticket for complete_second_factor."""
     with transaction.atomic():
         user = authenticate_credentials(user=user, password=password)
         if user is None:
@@ -129,6 +136,8 @@ def login(*, user: User | None, password: str) -> TokenPair:
                 status_code=403,
                 data={"reason": "email_unverified"},
             )
+        elif mfa.has_second_factor(user):
+            pair = mfa.pending_sign_in(user=user, signed_in_with=RefreshFamily.SignedInWith.PASSWORD)
         else:
             pair = start_session(user=user)
             record_event(
@@ -143,6 +152,44 @@ def login(*, user: User | None, password: str) -> TokenPair:
         # Only after a correct password: this says nothing to someone guessing.
         raise Forbidden("Verify your e-mail address first; we sent you a code.", code="email_unverified")
     return pair
+
+
+def complete_second_factor(*, request, ticket: str, code: str) -> TokenPair:
+    """Redeem a sign-in ticket (mfa.pending_sign_in) with a TOTP or recovery code: the session
+    the first factor would have started. The ticket is single use (infra.single_use, recorded in
+    the database with the session); a refused code leaves it usable until it expires, and counts
+    against the account's second-factor limit."""
+    pending = mfa.read_ticket(ticket)
+    user = pending.user
+    with mfa.counted_guess(request=request, user=user, purpose="sign_in"), transaction.atomic():
+        # The ticket first: a spent ticket spends no code. A refused code rolls the use back.
+        if not single_use.use(
+            kind=mfa.TICKET_KIND, issuer=str(user.pk), jti=pending.jti, expires_at=mfa.ticket_expires_at()
+        ):
+            raise Unauthorized("This sign-in ticket was already used; sign in again.", code="second_factor_ticket_used")
+        method = mfa.spend_code(user=user, code=code)
+        pair = start_session(user=user, signed_in_with=pending.signed_in_with, second_factor=method)
+        record_event(
+            action=Action.LOGIN_SUCCEEDED,
+            actor_id=user.pk,
+            status_code=200,
+            data={"method": pending.signed_in_with, "second_factor": method},
+        )
+    return pair
+
+
+def enable_totp(*, request, user: User, code: str, current_family_id) -> tuple[list[str], int]:
+    """Confirm the pending TOTP enrolment with a code from the app: the factor is on, its recovery
+    codes are returned (once), and every other login of the person is signed out, so a session
+    opened before the factor existed (perhaps by whoever the person fears) does not outlive it.
+    The login making the call stays. The recovery codes and how many logins were signed out."""
+    with mfa.counted_guess(request=request, user=user, purpose="enrol"), transaction.atomic():
+        codes = mfa.confirm_totp_enrolment(user=user, code=code)
+        others = live_sessions(user=user)
+        if current_family_id is not None:
+            others = others.exclude(pk=current_family_id)
+        revoked = revoke_families(others.values("pk"), reason=RefreshFamily.RevokeReason.SECOND_FACTOR_ENABLED)
+    return codes, revoked
 
 
 def _decode_refresh(raw: str) -> RefreshToken:

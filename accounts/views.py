@@ -25,7 +25,7 @@ from infra.errors import BadRequest, Forbidden, Unauthorized
 from infra.schema import ProblemSerializer
 from teams.models import Membership
 
-from . import cookies, google, passwords, reauth, recovery, registration, selectors, sessions
+from . import cookies, google, mfa, passwords, reauth, recovery, registration, selectors, sessions
 from .serializers import (
     REFRESH_TOKEN_MAX_LENGTH,
     AccessTokenSerializer,
@@ -38,12 +38,18 @@ from .serializers import (
     MeSerializer,
     ReauthenticatedSerializer,
     ReauthenticateSerializer,
+    RecoveryCodesSerializer,
     RefreshSerializer,
     RegisterSerializer,
     ResetPasswordSerializer,
     RevokedSessionsSerializer,
+    SecondFactorCodeSerializer,
+    SecondFactorPendingSerializer,
+    SecondFactorSignInSerializer,
+    SecondFactorStatusSerializer,
     SessionSerializer,
     TokenPairSerializer,
+    TOTPEnrolmentSerializer,
     UserSerializer,
     VerifyEmailSerializer,
 )
@@ -80,6 +86,25 @@ TOKENS = PolymorphicProxySerializer(
     serializers=[TokenPairSerializer, AccessTokenSerializer],
     resource_type_field_name=None,
 )
+SIGN_IN = PolymorphicProxySerializer(
+    component_name="SignIn",
+    serializers=[TokenPairSerializer, AccessTokenSerializer, SecondFactorPendingSerializer],
+    resource_type_field_name=None,
+)
+SIGN_IN_DESCRIPTION = (
+    "Body mode: the pair. Cookie mode: the access token (and the refresh cookie). With a second factor "
+    "enrolled, in both modes: no token and no cookie, but `second_factor_required` and a `ticket` for "
+    "POST /api/v1/auth/second-factor."
+)
+
+
+def _signed_in(request, outcome) -> Response:
+    """The answer of a sign-in step: a pending second factor, or the session in the caller's mode."""
+    if isinstance(outcome, mfa.SecondFactorPending):
+        return Response(outcome.as_response())
+    if cookies.is_cookie_mode(request):
+        return _with_refresh_cookie(request, outcome)
+    return Response(outcome.as_response())
 
 
 class LoginView(PublicAuthView):
@@ -93,7 +118,7 @@ class LoginView(PublicAuthView):
     @extend_schema(
         request=LoginSerializer,
         parameters=[SESSION_MODE_PARAMETER],
-        responses={200: OpenApiResponse(TOKENS, description="Body mode: the pair. Cookie mode: the access token.")},
+        responses={200: OpenApiResponse(SIGN_IN, description=SIGN_IN_DESCRIPTION)},
         auth=[],
     )
     def post(self, request):
@@ -105,11 +130,30 @@ class LoginView(PublicAuthView):
         # (forgot/reset-password) has its own limits, so the owner can still get back in.
         attempt = sessions.count_login_attempt(request, identifier)
         user = selectors.find_login_user(identifier)
-        pair = sessions.login(user=user, password=serializer.validated_data["password"])
+        outcome = sessions.login(user=user, password=serializer.validated_data["password"])
         attempt.succeeded()  # only failures count
-        if cookies.is_cookie_mode(request):
-            return _with_refresh_cookie(request, pair)
-        return Response(pair.as_response())
+        return _signed_in(request, outcome)
+
+
+class SecondFactorSignInView(PublicAuthView):
+    """Finish a sign-in that answered `second_factor_required`: the ticket and a TOTP code (or an
+    unused recovery code) give the tokens, exactly as login would have (cookie mode included).
+
+    The ticket is single use and expires (SECOND_FACTOR_TICKET_SECONDS); a wrong code leaves it
+    usable until then. Wrong codes count against the account (scope `second_factor`)."""
+
+    rate_limit = "second_factor"
+
+    @extend_schema(
+        request=SecondFactorSignInSerializer,
+        parameters=[SESSION_MODE_PARAMETER],
+        responses={200: OpenApiResponse(TOKENS, description="Body mode: the pair. Cookie mode: the access token.")},
+        auth=[],
+    )
+    def post(self, request):
+        data = _valid(SecondFactorSignInSerializer, request)
+        pair = sessions.complete_second_factor(request=request, ticket=data["ticket"], code=data["code"])
+        return _signed_in(request, pair)
 
 
 def _with_refresh_cookie(request, pair: sessions.TokenPair) -> Response:
@@ -392,7 +436,7 @@ class GoogleSignInView(PublicAuthView):
         request=GoogleSerializer,
         parameters=[SESSION_MODE_PARAMETER],
         responses={
-            200: OpenApiResponse(TOKENS, description="Body mode: the pair. Cookie mode: the access token."),
+            200: OpenApiResponse(SIGN_IN, description=SIGN_IN_DESCRIPTION),
             404: OpenApiResponse(ProblemSerializer, description="Google sign-in is not configured."),
             503: OpenApiResponse(ProblemSerializer, description="Google's keys could not be fetched."),
         },
@@ -401,10 +445,7 @@ class GoogleSignInView(PublicAuthView):
     def post(self, request):
         data = _valid(GoogleSerializer, request)
         claims = google.verify_credential(data["credential"])
-        pair = google.sign_in(claims=claims)
-        if cookies.is_cookie_mode(request):
-            return _with_refresh_cookie(request, pair)
-        return Response(pair.as_response())
+        return _signed_in(request, google.sign_in(claims=claims))
 
 
 class AccountView(AccessMixin, APIView):
@@ -472,3 +513,77 @@ class RevokeOtherSessionsView(AccessMixin, APIView):
     def post(self, request):
         revoked = sessions.revoke_other_sessions(user=request.user, current_family_id=_current_family(request))
         return Response({"revoked": revoked})
+
+
+class SecondFactorStatusView(AccessMixin, APIView):
+    """Which second factors are on, and how many recovery codes are left."""
+
+    permission_classes = [IsAuthenticated, InteractiveLoginOnly]
+
+    @extend_schema(responses={200: SecondFactorStatusSerializer})
+    def get(self, request):
+        return Response(SecondFactorStatusSerializer(mfa.status(user=request.user)).data)
+
+
+class TOTPEnrolmentView(AccessMixin, APIView):
+    """Begin enrolling an authenticator app: a new secret, its otpauth:// URI and QR code (SVG).
+    Nothing changes at sign-in until the enrolment is confirmed with a code. Beginning again
+    replaces a secret that was never confirmed; with a confirmed factor it is a 409."""
+
+    permission_classes = [IsAuthenticated, InteractiveLoginOnly]
+    # Adding or removing a factor hands out (or takes away) the power to sign in: step-up first.
+    requires_recent_authentication = frozenset({"POST"})
+
+    @extend_schema(request=None, responses={201: TOTPEnrolmentSerializer})
+    def post(self, request):
+        enrolment = mfa.begin_totp_enrolment(user=request.user)
+        body = {"secret": enrolment.secret, "otpauth_uri": enrolment.otpauth_uri, "qr_svg": enrolment.qr_svg}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class TOTPConfirmView(AccessMixin, APIView):
+    """Confirm the enrolment with a code from the app: two-step verification is on from now. The
+    answer carries the ten recovery codes, once. Every other login of the account is signed out
+    (this one stays)."""
+
+    permission_classes = [IsAuthenticated, InteractiveLoginOnly]
+    # Adding or removing a factor hands out (or takes away) the power to sign in: step-up first.
+    requires_recent_authentication = frozenset({"POST"})
+
+    @extend_schema(request=SecondFactorCodeSerializer, responses={200: RecoveryCodesSerializer})
+    def post(self, request):
+        data = _valid(SecondFactorCodeSerializer, request)
+        codes, revoked = sessions.enable_totp(
+            request=request, user=request.user, code=data["code"], current_family_id=_current_family(request)
+        )
+        return Response({"recovery_codes": codes, "other_sessions_revoked": revoked})
+
+
+class TOTPDisableView(AccessMixin, APIView):
+    """Turn two-step verification off (the app and the recovery codes), with a fresh code from
+    the app or an unused recovery code."""
+
+    permission_classes = [IsAuthenticated, InteractiveLoginOnly]
+    # Adding or removing a factor hands out (or takes away) the power to sign in: step-up first.
+    requires_recent_authentication = frozenset({"POST"})
+
+    @extend_schema(request=SecondFactorCodeSerializer, responses={200: SecondFactorStatusSerializer})
+    def post(self, request):
+        data = _valid(SecondFactorCodeSerializer, request)
+        mfa.remove_totp(request=request, user=request.user, code=data["code"])
+        return Response(SecondFactorStatusSerializer(mfa.status(user=request.user)).data)
+
+
+class RecoveryCodesView(AccessMixin, APIView):
+    """A new set of ten recovery codes (the old set stops working), with a fresh code."""
+
+    permission_classes = [IsAuthenticated, InteractiveLoginOnly]
+    # Adding or removing a factor hands out (or takes away) the power to sign in: step-up first.
+    requires_recent_authentication = frozenset({"POST"})
+
+    @extend_schema(request=SecondFactorCodeSerializer, responses={200: RecoveryCodesSerializer})
+    def post(self, request):
+        data = _valid(SecondFactorCodeSerializer, request)
+        return Response(
+            {"recovery_codes": mfa.replace_recovery_codes(request=request, user=request.user, code=data["code"])}
+        )

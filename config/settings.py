@@ -349,6 +349,10 @@ SIMPLE_JWT = {
 REGISTRATION_OPEN = env.bool("REGISTRATION_OPEN", default=True)
 EMAIL_CODE_LIFETIME = env.int("EMAIL_CODE_LIFETIME", default=600)
 PASSWORD_RESET_LIFETIME = env.int("PASSWORD_RESET_LIFETIME", default=900)
+# Second factors (accounts/mfa.py): how long a sign-in that waits for its second factor may wait
+# (seconds), and the issuer name authenticator apps show beside the account.
+SECOND_FACTOR_TICKET_SECONDS = env.int("SECOND_FACTOR_TICKET_SECONDS", default=300)
+TOTP_ISSUER = env.str("TOTP_ISSUER", default="GhostFlow")
 INVITATION_LIFETIME_DAYS = env.int("INVITATION_LIFETIME_DAYS", default=7)
 GOOGLE_CLIENT_ID = env.str("GOOGLE_CLIENT_ID", default="")
 GOOGLE_JWKS_URL = env.str("GOOGLE_JWKS_URL", default="https://www.googleapis.com/oauth2/v3/certs")
@@ -372,6 +376,8 @@ RATE_LIMITS = {
     # Failed re-authentications (step-up), per account: what a stolen session may guess.
     "reauthenticate": {"ip": "20/15m", "account": "10/15m"},
     "google": {"ip": "30/5m"},
+    # Second-factor codes (accounts/mfa.py): failures per account, like passwords.
+    "second_factor": {"ip": "30/5m", "account": "10/15m"},
     "accept_invitation": {"ip": "30/15m"},
     # The public Content API (integrations/content.py): per IP, and per Content key.
     "content_api": {"ip": "300/m"},
@@ -389,6 +395,7 @@ RATE_LIMITS.update(env.json("RATE_LIMITS", default={}))
 # credential a signed ID token.
 RATE_LIMITS_ON_CACHE_FAILURE = {
     "login": "closed",
+    "second_factor": "closed",
     "verify_email": "closed",
     "reset_password": "closed",
     "change_password": "closed",

@@ -161,6 +161,16 @@ ERROR_CODES: dict[str, int] = {
     "google_email_unverified": 403,
     "google_account_conflict": 409,
     "google_not_linked": 409,
+    # second factors (accounts/mfa.py)
+    "second_factor_invalid": 400,
+    "second_factor_expired": 400,
+    "second_factor_reused": 400,
+    "second_factor_ticket_invalid": 401,
+    "second_factor_ticket_expired": 401,
+    "second_factor_ticket_used": 401,
+    "totp_already_enabled": 409,
+    "totp_not_enabled": 409,
+    "totp_enrolment_not_started": 409,
     # invitations
     "already_member": 409,
     "invitation_invalid": 400,

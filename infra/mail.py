@@ -24,6 +24,7 @@ SUBJECTS = {
     "account_exists": "You already have a GhostFlow account",
     "password_reset": "Reset your GhostFlow password",
     "invitation": "You are invited to a GhostFlow team",
+    "recovery_code_used": "A GhostFlow recovery code was used",
 }
 
 

@@ -56,6 +56,17 @@ def access_token(user) -> str:
     return start_session(user=user).access_token
 
 
+def enrol_totp(user) -> tuple[str, list[str]]:
+    """A confirmed TOTP factor made through the services (as the API would): returns (secret,
+    recovery codes). The current time step is spent by the confirmation."""
+    import pyotp
+
+    from accounts import mfa
+
+    secret = mfa.begin_totp_enrolment(user=user).secret
+    return secret, mfa.confirm_totp_enrolment(user=user, code=pyotp.TOTP(secret).now())
+
+
 def make_key(user, team, permissions=("admin",), **kwargs):
     """An API key made through the service (as the API would): returns (key, raw key)."""
     from apikeys.services import create_key

@@ -37,6 +37,12 @@ NOT_TEAM_SCOPED = {
     "auth/google",
     "me/account",
     "me/google/unlink",
+    "auth/second-factor",
+    "me/second-factors",
+    "me/second-factors/totp",
+    "me/second-factors/totp/confirm",
+    "me/second-factors/totp/disable",
+    "me/second-factors/recovery-codes",
     "teams",
     "invitations/accept",
 }

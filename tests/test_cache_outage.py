@@ -21,8 +21,10 @@ import pytest
 import redis
 from django.core import mail
 from django.core.cache import caches
+from rest_framework.test import APIClient
 
 from accounts import google as google_module
+from accounts.models import RefreshFamily
 from config.settings import cache_url_config
 from infra import ratelimit
 
@@ -219,6 +221,7 @@ CLOSED_ENDPOINTS = [
     ("/api/v1/auth/verify-email", {"email": "ada@example.com", "code": "123456"}),
     ("/api/v1/auth/resend-verification", {"email": "ada@example.com"}),
     ("/api/v1/auth/reset-password", {"email": "ada@example.com", "code": "123456", "new_password": "x" * 12}),
+    ("/api/v1/auth/second-factor", {"ticket": "t" * 40, "code": "123456"}),
 ]
 
 
@@ -408,3 +411,19 @@ def test_giving_back_a_successful_attempt_never_fails_while_the_cache_is_down(mo
     attempt = ratelimit.Attempt("login", [("rl:login:account:x:0", 60.0)])
     monkeypatch.setattr(ratelimit, "cache", DeadCache())
     attempt.succeeded()  # the login itself succeeded: a lost give-back is no reason to fail it
+
+
+def test_second_factor_checks_answer_503_while_redis_is_dead(as_user, user, redis_cache):
+    """The per-account count of second-factor guesses fails closed, for a valid ticket too."""
+    import pyotp
+
+    from .factories import enrol_totp
+
+    secret, _ = enrol_totp(user)
+    ticket = login(APIClient()).json()["ticket"]
+    api = as_user(user)
+    redis_cache.kill()
+    code = pyotp.TOTP(secret).at(time.time() + 30)
+    assert_service_unavailable(post(APIClient(), "/api/v1/auth/second-factor", {"ticket": ticket, "code": code}))
+    assert_service_unavailable(api.post("/api/v1/me/second-factors/totp/disable", {"code": code}, format="json"))
+    assert RefreshFamily.objects.filter(user=user).count() == 1  # only as_user's

@@ -71,7 +71,19 @@ def test_the_list_shows_only_my_live_logins_newest_first_and_marks_the_current_o
     assert [row["id"] for row in rows] == [str(family_of(phone).pk), str(family_of(laptop).pk)]
     assert [row["current"] for row in rows] == [False, True]
     phone_row, laptop_row = rows
-    assert set(laptop_row) == {"id", "created_at", "last_used_at", "expires_at", "user_agent", "ip", "current"}
+    assert set(laptop_row) == {
+        "id",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "user_agent",
+        "ip",
+        "current",
+        # how it signed in (issue 27): a password, no second factor
+        "signed_in_with",
+        "second_factor",
+    }
+    assert laptop_row["signed_in_with"] == "password" and laptop_row["second_factor"] is None
     assert laptop_row["user_agent"] == "Firefox on the laptop" and laptop_row["ip"] == "198.51.100.7"
     assert phone_row["user_agent"] == "Safari on the phone" and phone_row["ip"] == "2001:db8::1"
     assert laptop_row["last_used_at"] == laptop_row["created_at"]  # never refreshed yet

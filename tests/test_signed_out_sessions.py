@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 from access.permissions import InteractiveLoginOnly
 from access.scopes import Role
 from accounts import sessions
-from accounts.models import RefreshFamily
+from accounts.models import RecoveryCode, RefreshFamily, TOTPFactor
 from accounts.views import RegisterView
 from apikeys.models import APIKey
 from audit.models import AuditEvent
@@ -70,6 +70,11 @@ ACTS = [
     ("post", "auth/change-password", {"current_password": "x", "new_password": "another-long-passphrase"}),
     ("post", "me/google/unlink", None),
     ("post", "auth/reauthenticate", {"password": "correct-horse-battery"}),
+    ("get", "me/second-factors", None),
+    ("post", "me/second-factors/totp", None),
+    ("post", "me/second-factors/totp/confirm", {"code": "123456"}),
+    ("post", "me/second-factors/totp/disable", {"code": "123456"}),
+    ("post", "me/second-factors/recovery-codes", {"code": "123456"}),
 ]
 
 
@@ -82,6 +87,8 @@ def state():
         sorted(Integration.objects.values_list("id", "name", "revoked_at", "admin_key_id")),
         sorted(Team.objects.values_list("id", "name")),
         sorted((str(pk), str(at)) for pk, at in RefreshFamily.objects.values_list("id", "revoked_at")),
+        sorted(TOTPFactor.objects.values_list("id", "secret_encrypted", "confirmed_at")),
+        sorted(RecoveryCode.objects.values_list("id", "used_at")),
         AuditEvent.objects.count(),
     )
 

@@ -42,6 +42,10 @@ STEP_UP = {
     ("integrations/<uuid:integration_id>", "DELETE"),
     ("integrations/<uuid:integration_id>/regenerate-admin-key", "POST"),
     ("integrations/<uuid:integration_id>/regenerate-content-key", "POST"),
+    ("me/second-factors/totp", "POST"),
+    ("me/second-factors/totp/confirm", "POST"),
+    ("me/second-factors/totp/disable", "POST"),
+    ("me/second-factors/recovery-codes", "POST"),
 }
 METHODS = ("get", "post", "put", "patch", "delete")
 

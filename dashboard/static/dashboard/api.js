@@ -179,12 +179,25 @@ export const api = {
   delete: (path, options) => request("DELETE", path, options),
 };
 
+// A sign-in answer: the session (null), or, for an account with two-step verification, the
+// pending state ({ second_factor_required, ticket, methods }) for completeSecondFactor.
+function signedIn(data) {
+  if (data.second_factor_required) return data;
+  setAccess(data.access_token, data.expires_in);
+  return null;
+}
+
 export async function login(username, password) {
   const data = await send("POST", "/auth/login", {
     body: { username, password },
     headers: SESSION_HEADER,
     auth: false,
   });
+  return signedIn(data);
+}
+
+export async function completeSecondFactor(ticket, code) {
+  const data = await send("POST", "/auth/second-factor", { body: { ticket, code }, headers: SESSION_HEADER, auth: false });
   setAccess(data.access_token, data.expires_in);
 }
 
@@ -198,7 +211,7 @@ export async function logout() {
 
 export async function signInWithGoogle(credential) {
   const data = await send("POST", "/auth/google", { body: { credential }, headers: SESSION_HEADER, auth: false });
-  setAccess(data.access_token, data.expires_in);
+  return signedIn(data);
 }
 
 // Public endpoints (no credential).

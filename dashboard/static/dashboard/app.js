@@ -2,8 +2,8 @@
 // do not belong to one team (sign-in, registration, recovery, invitations).
 
 import {
-  ApiError, api, config, isSignedIn, login, logout, onAuthChange, onReauthenticationRequired, publicApi, reauthenticate,
-  refresh, signInWithGoogle,
+  ApiError, api, completeSecondFactor, config, isSignedIn, login, logout, onAuthChange, onReauthenticationRequired,
+  publicApi, reauthenticate, refresh, signInWithGoogle,
 } from "./api.js";
 import { clear, dialog, field, formValues, h, notice, submitting, teamIdBox } from "./ui.js";
 import { accountPage } from "./pages/account.js";
@@ -256,7 +256,8 @@ function loginPage() {
     submitting(form, async () => {
       try {
         const values = formValues(form);
-        await login(values.username, values.password);
+        const pending = await login(values.username, values.password);
+        if (pending) return secondFactorStep(pending, nextPath());
         navigate(nextPath(), { replace: true });
       } catch (error) {
         if (error.code === "email_unverified") {
@@ -274,6 +275,32 @@ function loginPage() {
   publicLayout("Log in", form, google,
     h("p", {}, h("a", { href: `/register${location.search}`, "data-link": true }, "Create an account"), " · ",
       h("a", { href: "/forgot-password", "data-link": true }, "Forgot your password?")));
+}
+
+// The password (or Google) was right and the account has two-step verification: ask for a code
+// from the authenticator app, or a recovery code, and finish the sign-in with the ticket.
+function secondFactorStep(pending, next) {
+  const form = h("form", { id: "second-factor-form", onsubmit: (event) => {
+    event.preventDefault();
+    submitting(form, async () => {
+      try {
+        await completeSecondFactor(pending.ticket, formValues(form).code.trim());
+        navigate(next, { replace: true });
+      } catch (error) {
+        if (["second_factor_ticket_expired", "second_factor_ticket_used", "second_factor_ticket_invalid"].includes(error.code)) {
+          notice("error", "That took too long; sign in again.");
+          navigate("/login", { replace: true });
+          return;
+        }
+        throw error;
+      }
+    });
+  } },
+  field("Two-step code", "code", { required: true, autocomplete: "one-time-code", inputmode: "numeric",
+    help: "The six-digit code from your authenticator app, or one of your recovery codes." }),
+  h("button", { type: "submit" }, "Verify"));
+  publicLayout("Two-step verification", form,
+    h("p", {}, h("a", { href: "/login", "data-link": true }, "Start over")));
 }
 
 function startGoogle() {
@@ -302,8 +329,10 @@ async function googleCallbackPage() {
   try {
     const payload = JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
     if (!token || payload.nonce !== sessionStorage.getItem("gf.google_nonce")) throw new Error("This sign-in attempt is not ours.");
-    await signInWithGoogle(token);
-    navigate(sessionStorage.getItem("gf.google_next") || "/app", { replace: true });
+    const pending = await signInWithGoogle(token);
+    const next = sessionStorage.getItem("gf.google_next") || "/app";
+    if (pending) return secondFactorStep(pending, next);
+    navigate(next, { replace: true });
   } catch (error) {
     main.append(h("p", { class: "form-error", role: "alert" }, error.message), h("a", { href: "/login", "data-link": true }, "Back to log in"));
   } finally {

@@ -37,7 +37,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from .errors import ConfigurationError
+from .errors import ConfigurationError, SecondFactorRequired
 
 __all__ = [
     "ADMIN_AUDIENCE",
@@ -221,6 +221,17 @@ class Tokens:
     refresh_token: str
     expires_at: float
     lifetime: float
+
+    @classmethod
+    def from_login(cls, body: Mapping[str, Any], *, now: float | None = None) -> Tokens:
+        """The pair in a login answer, or SecondFactorRequired when the account has a second factor."""
+        if body.get("second_factor_required"):
+            raise SecondFactorRequired(
+                ticket=str(body["ticket"]),
+                methods=[str(method) for method in body.get("methods") or []],
+                expires_in=int(body.get("expires_in") or 0),
+            )
+        return cls.from_response(body, now=now)
 
     @classmethod
     def from_response(cls, body: Mapping[str, Any], *, now: float | None = None) -> Tokens:

@@ -22,7 +22,13 @@ from . import _core
 from ._concurrency import Lock, sleep, store_locked
 from ._core import DEFAULT_TIMEOUT, Id, segment
 from .auth import AdminKey, LoginState, Tokens, TokenStore
-from .errors import AuthenticationError, ConfigurationError, error_from_response, parse_retry_after
+from .errors import (
+    AuthenticationError,
+    ConfigurationError,
+    SecondFactorRequired,
+    error_from_response,
+    parse_retry_after,
+)
 from .models import (
     Account,
     APIKey,
@@ -218,12 +224,36 @@ class GhostFlow:
 
     # --- sessions ----------------------------------------------------------------------------
 
-    def login(self, username: str, password: str) -> None:
-        """Log in with a username (or e-mail address) and password; the tokens go to the store."""
+    def login(self, username: str, password: str, *, totp_code: str | None = None) -> None:
+        """Log in with a username (or e-mail address) and password; the tokens go to the store.
+
+        For an account with two-step verification: with ``totp_code`` (a code from the app, or a
+        recovery code) the login is finished at once; without it, SecondFactorRequired is raised,
+        carrying the ticket for ``complete_second_factor``."""
         login = self._login_state()
         with self._refresh_lock, store_locked(login.store):
             body = self._request(
                 "POST", "auth/login", json={"username": username, "password": password}, authenticated=False
+            )
+            try:
+                login.install(Tokens.from_login(body))
+                return
+            except SecondFactorRequired as pending:
+                if totp_code is None:
+                    raise
+                ticket = pending.ticket
+            body = self._request(
+                "POST", "auth/second-factor", json={"ticket": ticket, "code": totp_code}, authenticated=False
+            )
+            login.install(Tokens.from_response(body))
+
+    def complete_second_factor(self, ticket: str, code: str) -> None:
+        """Finish a login that raised SecondFactorRequired: its ticket and a code from the
+        authenticator app (or a recovery code). The tokens go to the store."""
+        login = self._login_state()
+        with self._refresh_lock, store_locked(login.store):
+            body = self._request(
+                "POST", "auth/second-factor", json={"ticket": ticket, "code": code}, authenticated=False
             )
             login.install(Tokens.from_response(body))
 
@@ -333,7 +363,8 @@ class GhostFlow:
                     json={"username": login.username, "password": login.password},
                     authenticated=False,
                 )
-                return login.install(Tokens.from_response(body))
+                # A second factor cannot be given unattended: SecondFactorRequired is raised.
+                return login.install(Tokens.from_login(body))
 
     def _request(
         self,

@@ -9,6 +9,7 @@ document::
     ├── NetworkError                the server could not be reached or the connection broke
     │   └── RequestTimeout          no answer within the timeout
     ├── StreamRevoked               the server ended a live audit stream: its holder may no longer watch
+    ├── SecondFactorRequired        the password was right; a TOTP or recovery code must follow (`ticket`)
     └── APIError                    the server answered with an error (status, code, detail, problem)
         ├── ValidationError         400, 413, 415: the request was wrong; field errors in `errors`
         ├── AuthenticationError     401: no, bad, expired or revoked credential
@@ -43,6 +44,7 @@ __all__ = [
     "RateLimitedError",
     "ReauthenticationRequired",
     "RequestTimeout",
+    "SecondFactorRequired",
     "ServerError",
     "StreamRevoked",
     "ValidationError",
@@ -65,6 +67,22 @@ class NetworkError(GhostFlowError):
 
 class RequestTimeout(NetworkError):
     """The server did not answer within the client's timeout."""
+
+
+class SecondFactorRequired(GhostFlowError):
+    """A login (or Google sign-in) whose first factor was right, for an account with two-step
+    verification: no tokens yet. Finish it with ``complete_second_factor(ticket, code)`` (a code
+    from the authenticator app, or a recovery code) before ``expires_in`` seconds pass; the ticket
+    works once. ``methods``: what the code may be (``totp``, ``recovery_code``)."""
+
+    def __init__(self, ticket: str, methods: list[str], expires_in: int) -> None:
+        self.ticket = ticket
+        self.methods = methods
+        self.expires_in = expires_in
+        super().__init__("This account uses two-step verification: a code is required to finish signing in.")
+
+    def __repr__(self) -> str:  # the ticket is a credential: never in a log line
+        return f"SecondFactorRequired(methods={self.methods!r}, expires_in={self.expires_in})"
 
 
 class StreamRevoked(GhostFlowError):

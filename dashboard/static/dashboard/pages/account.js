@@ -1,14 +1,16 @@
-// Account: profile, sign-in methods, change password, unlink Google, active sessions.
+// Account: profile, sign-in methods, change password, two-step verification, unlink Google,
+// active sessions.
 
 import { adoptAccess, api } from "../api.js";
-import { confirmDialog, count, dateCell, field, formValues, h, loading, notice, submitting } from "../ui.js";
+import { clear, confirmDialog, count, dateCell, field, formValues, h, loading, notice, submitting } from "../ui.js";
 import { header } from "./common.js";
 
 export async function accountPage(container) {
   container.append(header("Account"));
   const profile = h("section", { "aria-labelledby": "profile-title" });
   const sessions = h("section", { "aria-labelledby": "sessions-title" });
-  container.append(profile, passwordSection(), h("h2", { id: "sessions-title" }, "Sessions"), sessions);
+  const twoStep = h("section", { "aria-labelledby": "two-step-title", id: "two-step" });
+  container.append(profile, passwordSection(), twoStep, h("h2", { id: "sessions-title" }, "Sessions"), sessions);
 
   const renderProfile = () => loading(profile, () => api.get("/me/account"), (account) => {
     profile.append(h("div", {}, h("h2", { id: "profile-title" }, "Profile"),
@@ -35,6 +37,7 @@ export async function accountPage(container) {
       h("td", { "data-label": "Device" }, session.user_agent || "unknown", session.current ? h("strong", {}, " (this session)") : null),
       h("td", { "data-label": "IP" }, session.ip || "—"),
       h("td", { "data-label": "Signed in" }, dateCell(session.created_at)),
+      h("td", { "data-label": "With" }, [session.signed_in_with || "—", session.second_factor ? ` + ${session.second_factor.replace("_", " ")}` : ""].join("")),
       h("td", { "data-label": "Last used" }, dateCell(session.last_used_at)),
       h("td", {}, session.current ? null : h("button", { type: "button", class: "link danger", onclick: async () => {
         try {
@@ -45,7 +48,7 @@ export async function accountPage(container) {
         }
       } }, "Sign out"))));
     sessions.append(h("div", { class: "table-wrap" },
-      h("table", {}, h("thead", {}, h("tr", {}, ["Device", "IP", "Signed in", "Last used", ""].map((t) => h("th", { scope: "col" }, t)))), h("tbody", {}, rows))),
+      h("table", {}, h("thead", {}, h("tr", {}, ["Device", "IP", "Signed in", "With", "Last used", ""].map((t) => h("th", { scope: "col" }, t)))), h("tbody", {}, rows))),
       h("button", { type: "button", class: "secondary", id: "sign-out-others", onclick: async () => {
         if (!(await confirmDialog("Sign out everywhere else?", "Every other session of yours ends now.", "Sign out others"))) return;
         try {
@@ -58,7 +61,82 @@ export async function accountPage(container) {
       } }, "Sign out everywhere else"));
   });
 
-  await Promise.all([renderProfile(), renderSessions()]);
+  const renderTwoStep = () => twoStepSection(twoStep, () => {
+    renderTwoStep();
+    renderSessions();
+  });
+  await Promise.all([renderProfile(), renderTwoStep(), renderSessions()]);
+}
+
+// Two-step verification: turn on (QR code and secret, confirmed with a code; the recovery codes
+// shown once), regenerate the recovery codes, turn off. Every change needs a fresh code.
+function twoStepSection(section, changed) {
+  clear(section);
+  section.append(h("h2", { id: "two-step-title" }, "Two-step verification"));
+  const body = h("div");
+  section.append(body);
+  return loading(body, () => api.get("/me/second-factors"), (state) => {
+    if (!state.totp) {
+      body.append(h("p", { id: "two-step-status" }, "Off: your password alone signs you in."),
+        h("button", { type: "button", id: "two-step-enable", onclick: () => beginEnrolment(body, changed) }, "Turn on"));
+      return;
+    }
+    body.append(h("p", { id: "two-step-status" }, `On. ${count(state.recovery_codes_left, "recovery code", "recovery codes")} left.`),
+      codeForm("Regenerate recovery codes", "two-step-regenerate", async (code) => {
+        const result = await api.post("/me/second-factors/recovery-codes", { code });
+        showRecoveryCodes(body, result.recovery_codes, changed);
+      }),
+      codeForm("Turn off", "two-step-disable", async (code) => {
+        await api.post("/me/second-factors/totp/disable", { code });
+        notice("success", "Two-step verification is off.");
+        changed();
+      }, "danger"));
+  });
+}
+
+function codeForm(label, id, action, kind = "secondary") {
+  const form = h("form", { id, class: "inline-form", onsubmit: (event) => {
+    event.preventDefault();
+    submitting(form, () => action(formValues(form).code.trim()));
+  } },
+  field(`Code (${label.toLowerCase()})`, "code", { required: true, autocomplete: "one-time-code",
+    help: "A code from your authenticator app, or a recovery code." }),
+  h("button", { type: "submit", class: kind }, label));
+  return form;
+}
+
+async function beginEnrolment(body, changed) {
+  let enrolment;
+  try {
+    enrolment = await api.post("/me/second-factors/totp");
+  } catch (error) {
+    notice("error", error.message);
+    return;
+  }
+  clear(body);
+  // The QR code is an SVG drawn by the server: shown as an image, never parsed into the page.
+  const qr = h("img", { id: "two-step-qr", alt: "QR code for your authenticator app", width: 200, height: 200,
+    src: `data:image/svg+xml;charset=utf-8,${encodeURIComponent(enrolment.qr_svg)}` });
+  const form = h("form", { id: "two-step-confirm", onsubmit: (event) => {
+    event.preventDefault();
+    submitting(form, async () => {
+      const result = await api.post("/me/second-factors/totp/confirm", { code: formValues(form).code.trim() });
+      notice("success", "Two-step verification is on. Your other sessions are signed out.");
+      showRecoveryCodes(body, result.recovery_codes, changed);
+    });
+  } },
+  field("Code from the app", "code", { required: true, autocomplete: "one-time-code", inputmode: "numeric" }),
+  h("button", { type: "submit" }, "Confirm"));
+  body.append(h("p", {}, "Scan this QR code with your authenticator app, or type the secret into it, then enter the code it shows."),
+    qr, h("p", {}, "Secret: ", h("code", { id: "two-step-secret" }, enrolment.secret)), form);
+}
+
+function showRecoveryCodes(body, codes, changed) {
+  clear(body);
+  body.append(h("p", {}, h("strong", {}, "Your recovery codes, shown only now. "),
+    "Keep them somewhere safe: each one signs you in once if you lose your device."),
+  h("ul", { id: "recovery-codes", class: "recovery-codes" }, codes.map((code) => h("li", {}, h("code", {}, code)))),
+  h("button", { type: "button", id: "recovery-codes-done", onclick: changed }, "I have saved them"));
 }
 
 function passwordSection() {

@@ -26,6 +26,7 @@ from ..errors import (
     GhostFlowError,
     NetworkError,
     PermissionDeniedError,
+    SecondFactorRequired,
     ServerError,
     StreamRevoked,
     ValidationError,
@@ -494,13 +495,19 @@ def cli(
 @cli.command()
 @click.option("-u", "--username", help="Username or e-mail address (asked when missing).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input (for scripts).")
+@click.option(
+    "--totp-code",
+    help="For an account with two-step verification: the code from the authenticator app, or a recovery "
+    "code (asked when needed and missing).",
+)
 @pass_state
-def login(state: State, username: str | None, password_stdin: bool) -> None:
+def login(state: State, username: str | None, password_stdin: bool, totp_code: str | None) -> None:
     """Log in; the login is kept for the next commands.
 
     The password is asked without echo (or read from stdin with --password-stdin). Only the
     tokens are kept, never the password: in the OS keyring when one is available, else in
-    credentials.json (mode 0600) in the config directory.
+    credentials.json (mode 0600) in the config directory. With two-step verification on, the
+    code is asked after the password (or given with --totp-code).
     """
     if not username:
         username = click.prompt("Username or e-mail")
@@ -512,7 +519,11 @@ def login(state: State, username: str | None, password_stdin: bool) -> None:
         password = click.prompt("Password", hide_input=True)
     store = store_for_login(state.directory, state.base_url)
     with GhostFlow(state.base_url, token_store=store) as client:
-        client.login(username, password)
+        try:
+            client.login(username, password, totp_code=totp_code)
+        except SecondFactorRequired as pending:
+            code = click.prompt("Two-step code (from your app, or a recovery code)", hide_input=False)
+            client.complete_second_factor(pending.ticket, code.strip())
         config = state.config
         if config.base_url != state.base_url:
             config.team_id = config.team_name = None  # a team of the previous server
