@@ -59,7 +59,7 @@ METHODS = [METHOD_TOTP, METHOD_RECOVERY_CODE]
 TICKET_SALT = "ghostflow.second-factor-ticket"
 TICKET_KIND = "second_factor_ticket"
 
-_TOTP_CODE = re.compile(r"^\d{6}$")
+_TOTP_CODE = re.compile(r"^[0-9]{6}\Z")
 
 
 def _refused(message: str, code: str) -> BadRequest:
@@ -200,6 +200,9 @@ def _spend_totp(factor: TOTPFactor, code: str) -> None:
     """Accept `code` for `factor` once, or raise: `second_factor_invalid` (no step near now has
     it), `second_factor_expired` (a step of the last few minutes, past the window),
     `second_factor_reused` (accepted already: its step is not after the last one accepted)."""
+    if not _TOTP_CODE.match(code):
+        # Not six digits: wrong, without comparing (compare_digest refuses non-ASCII text).
+        raise _refused("The code is wrong.", "second_factor_invalid")
     totp = _totp(encryption.decrypt(factor.secret_encrypted))
     now = timezone.now()
     matched = None

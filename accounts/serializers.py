@@ -105,11 +105,11 @@ class EmailSerializer(serializers.Serializer):
 
 
 class VerifyEmailSerializer(EmailSerializer):
-    code = strict.RegexField(r"^\d{6}$", max_length=6, error_messages={"invalid": "Enter the 6-digit code."})
+    code = strict.RegexField(r"^[0-9]{6}$", max_length=6, error_messages={"invalid": "Enter the 6-digit code."})
 
 
 class ResetPasswordSerializer(EmailSerializer):
-    code = strict.RegexField(r"^\d{6}$", max_length=6, required=False)
+    code = strict.RegexField(r"^[0-9]{6}$", max_length=6, required=False)
     token = strict.CharField(max_length=200, required=False)
     new_password = strict.CharField(**PASSWORD)
 

@@ -443,3 +443,18 @@ def test_beginning_again_replaces_an_unconfirmed_secret(user):
     if stale != pyotp.TOTP(second).now():
         assert api.post(CONFIRM, {"code": stale}, format="json").status_code == 400
     assert api.post(CONFIRM, {"code": pyotp.TOTP(second).now()}, format="json").status_code == 200
+
+
+@pytest.mark.parametrize("code", ["\u00c6%=\U0001940a`\u0097", "１２３４５６", "12345\u0660", "", "x" * 6])
+def test_a_code_that_is_not_six_digits_is_a_clean_400_on_every_path(user, code):
+    """Found by schemathesis: a non-ASCII code reached hmac.compare_digest (TypeError, a 500)."""
+    api = api_for(user)
+    api.post(ENROL)
+    response = api.post(CONFIRM, {"code": code}, format="json")
+    assert response.status_code == 400, response.content
+    enrol(user)
+    ticket = login().json()["ticket"]
+    response = finish(ticket, code)
+    assert response.status_code == 400, response.content
+    for path in (DISABLE, RECOVERY):
+        assert api_for(user).post(path, {"code": code}, format="json").status_code == 400
