@@ -492,6 +492,17 @@ def cli(
 # --- session ---------------------------------------------------------------------------------
 
 
+def read_password(password_stdin: bool) -> str:
+    """The password from standard input's first line (--password-stdin, for scripts), or asked
+    for without echo."""
+    if not password_stdin:
+        return str(click.prompt("Password", hide_input=True))
+    password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise CliError("--password-stdin: nothing on standard input.", Exit.USAGE)
+    return password
+
+
 @cli.command()
 @click.option("-u", "--username", help="Username or e-mail address (asked when missing).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input (for scripts).")
@@ -511,12 +522,7 @@ def login(state: State, username: str | None, password_stdin: bool, totp_code: s
     """
     if not username:
         username = click.prompt("Username or e-mail")
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-        if not password:
-            raise CliError("--password-stdin: nothing on standard input.", Exit.USAGE)
-    else:
-        password = click.prompt("Password", hide_input=True)
+    password = read_password(password_stdin)
     store = store_for_login(state.directory, state.base_url)
     with GhostFlow(state.base_url, token_store=store) as client:
         try:
@@ -550,12 +556,7 @@ def reauthenticate(state: State, password_stdin: bool) -> None:
     invitations, integrations, deleting a team, ... work for the next REAUTH_SECONDS (10 minutes)."""
     if not state.uses_login:
         raise CliError("Keys never do the acts that need a confirmation: log in with `gf login`.", Exit.USAGE)
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-        if not password:
-            raise CliError("--password-stdin: nothing on standard input.", Exit.USAGE)
-    else:
-        password = click.prompt("Password", hide_input=True)
+    password = read_password(password_stdin)
     until = state.client().reauthenticate(password)
     output.notice(f"Confirmed until {until}.")
 
