@@ -14,20 +14,24 @@ class UserAdmin(DjangoUserAdmin):
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("username", "email", "password1", "password2")}),)
 
     list_display = ("username", "email", "email_verified_at", "is_active", "is_staff", "two_step", "date_joined")
-    readonly_fields = ("email_verified_at", "google_sub", "two_step", "recovery_codes_left")
+    readonly_fields = ("email_verified_at", "google_sub", "two_step", "passkeys", "recovery_codes_left")
     actions = ["reset_second_factors"]
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)
         if obj is None:
             return fieldsets
-        fields = ("email_verified_at", "google_sub", "two_step", "recovery_codes_left")
+        fields = ("email_verified_at", "google_sub", "two_step", "passkeys", "recovery_codes_left")
         return (*fieldsets, ("Sign-in", {"fields": fields}))
 
     # Whether a second factor is on, and how many recovery codes are left; never the secret.
-    @admin.display(description="Two-step (TOTP)", boolean=True)
+    @admin.display(description="Two-step", boolean=True)
     def two_step(self, obj) -> bool:
         return mfa.has_second_factor(obj)
+
+    @admin.display(description="Passkeys")
+    def passkeys(self, obj) -> int:
+        return obj.passkeys.count()
 
     @admin.display(description="Recovery codes left")
     def recovery_codes_left(self, obj) -> int:
@@ -36,8 +40,9 @@ class UserAdmin(DjangoUserAdmin):
     @admin.action(description="Reset (remove) the second factors of the selected users")
     def reset_second_factors(self, request, queryset):
         """For a person who lost their authenticator and their recovery codes, once the operator
-        has made sure it is them. Audited (`mfa.totp_disabled`, reason `admin`, the operator as actor)."""
-        reset = sum(mfa.disable_totp(user=user, actor_id=request.user.pk, reason="admin") for user in queryset)
+        has made sure it is them: the app, the passkeys and the recovery codes. Audited
+        (`mfa.totp_disabled`, `mfa.passkey_removed`, reason `admin`, the operator as actor)."""
+        reset = sum(mfa.reset_second_factors(user=user, actor_id=request.user.pk) for user in queryset)
         self.message_user(request, f"Reset the second factors of {reset} user(s).")
 
     def save_model(self, request, obj, form, change):

@@ -40,7 +40,7 @@ from audit.services import Action, record_event
 from infra import encryption, mail, ratelimit
 from infra.errors import BadRequest, Conflict, Unauthorized
 
-from .models import RecoveryCode, RefreshFamily, TOTPFactor, User
+from .models import Passkey, RecoveryCode, RefreshFamily, TOTPFactor, User
 from .tokens import password_fingerprint
 
 RECOVERY_CODE_COUNT = 10
@@ -54,7 +54,7 @@ TOTP_EXPIRED_WINDOW = 10  # older steps that are told apart as "expired" rather 
 
 METHOD_TOTP = RefreshFamily.SecondFactor.TOTP.value
 METHOD_RECOVERY_CODE = RefreshFamily.SecondFactor.RECOVERY_CODE.value
-METHODS = [METHOD_TOTP, METHOD_RECOVERY_CODE]
+METHOD_PASSKEY = RefreshFamily.SecondFactor.PASSKEY.value
 
 TICKET_SALT = "ghostflow.second-factor-ticket"
 TICKET_KIND = "second_factor_ticket"
@@ -74,8 +74,23 @@ def active_totp(user: User) -> TOTPFactor | None:
 
 
 def has_second_factor(user: User) -> bool:
-    """True when signing in as `user` needs a second factor."""
-    return TOTPFactor.objects.filter(user=user, confirmed_at__isnull=False).exists()
+    """True when signing in as `user` needs a second factor: an active TOTP factor or a passkey."""
+    return (
+        TOTPFactor.objects.filter(user=user, confirmed_at__isnull=False).exists()
+        or Passkey.objects.filter(user=user).exists()
+    )
+
+
+def methods_of(user: User) -> list[str]:
+    """The second factors `user` can give now, in the order a sign-in offers them."""
+    methods = []
+    if active_totp(user) is not None:
+        methods.append(METHOD_TOTP)
+    if Passkey.objects.filter(user=user).exists():
+        methods.append(METHOD_PASSKEY)
+    if methods and recovery_codes_left(user):
+        methods.append(METHOD_RECOVERY_CODE)
+    return methods
 
 
 def recovery_codes_left(user: User) -> int:
@@ -88,8 +103,9 @@ def status(*, user: User) -> dict:
         "totp": bool(factor and factor.active),
         "totp_pending": bool(factor and not factor.active),
         "totp_enabled_at": factor.confirmed_at if factor and factor.active else None,
+        "passkeys": Passkey.objects.filter(user=user).count(),
         "recovery_codes_left": recovery_codes_left(user),
-        "methods": METHODS if factor and factor.active else [],
+        "methods": methods_of(user),
     }
 
 
@@ -145,11 +161,14 @@ def confirm_totp_enrolment(*, user: User, code: str) -> list[str]:
 
 
 def disable_totp(*, user: User, actor_id=None, reason: str = "user") -> bool:
-    """Remove every second factor of `user` (the TOTP factor and the recovery codes). The caller
-    has checked a fresh code (or is an operator). False when there was nothing to remove."""
+    """Remove the TOTP factor of `user`, and the recovery codes with it when no passkey is left.
+    The caller has checked a fresh code (or is an operator). False when there was nothing to
+    remove."""
     with transaction.atomic():
         deleted, _ = TOTPFactor.objects.filter(user=user).delete()
-        codes, _ = RecoveryCode.objects.filter(user=user).delete()
+        codes = 0
+        if not Passkey.objects.filter(user=user).exists():
+            codes, _ = RecoveryCode.objects.filter(user=user).delete()
         if deleted or codes:
             record_event(
                 action=Action.MFA_TOTP_DISABLED,
@@ -157,6 +176,19 @@ def disable_totp(*, user: User, actor_id=None, reason: str = "user") -> bool:
                 data={"user": str(user.pk), "reason": reason},
             )
     return bool(deleted or codes)
+
+
+def reset_second_factors(*, user: User, actor_id) -> bool:
+    """An operator's reset, for a person who lost every factor: the authenticator app, every
+    passkey and the recovery codes. Each removal audited with the operator as actor."""
+    from . import passkeys  # passkeys sits beside mfa; only this reset needs it
+
+    with transaction.atomic():
+        removed = disable_totp(user=user, actor_id=actor_id, reason="admin")
+        for passkey_id in list(Passkey.objects.filter(user=user).values_list("pk", flat=True)):
+            removed = passkeys.remove(user=user, passkey_id=passkey_id, actor_id=actor_id, reason="admin") or removed
+        RecoveryCode.objects.filter(user=user).delete()
+    return removed
 
 
 def rotate_totp_secrets() -> int:
@@ -168,6 +200,20 @@ def rotate_totp_secrets() -> int:
             factor.save(update_fields=["secret_encrypted"])
             count += 1
     return count
+
+
+def drop_recovery_codes_without_factor(*, user: User) -> None:
+    """Recovery codes stand in for a factor: with none left (the last passkey removed), they go."""
+    if not has_second_factor(user):
+        RecoveryCode.objects.filter(user=user).delete()
+
+
+def first_recovery_codes(*, user: User) -> list[str] | None:
+    """A first set of recovery codes when the person has none (their first factor was just
+    added); None when they have a set already (it stays as it is)."""
+    if RecoveryCode.objects.filter(user=user).exists():
+        return None
+    return _new_recovery_codes(user)
 
 
 def regenerate_recovery_codes(*, user: User) -> list[str]:
@@ -237,11 +283,15 @@ def spend_code(*, user: User, code: str) -> str:
     audited and mailed to the owner."""
     code = (code or "").strip().replace(" ", "")
     factor = active_totp(user)
-    if factor is None:
-        raise Conflict("Two-step verification is not on for this account.", code="totp_not_enabled")
     if _TOTP_CODE.match(code):
+        if factor is None:
+            raise Conflict(
+                "This account has no authenticator app; use a passkey or a recovery code.", code="totp_not_enabled"
+            )
         _spend_totp(factor, code)
         return METHOD_TOTP
+    if factor is None and not Passkey.objects.filter(user=user).exists():
+        raise Conflict("Two-step verification is not on for this account.", code="totp_not_enabled")
     _spend_recovery_code(user, code)
     left = recovery_codes_left(user)
     record_event(action=Action.MFA_RECOVERY_CODE_USED, actor_id=user.pk, data={"left": left})
@@ -322,12 +372,13 @@ class SecondFactorPending:
 
     ticket: str
     expires_in: int
+    methods: list[str]
 
     def as_response(self) -> dict:
         return {
             "second_factor_required": True,
             "ticket": self.ticket,
-            "methods": METHODS,
+            "methods": self.methods,
             "expires_in": self.expires_in,
         }
 
@@ -346,7 +397,9 @@ def pending_sign_in(*, user: User, signed_in_with: str) -> SecondFactorPending:
         action=Action.LOGIN_SECOND_FACTOR_REQUIRED, actor_id=user.pk, status_code=200, data={"method": signed_in_with}
     )
     return SecondFactorPending(
-        ticket=signing.dumps(payload, salt=TICKET_SALT), expires_in=settings.SECOND_FACTOR_TICKET_SECONDS
+        ticket=signing.dumps(payload, salt=TICKET_SALT),
+        expires_in=settings.SECOND_FACTOR_TICKET_SECONDS,
+        methods=methods_of(user),
     )
 
 

@@ -106,10 +106,12 @@ class RefreshFamily(models.Model):
     class SignedInWith(models.TextChoices):
         PASSWORD = "password"
         GOOGLE = "google"
+        PASSKEY = "passkey"  # passwordless: the passkey verified the person (user verification)
 
     class SecondFactor(models.TextChoices):
         TOTP = "totp"
         RECOVERY_CODE = "recovery_code"
+        PASSKEY = "passkey"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="refresh_families")
@@ -217,3 +219,29 @@ class RecoveryCode(models.Model):
 
     def __str__(self) -> str:
         return f"recovery code of {self.user_id}"
+
+
+class Passkey(models.Model):
+    """A WebAuthn credential of a person (accounts.passkeys): a second factor, and a way to sign
+    in without a password (a discoverable credential, user verification required). Only public
+    data is stored: the credential's id and public key (COSE), and its signature counter, which
+    must go up at each use when the authenticator keeps one (a counter that goes back is a cloned
+    authenticator and is refused)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="passkeys")
+    name = models.CharField(max_length=64)
+    credential_id = models.BinaryField(max_length=1023, unique=True)
+    public_key = models.BinaryField()
+    sign_count = models.BigIntegerField(default=0)
+    transports = models.JSONField(default=list, blank=True)
+    aaguid = models.CharField(max_length=36, blank=True)
+    backed_up = models.BooleanField(default=False)  # synced (e.g. iCloud Keychain) rather than device-bound
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"passkey {self.name!r} of {self.user_id}"

@@ -4,16 +4,11 @@ settings.REAUTH_SECONDS (access.permissions.RecentAuthentication asks). Never a 
 is stored on the family, so a token copied to, or minted for, another session gains nothing.
 
 The ways to re-authenticate are a registry, METHODS, keyed by the body field that carries the
-proof. `password` is the first; a second factor is one more entry, e.g.
-
-    METHODS["code"] = Method(
-        field="code", rate_limit="reauthenticate", wrong_code="code_invalid",
-        wrong_message="The code is wrong or was already used.",
-        available=lambda user: mfa.has_totp(user), verify=mfa.verify_second_factor,
-    )
-
-plus the optional `code` field of serializers.ReauthenticateSerializer (whose check, exactly one
-method per request, reads this registry).
+proof (and a field of serializers.ReauthenticateSerializer, whose check, exactly one method per
+request, reads this registry): `password`; `code`, a TOTP or recovery code (accounts.mfa);
+`passkey`, a passkey's answer to the options of POST /auth/reauthenticate/passkey-options
+(accounts.passkeys). A method either counts failures itself (the second factors, under the
+account's `second_factor` limit, whose refusals keep their own codes) or names the limit here.
 """
 
 from __future__ import annotations
@@ -30,27 +25,51 @@ from audit.services import Action, record_event
 from infra import ratelimit
 from infra.errors import BadRequest, Forbidden, Unauthorized
 
+from . import mfa, passkeys
 from .models import RefreshFamily, User
 
 
 @dataclass(frozen=True)
 class Method:
     field: str  # the request body's field carrying the proof, and the method's name in audit rows
-    rate_limit: str  # the scope of settings.RATE_LIMITS counting failures per account (fails closed)
-    wrong_code: str  # the stable error code of a wrong proof (400)
+    # The scope of settings.RATE_LIMITS counting failures per account (fails closed); None when
+    # `verify` counts them itself.
+    rate_limit: str | None
+    wrong_code: str  # the stable error code of a wrong proof (400), when `verify` answers False
     wrong_message: str
     available: Callable[[User], bool]  # whether this person can use it at all (else 403 `unavailable_code`)
     unavailable_code: str
     unavailable_message: str
-    verify: Callable[[User, str], bool]
+    # True when the proof is right; False, or a BadRequest of its own, when it is not.
+    verify: Callable[..., bool]
 
 
 def _password_available(user: User) -> bool:
     return user.has_usable_password()
 
 
-def _password_matches(user: User, password: str) -> bool:
-    return user.check_password(password)
+def _password_matches(*, request, user: User, proof: str) -> bool:
+    return user.check_password(proof)
+
+
+def _code_matches(*, request, user: User, proof: str) -> bool:
+    mfa.checked_code(request=request, user=user, code=proof, purpose="reauthenticate")  # counted; raises
+    return True
+
+
+def _passkey_available(user: User) -> bool:
+    return passkeys.passkey_count(user) > 0
+
+
+def _passkey_matches(*, request, user: User, proof: dict) -> bool:
+    with mfa.counted_guess(request=request, user=user, purpose="reauthenticate"), transaction.atomic():
+        passkeys.verify(
+            ceremony=proof["ceremony"],
+            credential=proof["credential"],
+            purpose=passkeys.Purpose.REAUTHENTICATE,
+            user=user,
+        )
+    return True
 
 
 METHODS: dict[str, Method] = {
@@ -64,10 +83,30 @@ METHODS: dict[str, Method] = {
         unavailable_message="This account has no password; sign out and sign in again (e.g. with Google) instead.",
         verify=_password_matches,
     ),
+    "code": Method(
+        field="code",
+        rate_limit=None,
+        wrong_code="second_factor_invalid",
+        wrong_message="The code is wrong.",
+        available=mfa.has_second_factor,
+        unavailable_code="no_second_factor",
+        unavailable_message="This account has no second factor; re-authenticate with the password.",
+        verify=_code_matches,
+    ),
+    "passkey": Method(
+        field="passkey",
+        rate_limit=None,
+        wrong_code="passkey_invalid",
+        wrong_message="The passkey answer could not be verified.",
+        available=_passkey_available,
+        unavailable_code="no_passkey",
+        unavailable_message="This account has no passkey.",
+        verify=_passkey_matches,
+    ),
 }
 
 
-def reauthenticate(*, request, user: User, family_id, method: Method, proof: str) -> datetime:
+def reauthenticate(*, request, user: User, family_id, method: Method, proof) -> datetime:
     """Check `proof` by `method` for `user` and, when right, mark the session `family_id` as
     authenticated now. Returns until when the session counts as recently authenticated.
 
@@ -76,16 +115,20 @@ def reauthenticate(*, request, user: User, family_id, method: Method, proof: str
     back. 401 `token_revoked` when the session was signed out meanwhile."""
     if not method.available(user):
         raise Forbidden(method.unavailable_message, code=method.unavailable_code)
-    attempt = ratelimit.attempt(request, method.rate_limit, accounts=[str(user.pk)])
-    if not method.verify(user, proof):
+    attempt = ratelimit.attempt(request, method.rate_limit, accounts=[str(user.pk)]) if method.rate_limit else None
+    try:
+        if not method.verify(request=request, user=user, proof=proof):
+            raise BadRequest(method.wrong_message, code=method.wrong_code)
+    except BadRequest:
         record_event(
             action=Action.REAUTHENTICATION_FAILED,
             actor_id=user.pk,
             status_code=400,
             data={"method": method.field, "family": str(family_id)},
         )
-        raise BadRequest(method.wrong_message, code=method.wrong_code)
-    attempt.succeeded()
+        raise
+    if attempt is not None:
+        attempt.succeeded()
     now = timezone.now()
     with transaction.atomic():
         updated = RefreshFamily.objects.live().filter(pk=family_id, user=user).update(authenticated_at=now)

@@ -124,20 +124,6 @@ class ChangePasswordSerializer(serializers.Serializer):
     new_password = strict.CharField(**PASSWORD)
 
 
-class ReauthenticateSerializer(serializers.Serializer):
-    """One proof, by one of the methods of accounts.reauth.METHODS (each an optional field here)."""
-
-    password = strict.CharField(**PASSWORD, required=False)
-
-    def validate(self, attrs):
-        from .reauth import METHODS
-
-        given = [name for name in METHODS if attrs.get(name)]
-        if len(given) != 1:
-            raise serializers.ValidationError(f"Give exactly one of: {', '.join(METHODS)}.")
-        return attrs
-
-
 class ReauthenticatedSerializer(serializers.Serializer):
     reauthenticated_until = serializers.DateTimeField(
         help_text="Until when this session may do the acts that need a recent authentication."
@@ -186,10 +172,10 @@ class SessionSerializer(serializers.Serializer):
     ip = serializers.IPAddressField(allow_null=True, help_text="The client address of the login request.")
     current = serializers.SerializerMethodField(help_text="True for the login making this call.")
     signed_in_with = serializers.SerializerMethodField(
-        help_text="How the login began: `password` or `google` (null for logins older than this field)."
+        help_text="How the login began: `password`, `google` or `passkey` (null for logins older than this field)."
     )
     second_factor = serializers.SerializerMethodField(
-        help_text="The second factor the login passed: `totp`, `recovery_code`, or null (none)."
+        help_text="The second factor the login passed: `totp`, `recovery_code`, `passkey`, or null (none)."
     )
 
     def get_current(self, family) -> bool:
@@ -219,10 +205,85 @@ class SecondFactorCodeSerializer(serializers.Serializer):
     )
 
 
-class SecondFactorSignInSerializer(SecondFactorCodeSerializer):
+PASSKEY_CEREMONY_MAX_LENGTH = 512
+PASSKEY_CREDENTIAL_MAX_BYTES = 16384
+
+
+class PasskeyAnswerSerializer(serializers.Serializer):
+    """The browser's answer to a passkey ceremony (accounts/passkeys.py)."""
+
+    ceremony = strict.CharField(
+        max_length=PASSKEY_CEREMONY_MAX_LENGTH, help_text="The `ceremony` of the options answer, as it was."
+    )
+    credential = serializers.DictField(
+        help_text="The PublicKeyCredential as JSON (`credential.toJSON()` in the browser: id, rawId, type, response)."
+    )
+
+    def validate_credential(self, value):
+        import json
+
+        if len(json.dumps(value)) > PASSKEY_CREDENTIAL_MAX_BYTES:
+            raise serializers.ValidationError("The credential is too large.")
+        return value
+
+
+class PasskeyOptionsSerializer(serializers.Serializer):
+    options = serializers.DictField(
+        help_text="PublicKeyCredentialCreationOptionsJSON (registering) or PublicKeyCredentialRequestOptionsJSON "
+        "(signing in): give it to `PublicKeyCredential.parseCreationOptionsFromJSON` / "
+        "`parseRequestOptionsFromJSON`, then to navigator.credentials.create / get."
+    )
+    ceremony = strict.CharField(help_text="Send it back with the browser's answer. Single use; expires.")
+
+
+class PasskeyRegisterSerializer(PasskeyAnswerSerializer):
+    name = strict.CharField(max_length=64, help_text='A name to tell this passkey apart ("Laptop", "Phone").')
+
+
+class PasskeyRenameSerializer(serializers.Serializer):
+    name = strict.CharField(max_length=64)
+
+
+class PasskeySerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = strict.CharField()
+    created_at = serializers.DateTimeField()
+    last_used_at = serializers.DateTimeField(allow_null=True)
+    backed_up = serializers.BooleanField(help_text="Synced by a passkey provider rather than bound to one device.")
+
+
+class PasskeyRegisteredSerializer(PasskeySerializer):
+    recovery_codes = serializers.ListField(
+        child=strict.CharField(),
+        required=False,
+        help_text="When this is the account's first second factor: ten single-use recovery codes, shown only here.",
+    )
+    other_sessions_revoked = serializers.IntegerField(
+        required=False,
+        help_text="When this is the account's first second factor: how many other logins were signed out.",
+    )
+
+
+class SecondFactorTicketSerializer(serializers.Serializer):
     ticket = strict.CharField(
         max_length=SECOND_FACTOR_TICKET_MAX_LENGTH, help_text="The `ticket` of the sign-in answer."
     )
+
+
+class SecondFactorSignInSerializer(SecondFactorTicketSerializer):
+    code = strict.CharField(
+        max_length=SECOND_FACTOR_CODE_MAX_LENGTH,
+        required=False,
+        help_text="A six-digit code from the authenticator app, or an unused recovery code (xxxxx-xxxxx).",
+    )
+    passkey = PasskeyAnswerSerializer(
+        required=False, help_text="Or a passkey's answer to POST /api/v1/auth/second-factor/passkey-options."
+    )
+
+    def validate(self, attrs):
+        if bool(attrs.get("code")) == bool(attrs.get("passkey")):
+            raise serializers.ValidationError("Give exactly one of: code, passkey.")
+        return attrs
 
 
 class SecondFactorPendingSerializer(serializers.Serializer):
@@ -232,7 +293,7 @@ class SecondFactorPendingSerializer(serializers.Serializer):
     second_factor_required = serializers.ChoiceField(choices=[True])
     ticket = strict.CharField(help_text="Single use; expires after `expires_in` seconds.")
     methods = serializers.ListField(
-        child=serializers.ChoiceField(choices=["totp", "recovery_code"]),
+        child=serializers.ChoiceField(choices=["totp", "passkey", "recovery_code"]),
         help_text="What the second factor may be.",
     )
     expires_in = serializers.IntegerField(help_text="Seconds the ticket stays valid.")
@@ -242,9 +303,10 @@ class SecondFactorStatusSerializer(serializers.Serializer):
     totp = serializers.BooleanField(help_text="True when an authenticator app is enrolled and confirmed.")
     totp_pending = serializers.BooleanField(help_text="True while an enrolment is begun but not confirmed.")
     totp_enabled_at = serializers.DateTimeField(allow_null=True)
+    passkeys = serializers.IntegerField(help_text="Passkeys registered (GET /api/v1/me/passkeys lists them).")
     recovery_codes_left = serializers.IntegerField(help_text="Unused recovery codes.")
     methods = serializers.ListField(
-        child=serializers.ChoiceField(choices=["totp", "recovery_code"]),
+        child=serializers.ChoiceField(choices=["totp", "passkey", "recovery_code"]),
         help_text="What a sign-in asks for after the password; empty when no second factor is on.",
     )
 
@@ -262,3 +324,23 @@ class RecoveryCodesSerializer(serializers.Serializer):
     other_sessions_revoked = serializers.IntegerField(
         required=False, help_text="On enrolment: how many other logins were signed out."
     )
+
+
+class ReauthenticateSerializer(serializers.Serializer):
+    """One proof, by one of the methods of accounts.reauth.METHODS (each an optional field here)."""
+
+    password = strict.CharField(**PASSWORD, required=False)
+    code = strict.CharField(
+        max_length=32, required=False, help_text="A six-digit code from the authenticator app, or a recovery code."
+    )
+    passkey = PasskeyAnswerSerializer(
+        required=False, help_text="A passkey's answer to POST /api/v1/auth/reauthenticate/passkey-options."
+    )
+
+    def validate(self, attrs):
+        from .reauth import METHODS
+
+        given = [name for name in METHODS if attrs.get(name)]
+        if len(given) != 1:
+            raise serializers.ValidationError(f"Give exactly one of: {', '.join(METHODS)}.")
+        return attrs

@@ -12,14 +12,15 @@ from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import timezone
+from rest_framework.exceptions import NotFound
 from rest_framework_simplejwt.exceptions import TokenError
 
 from audit.services import Action, record_event
 from infra import ratelimit, request_context, single_use
-from infra.errors import Forbidden, Unauthorized
+from infra.errors import BadRequest, Forbidden, Unauthorized
 from infra.net import client_source
 
-from . import mfa
+from . import mfa, passkeys
 from .models import RefreshFamily, User
 from .tokens import FAMILY_CLAIM, AccessToken, RefreshToken, password_fingerprint
 
@@ -154,11 +155,12 @@ def login(*, user: User | None, password: str) -> TokenPair | mfa.SecondFactorPe
     return pair
 
 
-def complete_second_factor(*, request, ticket: str, code: str) -> TokenPair:
-    """Redeem a sign-in ticket (mfa.pending_sign_in) with a TOTP or recovery code: the session
-    the first factor would have started. The ticket is single use (infra.single_use, recorded in
-    the database with the session); a refused code leaves it usable until it expires, and counts
-    against the account's second-factor limit."""
+def complete_second_factor(*, request, ticket: str, code: str | None = None, passkey: dict | None = None) -> TokenPair:
+    """Redeem a sign-in ticket (mfa.pending_sign_in) with a TOTP or recovery code, or a passkey's
+    answer to passkey_options_for_ticket: the session the first factor would have started. The
+    ticket is single use (infra.single_use, recorded in the database with the session); a refused
+    factor leaves it usable until it expires, and counts against the account's second-factor
+    limit."""
     pending = mfa.read_ticket(ticket)
     user = pending.user
     with mfa.counted_guess(request=request, user=user, purpose="sign_in"), transaction.atomic():
@@ -167,7 +169,16 @@ def complete_second_factor(*, request, ticket: str, code: str) -> TokenPair:
             kind=mfa.TICKET_KIND, issuer=str(user.pk), jti=pending.jti, expires_at=mfa.ticket_expires_at()
         ):
             raise Unauthorized("This sign-in ticket was already used; sign in again.", code="second_factor_ticket_used")
-        method = mfa.spend_code(user=user, code=code)
+        if passkey is not None:
+            passkeys.verify(
+                ceremony=passkey["ceremony"],
+                credential=passkey["credential"],
+                purpose=passkeys.Purpose.SECOND_FACTOR,
+                user=user,
+            )
+            method = mfa.METHOD_PASSKEY
+        else:
+            method = mfa.spend_code(user=user, code=code or "")
         pair = start_session(user=user, signed_in_with=pending.signed_in_with, second_factor=method)
         record_event(
             action=Action.LOGIN_SUCCEEDED,
@@ -176,6 +187,80 @@ def complete_second_factor(*, request, ticket: str, code: str) -> TokenPair:
             data={"method": pending.signed_in_with, "second_factor": method},
         )
     return pair
+
+
+def passkey_options_for_ticket(*, ticket: str) -> passkeys.Ceremony:
+    """The passkey options of a pending sign-in: one of the ticket's person's passkeys. The ticket
+    is read (not spent): complete_second_factor spends it."""
+    pending = mfa.read_ticket(ticket)
+    return passkeys.authentication_options(purpose=passkeys.Purpose.SECOND_FACTOR, user=pending.user)
+
+
+def passkey_sign_in(*, ceremony: str, credential: dict) -> TokenPair:
+    """A sign-in with a passkey alone (a discoverable credential, its user verified: possession
+    and a PIN or biometric, two factors in one): a session, no password and no second step. 401
+    `invalid_credentials` when the passkey is unknown, its answer wrong, or its person inactive or
+    unverified, alike; a counter that went back is audited against its person."""
+    try:
+        with transaction.atomic():
+            passkey = passkeys.verify(ceremony=ceremony, credential=credential, purpose=passkeys.Purpose.SIGN_IN)
+            user = passkey.user
+            if not user.is_active or not user.email_verified:
+                raise passkeys.PasskeyRefused()
+            pair = start_session(
+                user=user,
+                signed_in_with=RefreshFamily.SignedInWith.PASSKEY,
+                second_factor=RefreshFamily.SecondFactor.PASSKEY,
+            )
+            record_event(
+                action=Action.LOGIN_SUCCEEDED,
+                actor_id=user.pk,
+                status_code=200,
+                data={"method": "passkey", "passkey": str(passkey.pk)},
+            )
+    except passkeys.CounterReplayed as exc:
+        record_event(
+            action=Action.MFA_FAILED,
+            actor_id=exc.user_id,
+            status_code=400,
+            data={"reason": exc.code, "purpose": "sign_in"},
+        )
+        record_event(action=Action.LOGIN_FAILED, actor_id=exc.user_id, status_code=401, data={"method": "passkey"})
+        raise Unauthorized("The passkey could not be verified.", code="invalid_credentials") from exc
+    except (passkeys.PasskeyRefused, BadRequest) as exc:
+        if getattr(exc, "code", "").startswith("passkey_ceremony"):
+            raise
+        record_event(action=Action.LOGIN_FAILED, status_code=401, data={"method": "passkey"})
+        raise Unauthorized("The passkey could not be verified.", code="invalid_credentials") from exc
+    return pair
+
+
+def add_passkey(*, user: User, name: str, ceremony: str, credential: dict, current_family_id) -> dict:
+    """Register a passkey. When it is the person's first second factor, as when an authenticator
+    app is turned on: the first recovery codes (once), and every other login signed out, the
+    calling one kept. The passkey, and (then) `recovery_codes` and `other_sessions_revoked`."""
+    with transaction.atomic():
+        first = not mfa.has_second_factor(user)
+        passkey = passkeys.register(user=user, name=name, ceremony=ceremony, credential=credential)
+        answer: dict = {"passkey": passkey}
+        if first:
+            answer["recovery_codes"] = mfa.first_recovery_codes(user=user) or []
+            others = live_sessions(user=user)
+            if current_family_id is not None:
+                others = others.exclude(pk=current_family_id)
+            answer["other_sessions_revoked"] = revoke_families(
+                others.values("pk"), reason=RefreshFamily.RevokeReason.SECOND_FACTOR_ENABLED
+            )
+    return answer
+
+
+def remove_passkey(*, user: User, passkey_id) -> None:
+    """Remove a passkey of `user` (step-up checked by the view); with no factor left, the recovery
+    codes go too."""
+    with transaction.atomic():
+        if not passkeys.remove(user=user, passkey_id=passkey_id):
+            raise NotFound("No such passkey.", code="not_found")
+        mfa.drop_recovery_codes_without_factor(user=user)
 
 
 def enable_totp(*, request, user: User, code: str, current_family_id) -> tuple[list[str], int]:

@@ -137,7 +137,8 @@ class LoginView(PublicAuthView):
 
 class SecondFactorSignInView(PublicAuthView):
     """Finish a sign-in that answered `second_factor_required`: the ticket and a TOTP code (or an
-    unused recovery code) give the tokens, exactly as login would have (cookie mode included).
+    unused recovery code, or a passkey's answer to POST /auth/second-factor/passkey-options) give
+    the tokens, exactly as login would have (cookie mode included).
 
     The ticket is single use and expires (SECOND_FACTOR_TICKET_SECONDS); a wrong code leaves it
     usable until then. Wrong codes count against the account (scope `second_factor`)."""
@@ -152,7 +153,9 @@ class SecondFactorSignInView(PublicAuthView):
     )
     def post(self, request):
         data = _valid(SecondFactorSignInSerializer, request)
-        pair = sessions.complete_second_factor(request=request, ticket=data["ticket"], code=data["code"])
+        pair = sessions.complete_second_factor(
+            request=request, ticket=data["ticket"], code=data.get("code"), passkey=data.get("passkey")
+        )
         return _signed_in(request, pair)
 
 
@@ -405,7 +408,8 @@ class ChangePasswordView(AccessMixin, APIView):
 
 
 class ReauthenticateView(AccessMixin, APIView):
-    """Step-up: prove who you are again (the password), and this session, only this one, may do
+    """Step-up: prove who you are again (the password, a TOTP or recovery code, or a passkey's
+    answer to POST /auth/reauthenticate/passkey-options), and this session, only this one, may do
     the acts that hand out power for REAUTH_SECONDS (accounts/reauth.py)."""
 
     rate_limit = "reauthenticate"

@@ -37,6 +37,8 @@ class Action(models.TextChoices):
     MFA_TOTP_DISABLED = "mfa.totp_disabled"
     MFA_RECOVERY_CODES_REGENERATED = "mfa.recovery_codes_regenerated"
     MFA_RECOVERY_CODE_USED = "mfa.recovery_code_used"
+    MFA_PASSKEY_ADDED = "mfa.passkey_added"
+    MFA_PASSKEY_REMOVED = "mfa.passkey_removed"
     MFA_FAILED = "mfa.failed"
     MFA_LOCKED = "mfa.locked", "Second-factor attempts over the limit (a failure burst)"
     MEMBER_ADDED = "member.added"

@@ -3,6 +3,7 @@ and left out of the schema)."""
 
 from django.urls import path
 
+from accounts import passkey_views as passkeys
 from accounts import views as accounts
 from apikeys import views as apikeys
 from audit import views as audit
@@ -47,6 +48,13 @@ urlpatterns = [
     *route("auth/reauthenticate", accounts.ReauthenticateView, "reauthenticate"),
     *route("auth/google", accounts.GoogleSignInView, "google"),
     *route("auth/second-factor", accounts.SecondFactorSignInView, "second-factor"),
+    *route("auth/second-factor/passkey-options", passkeys.SecondFactorPasskeyOptionsView, "second-factor-passkey"),
+    *route("auth/reauthenticate/passkey-options", passkeys.ReauthenticatePasskeyOptionsView, "reauthenticate-passkey"),
+    *route("auth/passkey/options", passkeys.PasskeySignInOptionsView, "passkey-sign-in-options"),
+    *route("auth/passkey", passkeys.PasskeySignInView, "passkey-sign-in"),
+    *route("me/passkeys", passkeys.PasskeyListView, "passkeys"),
+    *route("me/passkeys/options", passkeys.PasskeyRegistrationOptionsView, "passkey-options"),
+    *route("me/passkeys/<uuid:passkey_id>", passkeys.PasskeyDetailView, "passkey"),
     *route("me/account", accounts.AccountView, "account"),
     *route("me/second-factors", accounts.SecondFactorStatusView, "second-factors"),
     *route("me/second-factors/totp", accounts.TOTPEnrolmentView, "totp-enrol"),

@@ -7,6 +7,7 @@ there is no insecure default: a missing secret stops start-up with a message nam
 
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -353,6 +354,14 @@ PASSWORD_RESET_LIFETIME = env.int("PASSWORD_RESET_LIFETIME", default=900)
 # (seconds), and the issuer name authenticator apps show beside the account.
 SECOND_FACTOR_TICKET_SECONDS = env.int("SECOND_FACTOR_TICKET_SECONDS", default=300)
 TOTP_ISSUER = env.str("TOTP_ISSUER", default="GhostFlow")
+# Passkeys (accounts/passkeys.py, WebAuthn). The relying party id is the domain the passkeys are
+# bound to (the dashboard's host or a parent domain of it; never an IP address); the origins are
+# the exact scheme://host[:port] pages that may use them. Both default from SITE_URL.
+WEBAUTHN_RP_ID = env.str("WEBAUTHN_RP_ID", default=urlsplit(SITE_URL).hostname or "localhost")
+WEBAUTHN_RP_NAME = env.str("WEBAUTHN_RP_NAME", default="GhostFlow")
+WEBAUTHN_ORIGINS = env.list("WEBAUTHN_ORIGINS", default=[SITE_URL])
+# How long a passkey ceremony (the challenge the browser signs) stays usable (seconds).
+WEBAUTHN_CEREMONY_SECONDS = env.int("WEBAUTHN_CEREMONY_SECONDS", default=300)
 INVITATION_LIFETIME_DAYS = env.int("INVITATION_LIFETIME_DAYS", default=7)
 GOOGLE_CLIENT_ID = env.str("GOOGLE_CLIENT_ID", default="")
 GOOGLE_JWKS_URL = env.str("GOOGLE_JWKS_URL", default="https://www.googleapis.com/oauth2/v3/certs")
@@ -376,6 +385,8 @@ RATE_LIMITS = {
     # Failed re-authentications (step-up), per account: what a stolen session may guess.
     "reauthenticate": {"ip": "20/15m", "account": "10/15m"},
     "google": {"ip": "30/5m"},
+    # Passwordless passkey sign-in (accounts/passkeys.py): per client; the options it asks for too.
+    "passkey_sign_in": {"ip": "30/5m"},
     # Second-factor codes (accounts/mfa.py): failures per account, like passwords.
     "second_factor": {"ip": "30/5m", "account": "10/15m"},
     "accept_invitation": {"ip": "30/15m"},
@@ -406,6 +417,7 @@ RATE_LIMITS_ON_CACHE_FAILURE = {
     "forgot_password": "closed",
     "refresh": "open",
     "google": "open",
+    "passkey_sign_in": "closed",
     "content_api": "open",  # public, read-only data
     "content_api_key": "open",
     "audit_stream_token": "closed",  # uncounted, a script could mint tokens without limit

@@ -67,6 +67,19 @@ def enrol_totp(user) -> tuple[str, list[str]]:
     return secret, mfa.confirm_totp_enrolment(user=user, code=pyotp.TOTP(secret).now())
 
 
+def register_passkey(user, name: str = "Laptop"):
+    """A passkey registered through the service, as the API would, from a software authenticator
+    (tests/webauthn_soft.py): returns (passkey, authenticator)."""
+    from accounts import passkeys
+
+    from .webauthn_soft import SoftAuthenticator
+
+    authenticator = SoftAuthenticator()
+    ceremony = passkeys.registration_options(user=user)
+    credential = authenticator.create(ceremony.options)
+    return passkeys.register(user=user, name=name, ceremony=ceremony.ceremony, credential=credential), authenticator
+
+
 def make_key(user, team, permissions=("admin",), **kwargs):
     """An API key made through the service (as the API would): returns (key, raw key)."""
     from apikeys.services import create_key

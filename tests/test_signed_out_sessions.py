@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 from access.permissions import InteractiveLoginOnly
 from access.scopes import Role
 from accounts import sessions
-from accounts.models import RecoveryCode, RefreshFamily, TOTPFactor
+from accounts.models import Passkey, RecoveryCode, RefreshFamily, TOTPFactor
 from accounts.views import RegisterView
 from apikeys.models import APIKey
 from audit.models import AuditEvent
@@ -20,7 +20,7 @@ from integrations.models import Integration
 from teams.models import Invitation, Membership, Team
 from teams.views import CurrentTeamView
 
-from .factories import InvitationFactory, MembershipFactory, UserFactory, make_integration, make_key
+from .factories import InvitationFactory, MembershipFactory, UserFactory, make_integration, make_key, register_passkey
 
 pytestmark = pytest.mark.django_db
 
@@ -38,6 +38,7 @@ def world(team, owner):
         "invitation": InvitationFactory(team=team, invited_by=owner).pk,
         "integration": make_integration(owner, team).integration.pk,
         "session": other_session.family_id,
+        "passkey": register_passkey(owner)[0].pk,
     }
 
 
@@ -75,6 +76,12 @@ ACTS = [
     ("post", "me/second-factors/totp/confirm", {"code": "123456"}),
     ("post", "me/second-factors/totp/disable", {"code": "123456"}),
     ("post", "me/second-factors/recovery-codes", {"code": "123456"}),
+    ("get", "me/passkeys", None),
+    ("post", "me/passkeys", {"name": "x", "ceremony": "x", "credential": {}}),
+    ("post", "me/passkeys/options", None),
+    ("patch", "me/passkeys/{passkey}", {"name": "renamed"}),
+    ("delete", "me/passkeys/{passkey}", None),
+    ("post", "auth/reauthenticate/passkey-options", None),
 ]
 
 
@@ -89,6 +96,7 @@ def state():
         sorted((str(pk), str(at)) for pk, at in RefreshFamily.objects.values_list("id", "revoked_at")),
         sorted(TOTPFactor.objects.values_list("id", "secret_encrypted", "confirmed_at")),
         sorted(RecoveryCode.objects.values_list("id", "used_at")),
+        sorted(Passkey.objects.values_list("id", "name")),
         AuditEvent.objects.count(),
     )
 

@@ -46,6 +46,9 @@ STEP_UP = {
     ("me/second-factors/totp/confirm", "POST"),
     ("me/second-factors/totp/disable", "POST"),
     ("me/second-factors/recovery-codes", "POST"),
+    ("me/passkeys", "POST"),
+    ("me/passkeys/options", "POST"),
+    ("me/passkeys/<uuid:passkey_id>", "DELETE"),
 }
 METHODS = ("get", "post", "put", "patch", "delete")
 
@@ -71,7 +74,7 @@ def client_for(token, team=None):
 
 def url(route):
     path = route
-    for name in ("key_id", "user_id", "invitation_id", "integration_id", "family_id", "object_id"):
+    for name in ("key_id", "user_id", "invitation_id", "integration_id", "family_id", "object_id", "passkey_id"):
         path = path.replace(f"<uuid:{name}>", str(uuid.uuid4()))
     return B + path
 

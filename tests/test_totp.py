@@ -84,6 +84,7 @@ def test_enrolment_returns_a_secret_uri_and_svg_and_is_active_only_once_confirme
         "totp": False,
         "totp_pending": True,
         "totp_enabled_at": None,
+        "passkeys": 0,
         "recovery_codes_left": 0,
         "methods": [],
     }
