@@ -141,3 +141,35 @@ def test_gf_on_a_terminal_asks_for_the_password_and_retries_once(world, config_d
     assert process.returncode == 0, shown
     assert world.password.encode() not in shown
     assert APIKey.objects.filter(name="From a terminal").exists()
+
+
+def test_gf_and_the_sdk_step_up_with_a_second_factor_code(world, config_dir):
+    import pyotp
+
+    from tests.factories import enrol_totp
+
+    secret, recovery_codes = enrol_totp(world.owner)
+    ok(
+        "--base-url",
+        world.url,
+        "login",
+        "--totp-code",
+        pyotp.TOTP(secret).at(time.time() + 30),  # the current step was spent by the enrolment
+        input=f"ada\n{world.password}\n",
+    )
+    make_stale(world.owner)
+    refused(Exit.FORBIDDEN, "keys", "create", "CI", "-s", "read")
+    message = refused(Exit.USAGE, "reauthenticate", "--totp-code", "1", "--password-stdin", input="x\n")
+    assert "not both" in message
+    ok("reauthenticate", "--totp-code", recovery_codes[0])
+    assert as_json("keys", "create", "CI", "-s", "read")["raw_key"]
+
+    make_stale(world.owner)
+    with GhostFlow(world.url, team_id=str(world.team.pk)) as client:
+        client.login("ada", world.password, totp_code=recovery_codes[1])
+        with pytest.raises(ValueError, match="exactly one"):
+            client.reauthenticate()
+        with pytest.raises(ValidationError) as reused:
+            client.reauthenticate(code=recovery_codes[0])
+        assert reused.value.code == "second_factor_reused"
+        assert client.reauthenticate(code=recovery_codes[2])

@@ -139,8 +139,9 @@ export function onReauthenticationRequired(handler) {
   askForPassword = handler;
 }
 
-export function reauthenticate(password) {
-  return authorized("POST", "/auth/reauthenticate", { body: { password } });
+// `proof`: { password }, { code } (an authenticator app's or a recovery code) or { passkey }.
+export function reauthenticate(proof) {
+  return authorized("POST", "/auth/reauthenticate", { body: proof });
 }
 
 function confirmIdentity() {
@@ -196,8 +197,15 @@ export async function login(username, password) {
   return signedIn(data);
 }
 
-export async function completeSecondFactor(ticket, code) {
-  const data = await send("POST", "/auth/second-factor", { body: { ticket, code }, headers: SESSION_HEADER, auth: false });
+// `proof`: { code } or { passkey: { ceremony, credential } }.
+export async function completeSecondFactor(ticket, proof) {
+  const data = await send("POST", "/auth/second-factor", { body: { ticket, ...proof }, headers: SESSION_HEADER, auth: false });
+  setAccess(data.access_token, data.expires_in);
+}
+
+// A passkey alone (its options from POST /auth/passkey/options, signed by the browser).
+export async function signInWithPasskey(answer) {
+  const data = await send("POST", "/auth/passkey", { body: answer, headers: SESSION_HEADER, auth: false });
   setAccess(data.access_token, data.expires_in);
 }
 

@@ -3,8 +3,9 @@
 
 import {
   ApiError, api, completeSecondFactor, config, isSignedIn, login, logout, onAuthChange, onReauthenticationRequired,
-  publicApi, reauthenticate, refresh, signInWithGoogle,
+  publicApi, reauthenticate, refresh, signInWithGoogle, signInWithPasskey,
 } from "./api.js";
+import { passkeyError, passkeysSupported, usePasskey } from "./webauthn.js";
 import { clear, dialog, field, formValues, h, notice, submitting, teamIdBox } from "./ui.js";
 import { accountPage } from "./pages/account.js";
 import { auditPage } from "./pages/audit.js";
@@ -36,22 +37,46 @@ onAuthChange((signedIn) => {
   if (!signedIn && location.pathname.startsWith("/app")) navigate("/login", { replace: true });
 });
 
-// Step-up: asked when an act needs a recent sign-in; resolves true once the password is confirmed
-// (the act is then sent again), false when cancelled (the act's own error is shown).
-onReauthenticationRequired(() => dialog("Confirm it is you", (close) => {
-  const form = h("form", { onsubmit: (event) => {
-    event.preventDefault();
-    submitting(form, async () => {
-      await reauthenticate(formValues(form).password);
-      close(true);
-    });
-  } }, h("p", {}, "This action needs your password again: your last sign-in was a while ago."),
-  field("Password", "password", { type: "password", required: true, autocomplete: "current-password", autofocus: true }),
-  h("div", { class: "actions" },
-    h("button", { type: "button", class: "secondary", onclick: () => close(false) }, "Cancel"),
-    h("button", { type: "submit" }, "Confirm")));
-  return form;
-}));
+// Step-up: asked when an act needs a recent sign-in; resolves true once the person proved it is
+// them (the act is then sent again), false when cancelled (the act's own error is shown). With the
+// password, or a second factor the account has: a code from the app (or a recovery code), a passkey.
+onReauthenticationRequired(async () => {
+  const factors = await api.get("/me/second-factors").catch(() => ({ methods: [] }));
+  return dialog("Confirm it is you", (close) => {
+    const error = h("p", { class: "form-error", role: "alert", hidden: true });
+    const proofForm = (id, proofField, proof) => {
+      const form = h("form", { id, onsubmit: (event) => {
+        event.preventDefault();
+        submitting(form, async () => {
+          await reauthenticate(proof(formValues(form)));
+          close(true);
+        });
+      } }, proofField, h("button", { type: "submit" }, "Confirm"));
+      return form;
+    };
+    const passkeyButton = factors.methods.includes("passkey") && passkeysSupported()
+      ? h("button", { type: "button", id: "reauth-passkey", class: "secondary", onclick: async () => {
+        try {
+          const options = await api.post("/auth/reauthenticate/passkey-options");
+          await reauthenticate({ passkey: await usePasskey(options) });
+          close(true);
+        } catch (failure) {
+          error.hidden = false;
+          error.textContent = failure instanceof ApiError ? failure.message : passkeyError(failure);
+        }
+      } }, "Use a passkey") : null;
+    const codeForm = factors.methods.includes("totp") || factors.methods.includes("recovery_code")
+      ? proofForm("reauth-code", field("Two-step code", "code", { required: true, autocomplete: "one-time-code", inputmode: "numeric" }),
+        (values) => ({ code: values.code.trim() }))
+      : null;
+    return h("div", {}, h("p", {}, "This action needs you to confirm it is you: your last sign-in was a while ago."),
+      passkeyButton, codeForm,
+      proofForm("reauth-password", field("Password", "password", { type: "password", required: !passkeyButton && !codeForm,
+        autocomplete: "current-password", autofocus: !passkeyButton }), (values) => ({ password: values.password })),
+      error,
+      h("div", { class: "actions" }, h("button", { type: "button", class: "secondary", onclick: () => close(false) }, "Cancel")));
+  });
+});
 
 const PUBLIC = {
   "/login": loginPage,
@@ -272,34 +297,61 @@ function loginPage() {
   field("Password", "password", { type: "password", required: true, autocomplete: "current-password" }),
   h("button", { type: "submit" }, "Log in"));
   const google = config.google_client_id ? h("button", { type: "button", class: "secondary", onclick: startGoogle }, "Sign in with Google") : null;
-  publicLayout("Log in", form, google,
+  const passkey = passkeysSupported() ? h("button", { type: "button", class: "secondary", id: "passkey-sign-in", onclick: async (event) => {
+    const button = event.currentTarget;
+    button.disabled = true;
+    try {
+      const options = await publicApi.post("/auth/passkey/options");
+      await signInWithPasskey(await usePasskey(options));
+      navigate(nextPath(), { replace: true });
+    } catch (error) {
+      notice("error", error instanceof ApiError ? error.message : passkeyError(error));
+    } finally {
+      button.disabled = false;
+    }
+  } }, "Sign in with a passkey") : null;
+  publicLayout("Log in", form, passkey, google,
     h("p", {}, h("a", { href: `/register${location.search}`, "data-link": true }, "Create an account"), " · ",
       h("a", { href: "/forgot-password", "data-link": true }, "Forgot your password?")));
 }
 
-// The password (or Google) was right and the account has two-step verification: ask for a code
-// from the authenticator app, or a recovery code, and finish the sign-in with the ticket.
+// The password (or Google) was right and the account has two-step verification: a passkey, a
+// code from the authenticator app, or a recovery code finishes the sign-in with the ticket.
 function secondFactorStep(pending, next) {
+  const finish = async (proof) => {
+    try {
+      await completeSecondFactor(pending.ticket, proof);
+      navigate(next, { replace: true });
+    } catch (error) {
+      if (["second_factor_ticket_expired", "second_factor_ticket_used", "second_factor_ticket_invalid"].includes(error.code)) {
+        notice("error", "That took too long; sign in again.");
+        navigate("/login", { replace: true });
+        return;
+      }
+      throw error;
+    }
+  };
+  const methods = pending.methods || [];
   const form = h("form", { id: "second-factor-form", onsubmit: (event) => {
     event.preventDefault();
-    submitting(form, async () => {
-      try {
-        await completeSecondFactor(pending.ticket, formValues(form).code.trim());
-        navigate(next, { replace: true });
-      } catch (error) {
-        if (["second_factor_ticket_expired", "second_factor_ticket_used", "second_factor_ticket_invalid"].includes(error.code)) {
-          notice("error", "That took too long; sign in again.");
-          navigate("/login", { replace: true });
-          return;
-        }
-        throw error;
-      }
-    });
+    submitting(form, () => finish({ code: formValues(form).code.trim() }));
   } },
   field("Two-step code", "code", { required: true, autocomplete: "one-time-code", inputmode: "numeric",
-    help: "The six-digit code from your authenticator app, or one of your recovery codes." }),
-  h("button", { type: "submit" }, "Verify"));
-  publicLayout("Two-step verification", form,
+    help: methods.includes("totp") ? "The six-digit code from your authenticator app, or one of your recovery codes." : "One of your recovery codes." }),
+  h("button", { type: "submit", class: methods.includes("passkey") ? "secondary" : null }, "Verify"));
+  const passkey = methods.includes("passkey") && passkeysSupported() ? h("button", { type: "button", id: "second-factor-passkey", onclick: async (event) => {
+    const button = event.currentTarget;
+    button.disabled = true;
+    try {
+      const options = await publicApi.post("/auth/second-factor/passkey-options", { ticket: pending.ticket });
+      await finish({ passkey: await usePasskey(options) });
+    } catch (error) {
+      notice("error", error instanceof ApiError ? error.message : passkeyError(error));
+    } finally {
+      button.disabled = false;
+    }
+  } }, "Use a passkey") : null;
+  publicLayout("Two-step verification", passkey, form,
     h("p", {}, h("a", { href: "/login", "data-link": true }, "Start over")));
 }
 

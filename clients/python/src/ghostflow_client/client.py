@@ -283,12 +283,17 @@ class GhostFlow:
             finally:
                 login.drop()
 
-    def reauthenticate(self, password: str) -> str:
-        """Confirm the password for this login's session (step-up, ``POST auth/reauthenticate``),
-        after a ``ReauthenticationRequired``; returns until when the session may do the acts
-        that need it (ISO 8601). Only this session: the server stores it on the login, not in a
-        token. A wrong password raises ``ValidationError`` (``wrong_password``)."""
-        body = self._request("POST", "auth/reauthenticate", json={"password": password})
+    def reauthenticate(self, password: str | None = None, *, code: str | None = None) -> str:
+        """Confirm it is you for this login's session (step-up, ``POST auth/reauthenticate``),
+        after a ``ReauthenticationRequired``: with the password, or ``code``, a TOTP code from
+        the authenticator app (or a recovery code). Returns until when the session may do the
+        acts that need it (ISO 8601). Only this session: the server stores it on the login, not
+        in a token. A wrong password raises ``ValidationError`` (``wrong_password``); a wrong
+        code, ``second_factor_invalid`` / ``_reused`` / ``_expired``."""
+        if (password is None) == (code is None):
+            raise ValueError("Give exactly one of: password, code.")
+        proof = {"password": password} if password is not None else {"code": code}
+        body = self._request("POST", "auth/reauthenticate", json=proof)
         return str(body["reauthenticated_until"])
 
     # --- account-level calls -----------------------------------------------------------------

@@ -1,7 +1,8 @@
-// Account: profile, sign-in methods, change password, two-step verification, unlink Google,
-// active sessions.
+// Account: profile, sign-in methods, change password, two-step verification, passkeys, unlink
+// Google, active sessions.
 
-import { adoptAccess, api } from "../api.js";
+import { ApiError, adoptAccess, api } from "../api.js";
+import { createPasskey, passkeyError, passkeysSupported } from "../webauthn.js";
 import { clear, confirmDialog, count, dateCell, field, formValues, h, loading, notice, submitting } from "../ui.js";
 import { header } from "./common.js";
 
@@ -10,7 +11,8 @@ export async function accountPage(container) {
   const profile = h("section", { "aria-labelledby": "profile-title" });
   const sessions = h("section", { "aria-labelledby": "sessions-title" });
   const twoStep = h("section", { "aria-labelledby": "two-step-title", id: "two-step" });
-  container.append(profile, passwordSection(), twoStep, h("h2", { id: "sessions-title" }, "Sessions"), sessions);
+  const passkeys = h("section", { "aria-labelledby": "passkeys-title", id: "passkeys" });
+  container.append(profile, passwordSection(), twoStep, passkeys, h("h2", { id: "sessions-title" }, "Sessions"), sessions);
 
   const renderProfile = () => loading(profile, () => api.get("/me/account"), (account) => {
     profile.append(h("div", {}, h("h2", { id: "profile-title" }, "Profile"),
@@ -61,11 +63,66 @@ export async function accountPage(container) {
       } }, "Sign out everywhere else"));
   });
 
-  const renderTwoStep = () => twoStepSection(twoStep, () => {
+  const renderAll = () => {
     renderTwoStep();
+    renderPasskeys();
     renderSessions();
+  };
+  const renderTwoStep = () => twoStepSection(twoStep, renderAll);
+  const renderPasskeys = () => passkeysSection(passkeys, renderAll);
+  await Promise.all([renderProfile(), renderTwoStep(), renderPasskeys(), renderSessions()]);
+}
+
+// Passkeys: a second factor, and a way to sign in without the password. Added with the browser's
+// own prompt (the device's PIN or biometric), removed one by one.
+function passkeysSection(section, changed) {
+  clear(section);
+  section.append(h("h2", { id: "passkeys-title" }, "Passkeys"));
+  const body = h("div");
+  section.append(body);
+  return loading(body, () => api.get("/me/passkeys"), (passkeys) => {
+    body.append(h("p", { id: "passkeys-status" }, passkeys.length
+      ? `${count(passkeys.length, "passkey", "passkeys")}: sign in with one alone, or use one after your password.`
+      : "None yet. A passkey signs you in with this device's screen lock, without a password."));
+    if (passkeys.length) {
+      body.append(h("ul", { id: "passkey-list", class: "plain-list" }, passkeys.map((passkey) => h("li", {},
+        h("strong", {}, passkey.name), " · added ", dateCell(passkey.created_at),
+        passkey.last_used_at ? [" · last used ", dateCell(passkey.last_used_at)] : " · never used",
+        " ", h("button", { type: "button", class: "link danger", "aria-label": `Remove passkey ${passkey.name}`, onclick: async () => {
+          if (!(await confirmDialog(`Remove the passkey “${passkey.name}”?`, "It will no longer sign you in.", "Remove"))) return;
+          try {
+            await api.delete(`/me/passkeys/${passkey.id}`);
+            notice("success", "The passkey is removed.");
+            changed();
+          } catch (error) {
+            notice("error", error.message);
+          }
+        } }, "Remove")))));
+    }
+    if (!passkeysSupported()) {
+      body.append(h("p", {}, "This browser cannot create passkeys."));
+      return;
+    }
+    const form = h("form", { id: "passkey-add", class: "inline-form", onsubmit: (event) => {
+      event.preventDefault();
+      submitting(form, async () => {
+        let answer;
+        try {
+          answer = await createPasskey(await api.post("/me/passkeys/options"));
+        } catch (error) {
+          if (error instanceof ApiError) throw error;
+          throw new Error(passkeyError(error));
+        }
+        const result = await api.post("/me/passkeys", { name: formValues(form).name.trim(), ...answer });
+        notice("success", `The passkey “${result.name}” is added.`);
+        if (result.recovery_codes) showRecoveryCodes(body, result.recovery_codes, changed);
+        else changed();
+      });
+    } },
+    field("Name", "name", { required: true, maxlength: 64, value: passkeys.length ? "" : "This device", help: "To tell your passkeys apart." }),
+    h("button", { type: "submit" }, "Add a passkey"));
+    body.append(form);
   });
-  await Promise.all([renderProfile(), renderTwoStep(), renderSessions()]);
 }
 
 // Two-step verification: turn on (QR code and secret, confirmed with a code; the recovery codes
@@ -77,7 +134,9 @@ function twoStepSection(section, changed) {
   section.append(body);
   return loading(body, () => api.get("/me/second-factors"), (state) => {
     if (!state.totp) {
-      body.append(h("p", { id: "two-step-status" }, "Off: your password alone signs you in."),
+      body.append(h("p", { id: "two-step-status" }, state.passkeys
+        ? "Authenticator app: off. Your passkeys are your second factor."
+        : "Off: your password alone signs you in."),
         h("button", { type: "button", id: "two-step-enable", onclick: () => beginEnrolment(body, changed) }, "Turn on"));
       return;
     }

@@ -550,14 +550,24 @@ def login(state: State, username: str | None, password_stdin: bool, totp_code: s
 
 @cli.command()
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input (for scripts).")
+@click.option(
+    "--totp-code",
+    metavar="CODE",
+    help="Confirm with a code from your authenticator app (or a recovery code) instead of the password.",
+)
 @pass_state
-def reauthenticate(state: State, password_stdin: bool) -> None:
-    """Confirm your password for this login (step-up), so that creating keys, changing roles,
-    invitations, integrations, deleting a team, ... work for the next REAUTH_SECONDS (10 minutes)."""
+def reauthenticate(state: State, password_stdin: bool, totp_code: str | None) -> None:
+    """Confirm it is you for this login (step-up): your password, or --totp-code, so that creating
+    keys, changing roles, invitations, integrations, deleting a team, ... work for the next
+    REAUTH_SECONDS (10 minutes)."""
     if not state.uses_login:
         raise CliError("Keys never do the acts that need a confirmation: log in with `gf login`.", Exit.USAGE)
-    password = read_password(password_stdin)
-    until = state.client().reauthenticate(password)
+    if totp_code is not None:
+        if password_stdin:
+            raise CliError("Give --password-stdin or --totp-code, not both.", Exit.USAGE)
+        until = state.client().reauthenticate(code=totp_code.strip())
+    else:
+        until = state.client().reauthenticate(read_password(password_stdin))
     output.notice(f"Confirmed until {until}.")
 
 
