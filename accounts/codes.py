@@ -37,11 +37,13 @@ class IssuedCode:
 LIFETIMES = {
     OneTimeCode.Purpose.VERIFY_EMAIL: lambda: timedelta(seconds=settings.EMAIL_CODE_LIFETIME),
     OneTimeCode.Purpose.RESET_PASSWORD: lambda: timedelta(seconds=settings.PASSWORD_RESET_LIFETIME),
+    OneTimeCode.Purpose.CHANGE_EMAIL: lambda: timedelta(seconds=settings.EMAIL_CODE_LIFETIME),
 }
 
 
-def issue(*, user: User, purpose: str, with_token: bool = False) -> IssuedCode:
-    """A new code replaces every earlier unused one of the same purpose."""
+def issue(*, user: User, purpose: str, with_token: bool = False, new_email: str = "") -> IssuedCode:
+    """A new code replaces every earlier unused one of the same purpose. `new_email`: the address
+    a CHANGE_EMAIL code was sent to."""
     code = f"{secrets.randbelow(1_000_000):06d}"
     token = secrets.token_urlsafe(32) if with_token else None
     now = timezone.now()
@@ -53,8 +55,20 @@ def issue(*, user: User, purpose: str, with_token: bool = False) -> IssuedCode:
             code_hash=_hash("code", user.pk, purpose, code),
             token_hash=_hash("token", user.pk, purpose, token) if token else "",
             expires_at=now + LIFETIMES[purpose](),
+            new_email=new_email,
         )
     return IssuedCode(code=code, token=token)
+
+
+def pending(*, user: User, purpose: str) -> OneTimeCode | None:
+    """The live code of `user` for `purpose`, locked until the transaction ends (call it inside
+    one, before consume, to read what the code was issued for)."""
+    return (
+        OneTimeCode.objects.select_for_update()
+        .filter(user=user, purpose=purpose, used_at__isnull=True, expires_at__gt=timezone.now())
+        .order_by("-created_at")
+        .first()
+    )
 
 
 def consume(*, user: User | None, purpose: str, code: str | None = None, token: str | None = None) -> bool:

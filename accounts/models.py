@@ -164,6 +164,7 @@ class OneTimeCode(models.Model):
     class Purpose(models.TextChoices):
         VERIFY_EMAIL = "verify_email"
         RESET_PASSWORD = "reset_password"
+        CHANGE_EMAIL = "change_email"  # mailed to the new address (accounts.email_change)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="one_time_codes")
@@ -174,6 +175,8 @@ class OneTimeCode(models.Model):
     expires_at = models.DateTimeField()
     attempts = models.PositiveSmallIntegerField(default=0)
     used_at = models.DateTimeField(null=True, blank=True)
+    # CHANGE_EMAIL: the address the code was mailed to, which becomes the account's once confirmed.
+    new_email = models.EmailField(blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["user", "purpose", "-created_at"], name="accounts_code_user_purpose")]

@@ -344,3 +344,15 @@ class ReauthenticateSerializer(serializers.Serializer):
         if len(given) != 1:
             raise serializers.ValidationError(f"Give exactly one of: {', '.join(METHODS)}.")
         return attrs
+
+
+class EmailChangeSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254, help_text="The new address; a code is mailed to it.")
+
+
+class EmailChangeConfirmSerializer(serializers.Serializer):
+    code = strict.CharField(max_length=16, help_text="The six-digit code mailed to the new address.")
+
+
+class EmailSerializer(serializers.Serializer):
+    email = serializers.EmailField(help_text="The account's address from now on.")

@@ -30,6 +30,8 @@ class Action(models.TextChoices):
     USER_REGISTERED = "user.registered"
     EMAIL_VERIFICATION_SENT = "email.verification_sent"
     EMAIL_VERIFIED = "email.verified"
+    EMAIL_CHANGE_REQUESTED = "email.change_requested"
+    EMAIL_CHANGED = "email.changed"
     EMAIL_VERIFICATION_FAILED = "email.verification_failed"
     GOOGLE_LINKED = "google.linked"
     GOOGLE_UNLINKED = "google.unlinked"

@@ -3,6 +3,7 @@ and left out of the schema)."""
 
 from django.urls import path
 
+from accounts import email_views as email
 from accounts import passkey_views as passkeys
 from accounts import views as accounts
 from apikeys import views as apikeys
@@ -56,6 +57,8 @@ urlpatterns = [
     *route("me/passkeys/options", passkeys.PasskeyRegistrationOptionsView, "passkey-options"),
     *route("me/passkeys/<uuid:passkey_id>", passkeys.PasskeyDetailView, "passkey"),
     *route("me/account", accounts.AccountView, "account"),
+    *route("me/email", email.EmailChangeView, "email-change"),
+    *route("me/email/confirm", email.EmailChangeConfirmView, "email-change-confirm"),
     *route("me/second-factors", accounts.SecondFactorStatusView, "second-factors"),
     *route("me/second-factors/totp", accounts.TOTPEnrolmentView, "totp-enrol"),
     *route("me/second-factors/totp/confirm", accounts.TOTPConfirmView, "totp-confirm"),

@@ -385,6 +385,8 @@ RATE_LIMITS = {
     # Failed re-authentications (step-up), per account: what a stolen session may guess.
     "reauthenticate": {"ip": "20/15m", "account": "10/15m"},
     "google": {"ip": "30/5m"},
+    # Changing the e-mail address (accounts/email_change.py) mails a code: per client and per account.
+    "change_email": {"ip": "10/h", "account": "5/h"},
     # Passwordless passkey sign-in (accounts/passkeys.py): per client; the options it asks for too.
     "passkey_sign_in": {"ip": "30/5m"},
     # Second-factor codes (accounts/mfa.py): failures per account, like passwords.
@@ -418,6 +420,7 @@ RATE_LIMITS_ON_CACHE_FAILURE = {
     "refresh": "open",
     "google": "open",
     "passkey_sign_in": "closed",
+    "change_email": "closed",
     "content_api": "open",  # public, read-only data
     "content_api_key": "open",
     "audit_stream_token": "closed",  # uncounted, a script could mint tokens without limit

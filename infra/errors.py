@@ -151,6 +151,8 @@ ERROR_CODES: dict[str, int] = {
     "registration_closed": 403,
     "role_needs_team": 400,
     "code_invalid": 400,
+    "email_unchanged": 400,
+    "email_taken": 409,
     "wrong_password": 400,
     "no_password": 403,
     "no_second_factor": 403,

@@ -25,6 +25,9 @@ SUBJECTS = {
     "password_reset": "Reset your GhostFlow password",
     "invitation": "You are invited to a GhostFlow team",
     "recovery_code_used": "A GhostFlow recovery code was used",
+    "email_change_code": "Confirm your new GhostFlow e-mail address",
+    "email_change_taken": "Someone tried to move a GhostFlow account to this address",
+    "email_changed": "Your GhostFlow e-mail address was changed",
 }
 
 

@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 from access.permissions import InteractiveLoginOnly
 from access.scopes import Role
 from accounts import sessions
-from accounts.models import Passkey, RecoveryCode, RefreshFamily, TOTPFactor
+from accounts.models import Passkey, RecoveryCode, RefreshFamily, TOTPFactor, User
 from accounts.views import RegisterView
 from apikeys.models import APIKey
 from audit.models import AuditEvent
@@ -82,6 +82,8 @@ ACTS = [
     ("patch", "me/passkeys/{passkey}", {"name": "renamed"}),
     ("delete", "me/passkeys/{passkey}", None),
     ("post", "auth/reauthenticate/passkey-options", None),
+    ("post", "me/email", {"email": "moved@example.com"}),
+    ("post", "me/email/confirm", {"code": "123456"}),
 ]
 
 
@@ -97,6 +99,7 @@ def state():
         sorted(TOTPFactor.objects.values_list("id", "secret_encrypted", "confirmed_at")),
         sorted(RecoveryCode.objects.values_list("id", "used_at")),
         sorted(Passkey.objects.values_list("id", "name")),
+        sorted(User.objects.values_list("id", "email")),
         AuditEvent.objects.count(),
     )
 

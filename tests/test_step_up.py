@@ -47,6 +47,7 @@ STEP_UP = {
     ("me/second-factors/totp/disable", "POST"),
     ("me/second-factors/recovery-codes", "POST"),
     ("me/passkeys", "POST"),
+    ("me/email", "POST"),
     ("me/passkeys/options", "POST"),
     ("me/passkeys/<uuid:passkey_id>", "DELETE"),
 }

@@ -124,3 +124,23 @@ def test_step_up_with_the_passkey_then_the_act_goes_through(new_context, passkey
     confirm.get_by_role("button", name="Use a passkey").click()
     assert page.get_by_label("API key", exact=True).input_value().startswith("gf_")
     assert list(APIKey.objects.values_list("name", flat=True)) == ["After a passkey step-up"]
+
+
+def test_change_the_email_address_with_the_mailed_code(page, sign_in, ada, acme):
+    import re
+
+    from django.core import mail
+
+    sign_in(page, "ada")
+    page.goto(f"/app/{acme.pk}/account")
+    form = page.locator("#email-change")
+    form.get_by_label("New e-mail address").fill("ada@new.example")
+    form.get_by_role("button", name="Send a code").click()
+    confirm = page.locator("#email-change-confirm")
+    confirm.wait_for()
+    code = re.search(r"\b(\d{6})\b", [m for m in mail.outbox if m.to == ["ada@new.example"]][-1].body).group(1)
+    confirm.get_by_label("Code from the mail").fill(code)
+    confirm.get_by_role("button", name="Confirm").click()
+    page.get_by_text("ada@new.example (verified)").wait_for()
+    ada.refresh_from_db()
+    assert ada.email == "ada@new.example"

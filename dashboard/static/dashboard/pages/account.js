@@ -12,7 +12,8 @@ export async function accountPage(container) {
   const sessions = h("section", { "aria-labelledby": "sessions-title" });
   const twoStep = h("section", { "aria-labelledby": "two-step-title", id: "two-step" });
   const passkeys = h("section", { "aria-labelledby": "passkeys-title", id: "passkeys" });
-  container.append(profile, passwordSection(), twoStep, passkeys, h("h2", { id: "sessions-title" }, "Sessions"), sessions);
+  container.append(profile, emailSection(() => renderProfile()), passwordSection(), twoStep, passkeys,
+    h("h2", { id: "sessions-title" }, "Sessions"), sessions);
 
   const renderProfile = () => loading(profile, () => api.get("/me/account"), (account) => {
     profile.append(h("div", {}, h("h2", { id: "profile-title" }, "Profile"),
@@ -196,6 +197,42 @@ function showRecoveryCodes(body, codes, changed) {
     "Keep them somewhere safe: each one signs you in once if you lose your device."),
   h("ul", { id: "recovery-codes", class: "recovery-codes" }, codes.map((code) => h("li", {}, h("code", {}, code)))),
   h("button", { type: "button", id: "recovery-codes-done", onclick: changed }, "I have saved them"));
+}
+
+// Change the e-mail address: a code goes to the new address; entering it makes the change.
+function emailSection(changed) {
+  const body = h("div");
+  const ask = () => {
+    const form = h("form", { id: "email-change", class: "inline-form", onsubmit: (event) => {
+      event.preventDefault();
+      submitting(form, async () => {
+        const email = formValues(form).email.trim();
+        await api.post("/me/email", { email });
+        confirm(email);
+      });
+    } },
+    field("New e-mail address", "email", { type: "email", required: true, autocomplete: "email" }),
+    h("button", { type: "submit", class: "secondary" }, "Send a code"));
+    clear(body).append(form);
+  };
+  const confirm = (email) => {
+    const form = h("form", { id: "email-change-confirm", class: "inline-form", onsubmit: (event) => {
+      event.preventDefault();
+      submitting(form, async () => {
+        const result = await api.post("/me/email/confirm", { code: formValues(form).code.trim() });
+        notice("success", `Your e-mail address is now ${result.email}.`);
+        ask();
+        changed();
+      });
+    } },
+    h("p", {}, `If ${email} can be used, a code is on its way there.`),
+    field("Code from the mail", "code", { required: true, autocomplete: "one-time-code", inputmode: "numeric" }),
+    h("button", { type: "submit" }, "Confirm"),
+    h("button", { type: "button", class: "link", onclick: ask }, "Use another address"));
+    clear(body).append(form);
+  };
+  ask();
+  return h("section", { "aria-labelledby": "email-title" }, h("h2", { id: "email-title" }, "E-mail address"), body);
 }
 
 function passwordSection() {
