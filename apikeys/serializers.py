@@ -130,3 +130,18 @@ class RegenerateSerializer(serializers.Serializer):
         default=0,
         help_text="Keep the old secret working this long (at most 86400 s). 0: it stops now.",
     )
+
+
+class LeakFindingSerializer(serializers.Serializer):
+    """One finding of a leaked-key report (documentation only: apikeys/leaks.py reads the raw body)."""
+
+    token = serializers.CharField(help_text="The token found: a gf_ key, `gf_[0-9A-Za-z]{38}`.")
+    type = serializers.CharField(help_text="The reporter's name for the token type.")
+    url = serializers.CharField(help_text="Where it was found.")
+    source = serializers.CharField(required=False, help_text="What kind of place (content, commit, ...).")
+
+
+class LeakLabelSerializer(serializers.Serializer):
+    token_raw = serializers.CharField()
+    token_type = serializers.CharField()
+    label = serializers.ChoiceField(choices=["true_positive", "false_positive"])

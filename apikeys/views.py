@@ -1,23 +1,25 @@
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from access.permissions import HasScope, InteractiveLoginOnly
-from access.views import ANY_MEMBER, TeamScopedMixin
+from access.views import ANY_MEMBER, AccessMixin, TeamScopedMixin
 from audit import selectors as audit_selectors
 from audit import views as audit_views
 from audit.serializers import AuditEventSerializer
 from infra.errors import BadRequest, Forbidden
 
-from . import selectors, services
+from . import leaks, selectors, services
 from .models import APIKey
 from .serializers import (
     APIKeySerializer,
     CreateAPIKeySerializer,
     IssuedAPIKeySerializer,
+    LeakFindingSerializer,
+    LeakLabelSerializer,
     RegenerateSerializer,
     UpdateAPIKeySerializer,
 )
@@ -136,3 +138,41 @@ class KeyAuditLogView(KeyManagementMixin, generics.ListAPIView):
 
     def get_queryset(self):
         return audit_selectors.apply_filters(audit_selectors.events_of_key(self.get_key()), self.request.query_params)
+
+
+class LeakReportView(AccessMixin, APIView):
+    """A leaked-key report (GitHub's secret-scanning partner format; apikeys/leaks.py): a signed
+    JSON list of found tokens. Every one that is ours and live stops working at once; the answer
+    labels each token `true_positive` (a key we issued) or `false_positive`."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    rate_limit = "secret_scanning"
+
+    @extend_schema(
+        request=LeakFindingSerializer(many=True),
+        responses={200: LeakLabelSerializer(many=True)},
+        parameters=[
+            OpenApiParameter("Github-Public-Key-Identifier", str, OpenApiParameter.HEADER, required=True),
+            OpenApiParameter(
+                "Github-Public-Key-Signature",
+                str,
+                OpenApiParameter.HEADER,
+                required=True,
+                description="Base64 ECDSA P-256/SHA-256 signature of the raw body.",
+            ),
+        ],
+        auth=[],
+    )
+    def post(self, request):
+        body = request.body  # the raw bytes the signature covers (read before any parsing)
+        leaks.verify_signature(
+            body=body,
+            key_id=request.headers.get("Github-Public-Key-Identifier"),
+            signature=request.headers.get("Github-Public-Key-Signature"),
+        )
+        findings = leaks.parse(body)
+        return Response(leaks.handle(findings=findings, reporter="github"))
+
+    def get_authenticate_header(self, request):
+        return 'Signature realm="secret-scanning"'

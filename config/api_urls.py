@@ -70,6 +70,7 @@ urlpatterns = [
     *route("auth/api-keys/<uuid:key_id>/revoke", apikeys.APIKeyRevokeView, "api-key-revoke"),
     *route("auth/api-keys/<uuid:key_id>/regenerate", apikeys.APIKeyRegenerateView, "api-key-regenerate"),
     *route("auth/api-keys/<uuid:key_id>/audit-log", apikeys.KeyAuditLogView, "api-key-audit-log"),
+    *route("secret-scanning/reports", apikeys.LeakReportView, "secret-scanning-reports"),
     *route("audit-log", audit.TeamAuditLogView, "audit-log"),
     *route("audit-log/stream-token", livestream.AuditStreamTokenView, "audit-log-stream-token"),
     *route("audit-log/stream", livestream.AuditStreamView, "audit-log-stream"),

@@ -387,6 +387,8 @@ RATE_LIMITS = {
     "google": {"ip": "30/5m"},
     # Changing the e-mail address (accounts/email_change.py) mails a code: per client and per account.
     "change_email": {"ip": "10/h", "account": "5/h"},
+    # Leaked-key reports (apikeys/leaks.py), signed by the reporter: per client.
+    "secret_scanning": {"ip": "60/m"},
     # Passwordless passkey sign-in (accounts/passkeys.py): per client; the options it asks for too.
     "passkey_sign_in": {"ip": "30/5m"},
     # Second-factor codes (accounts/mfa.py): failures per account, like passwords.
@@ -420,6 +422,7 @@ RATE_LIMITS_ON_CACHE_FAILURE = {
     "refresh": "open",
     "google": "open",
     "passkey_sign_in": "closed",
+    "secret_scanning": "open",
     "change_email": "closed",
     "content_api": "open",  # public, read-only data
     "content_api_key": "open",
@@ -427,6 +430,10 @@ RATE_LIMITS_ON_CACHE_FAILURE = {
 }
 
 # --- API keys ---
+# Leaked-key reports (apikeys/leaks.py): the public keys of the reporters (GitHub's secret
+# scanning publishes its own at https://api.github.com/meta/public_keys/secret_scanning), as JSON
+# {"<key_identifier>": "<PEM>"}. Empty: every report is refused (401).
+SECRET_SCANNING_PUBLIC_KEYS = env.json("SECRET_SCANNING_PUBLIC_KEYS", default={})
 # The principal cache (apikeys/principals.py): "auto" keeps resolved keys per process when the
 # cache is Redis (shared, so every process sees revocations at once: infra/coherence.py); "on"
 # also without Redis (one process only); "off" never.

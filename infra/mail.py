@@ -28,6 +28,7 @@ SUBJECTS = {
     "email_change_code": "Confirm your new GhostFlow e-mail address",
     "email_change_taken": "Someone tried to move a GhostFlow account to this address",
     "email_changed": "Your GhostFlow e-mail address was changed",
+    "key_leaked": "A GhostFlow API key was found in public",
 }
 
 

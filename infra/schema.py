@@ -22,6 +22,7 @@ ProblemSerializer = inline_serializer(
 # Swagger UI groups operations by tag: one per resource, in this order (first match wins).
 TAGS: tuple[tuple[str, str], ...] = (
     ("auth/api-keys", "API keys"),
+    ("secret-scanning", "API keys"),
     ("auth/", "Authentication"),
     ("me/", "Account"),
     ("team/invitations", "Invitations"),

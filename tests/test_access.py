@@ -49,6 +49,7 @@ NOT_TEAM_SCOPED = {
     "me/email",
     "me/email/confirm",
     "auth/passkey",
+    "secret-scanning/reports",
     "auth/passkey/options",
     "auth/second-factor/passkey-options",
     "auth/reauthenticate/passkey-options",

@@ -254,6 +254,9 @@ def refused(client, method: str, url: str, body: str | None = None) -> dict:
 # Answers that refuse the caller before the view reads its body or filters: anonymous callers on
 # protected operations, API keys on operations that need an interactive (JWT) login.
 REFUSED_BEFORE_THE_BODY = {"not_authenticated", "interactive_login_required"}
+# Bodies whose signature is checked before they are parsed (leaked-key reports): an unsigned body
+# is refused for everybody before a parser sees it.
+SIGNED_BODIES = {"/api/v1/secret-scanning/reports": "signature_invalid"}
 
 
 def _op_id(op) -> str:
@@ -283,6 +286,9 @@ def test_no_operation_answers_hostile_input_with_a_500_or_a_write(op, caller, re
             problem = refused(caller, method, url, body)
             # The body is refused by the parser, before any serializer or service sees it (unless
             # the caller is refused first, which never reads the body).
+            if path in SIGNED_BODIES:
+                assert problem["code"] == SIGNED_BODIES[path], (case, problem)
+                continue
             assert problem["code"] in {"malformed_request", *REFUSED_BEFORE_THE_BODY}, (case, problem)
             if principal == "owner":
                 assert problem["code"] == "malformed_request", (case, problem)
