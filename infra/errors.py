@@ -152,7 +152,6 @@ ERROR_CODES: dict[str, int] = {
     "role_needs_team": 400,
     "code_invalid": 400,
     "email_unchanged": 400,
-    "signature_invalid": 401,
     "invalid_report": 400,
     "email_taken": 409,
     "wrong_password": 400,
