@@ -14,6 +14,9 @@ from teams.models import Membership
 KEY_REVOKED = Refusal("key_revoked", "key_revoked", "The API key has been revoked.")
 KEY_INVALID = Refusal("key_invalid", "key_invalid", "The API key is not valid.")
 KEY_EXPIRED = Refusal("key_expired", "key_expired", "The API key has expired.")
+KEY_DISABLED = Refusal(
+    "key_disabled", "key_disabled", "The API key is disabled; a team admin or its owner can enable it."
+)
 KEY_OWNER_INACTIVE = Refusal("key_owner_inactive", "key_owner_inactive", "The owner of this API key is inactive.")
 KEY_OWNER_REMOVED = Refusal(
     "key_owner_removed", "key_owner_removed", "The owner of this API key is no longer a member of its team."
@@ -43,6 +46,7 @@ class APIKeyQuerySet(TenantQuerySet):
             current_status=Case(
                 When(revoked_at__isnull=False, then=Value(APIKey.Status.REVOKED)),
                 When(expires_at__lte=now, then=Value(APIKey.Status.EXPIRED)),
+                When(disabled_at__isnull=False, then=Value(APIKey.Status.DISABLED)),
                 default=Value(APIKey.Status.ACTIVE),
                 output_field=models.CharField(),
             )
@@ -77,6 +81,7 @@ class APIKey(models.Model):
         ACTIVE = "active"
         REVOKED = "revoked"
         EXPIRED = "expired"
+        DISABLED = "disabled"  # switched off, not revoked: enabling it brings it back
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     team = models.ForeignKey("teams.Team", on_delete=models.CASCADE, related_name="api_keys")
@@ -93,6 +98,9 @@ class APIKey(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # Switched off by its owner or a team admin (NetBox's `enabled`): refused like a revoked key, but
+    # enabling it (apikeys.services.enable_key) brings it back.
+    disabled_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     last_rotated_at = models.DateTimeField(null=True, blank=True)
 
@@ -110,11 +118,14 @@ class APIKey(models.Model):
         return f"{self.prefix}…"
 
     def status_at(self, now) -> str:
-        """Revoked, expired or active: the one rule (APIKeyQuerySet.with_status is its SQL)."""
+        """Revoked, expired, disabled or active, in that order: the one rule
+        (APIKeyQuerySet.with_status is its SQL)."""
         if self.revoked_at is not None:
             return self.Status.REVOKED
         if self.expires_at is not None and self.expires_at <= now:
             return self.Status.EXPIRED
+        if self.disabled_at is not None:
+            return self.Status.DISABLED
         return self.Status.ACTIVE
 
     @property
@@ -139,6 +150,8 @@ class APIKey(models.Model):
             return KEY_INVALID  # an old secret, after its grace period
         if status == self.Status.EXPIRED:
             return KEY_EXPIRED
+        if status == self.Status.DISABLED:
+            return KEY_DISABLED
         if not self.user.is_active:
             return KEY_OWNER_INACTIVE
         if self.owner_membership_id is None:

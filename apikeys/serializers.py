@@ -39,6 +39,7 @@ class APIKeySerializer(strict.ModelSerializer):
             "last_used_at",
             "last_rotated_at",
             "revoked_at",
+            "disabled_at",
         ]
         read_only_fields = fields
 

@@ -131,6 +131,32 @@ def revoke_key(*, key: APIKey, actor) -> APIKey:
     return key
 
 
+def disable_key(*, key: APIKey, actor) -> APIKey:
+    """Switch a live key off: every request with it is refused (401 `key_disabled`) on every node
+    from the next one, until it is enabled. Disabling a disabled, revoked or expired key changes
+    nothing and records nothing."""
+    with transaction.atomic():
+        live = APIKey.objects.for_team(key.team_id).filter(pk=key.pk, revoked_at__isnull=True, disabled_at__isnull=True)
+        updated = coherence.invalidate_around(lambda: live.update(disabled_at=timezone.now()))
+        if updated:
+            record_event(action=Action.KEY_DISABLED, team_id=key.team_id, actor_id=actor.pk, api_key=key)
+    key.refresh_from_db()
+    return key
+
+
+def enable_key(*, key: APIKey, actor) -> APIKey:
+    """Switch a disabled key back on (409 `key_revoked` for a revoked key: revocation is final)."""
+    with transaction.atomic():
+        if APIKey.objects.for_team(key.team_id).filter(pk=key.pk, revoked_at__isnull=False).exists():
+            raise Conflict("A revoked key stays revoked; create a new one.", code="key_is_revoked")
+        disabled = APIKey.objects.for_team(key.team_id).filter(pk=key.pk, disabled_at__isnull=False)
+        updated = coherence.invalidate_around(lambda: disabled.update(disabled_at=None))
+        if updated:
+            record_event(action=Action.KEY_ENABLED, team_id=key.team_id, actor_id=actor.pk, api_key=key)
+    key.refresh_from_db()
+    return key
+
+
 def delete_key(*, key: APIKey, actor) -> None:
     """Gone for good; its audit events stay (their key link is nulled, the snapshot remains)."""
     with transaction.atomic():

@@ -105,6 +105,26 @@ class APIKeyRevokeView(KeyManagementMixin, APIView):
         return Response(APIKeySerializer(key).data)
 
 
+class APIKeyDisableView(KeyManagementMixin, APIView):
+    @extend_schema(request=None, responses={200: APIKeySerializer})
+    def post(self, request, key_id):
+        """Disable: every request with the key is refused (401 `key_disabled`) from the next one,
+        on every node, until it is enabled. For the key's owner or a team admin; no step-up (taking
+        power away should be quick). Disabling again is harmless."""
+        return Response(APIKeySerializer(services.disable_key(key=self.get_key(), actor=request.user)).data)
+
+
+class APIKeyEnableView(KeyManagementMixin, APIView):
+    # Giving a key its power back is like creating one: step-up (access.permissions.RecentAuthentication).
+    requires_recent_authentication = frozenset({"POST"})
+
+    @extend_schema(request=None, responses={200: APIKeySerializer})
+    def post(self, request, key_id):
+        """Enable a disabled key again (409 `key_is_revoked` for a revoked one). Enabling an
+        enabled key is harmless."""
+        return Response(APIKeySerializer(services.enable_key(key=self.get_key(), actor=request.user)).data)
+
+
 class APIKeyRegenerateView(KeyManagementMixin, APIView):
     requires_recent_authentication = frozenset({"POST"})  # step-up: access.permissions.RecentAuthentication
 

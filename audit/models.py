@@ -15,6 +15,8 @@ class Action(models.TextChoices):
     KEY_REVOKED = "key.revoked"
     KEY_REGENERATED = "key.regenerated"
     KEY_DELETED = "key.deleted"
+    KEY_DISABLED = "key.disabled"
+    KEY_ENABLED = "key.enabled"
     KEY_LEAKED = "key.leaked", "A key was reported found in public (secret scanning)"
     LOGIN_SUCCEEDED = "login.succeeded"
     LOGIN_FAILED = "login.failed"

@@ -69,6 +69,8 @@ urlpatterns = [
     *route("auth/api-keys/<uuid:key_id>", apikeys.APIKeyDetailView, "api-key"),
     *route("auth/api-keys/<uuid:key_id>/revoke", apikeys.APIKeyRevokeView, "api-key-revoke"),
     *route("auth/api-keys/<uuid:key_id>/regenerate", apikeys.APIKeyRegenerateView, "api-key-regenerate"),
+    *route("auth/api-keys/<uuid:key_id>/disable", apikeys.APIKeyDisableView, "api-key-disable"),
+    *route("auth/api-keys/<uuid:key_id>/enable", apikeys.APIKeyEnableView, "api-key-enable"),
     *route("auth/api-keys/<uuid:key_id>/audit-log", apikeys.KeyAuditLogView, "api-key-audit-log"),
     *route("secret-scanning/reports", apikeys.LeakReportView, "secret-scanning-reports"),
     *route("audit-log", audit.TeamAuditLogView, "audit-log"),

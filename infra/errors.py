@@ -153,6 +153,8 @@ ERROR_CODES: dict[str, int] = {
     "code_invalid": 400,
     "email_unchanged": 400,
     "invalid_report": 400,
+    "key_disabled": 401,
+    "key_is_revoked": 409,
     "email_taken": 409,
     "wrong_password": 400,
     "no_password": 403,

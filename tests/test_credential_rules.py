@@ -19,7 +19,7 @@ from accounts.activation import set_active
 from accounts.passwords import set_password
 from accounts.sessions import revoke_all_sessions, start_session
 from apikeys.models import APIKey
-from apikeys.services import regenerate_key, revoke_key
+from apikeys.services import disable_key, regenerate_key, revoke_key
 from integrations import tokens as admin_tokens
 from integrations.services import regenerate_admin_key, revoke_integration
 from livestream import holders
@@ -73,6 +73,7 @@ KEY_CHANGES = {
         "key_expired",
     ),
     "secret regenerated": (lambda key, owner: regenerate_key(key=key, actor=owner), "key_invalid"),
+    "disabled": (lambda key, owner: disable_key(key=key, actor=owner), "key_disabled"),
     "owner inactive": (lambda key, owner: _deactivate_without_the_service(key.user), "key_owner_inactive"),
     "owner removed": (lambda key, owner: _remove_owner_without_the_service(key), "key_owner_removed"),
 }

@@ -48,6 +48,8 @@ ACTS = [
     ("get", "auth/api-keys", None),
     ("patch", "auth/api-keys/{key}", {"name": "renamed"}),
     ("put", "auth/api-keys/{key}/revoke", None),
+    ("post", "auth/api-keys/{key}/disable", None),
+    ("post", "auth/api-keys/{key}/enable", None),
     ("post", "auth/api-keys/{key}/regenerate", {"grace_seconds": 0}),
     ("delete", "auth/api-keys/{key}", None),
     ("get", "auth/api-keys/{key}/audit-log", None),

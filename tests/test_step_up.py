@@ -32,6 +32,7 @@ STEP_UP = {
     ("auth/change-password", "POST"),
     ("auth/api-keys", "POST"),
     ("auth/api-keys/<uuid:key_id>/regenerate", "POST"),
+    ("auth/api-keys/<uuid:key_id>/enable", "POST"),
     ("team", "DELETE"),
     ("team/members/<uuid:user_id>", "PATCH"),
     ("team/members/<uuid:user_id>", "DELETE"),

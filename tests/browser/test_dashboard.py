@@ -93,6 +93,24 @@ def test_a_key_is_shown_once_works_and_stops_when_revoked(page, sign_in, ada, ac
     assert (status, body["code"]) == (401, "key_revoked")
 
 
+def test_a_key_is_disabled_and_enabled_from_its_row(page, sign_in, ada, acme, live_server):
+    from tests.factories import make_key
+
+    _, raw = make_key(ada, acme, ["read:campaigns"], name="Nightly")
+    sign_in(page, "ada")
+    page.goto(f"/app/{acme.pk}/settings/api-keys")
+    row = page.get_by_role("row", name=re.compile("Nightly"))
+    row.get_by_role("button", name="Disable").click()
+    page.get_by_role("dialog").get_by_role("button", name="Disable").click()
+    page.get_by_text("Nightly disabled.").wait_for()
+    assert api_call(live_server, "/campaigns", raw, acme)[1]["code"] == "key_disabled"
+    row = page.get_by_role("row", name=re.compile("Nightly"))
+    assert row.locator(".badge-disabled").inner_text() == "disabled"
+    row.get_by_role("button", name="Enable").click()
+    page.get_by_text("Nightly enabled.").wait_for()
+    assert api_call(live_server, "/campaigns", raw, acme)[0] == 200
+
+
 def test_an_integration_is_created_its_keys_work_and_regenerating_stops_the_old_ones(
     page, sign_in, ada, acme, live_server
 ):

@@ -256,3 +256,15 @@ def test_gf_commands_running_at_once_refresh_the_stored_login_once(world, config
         family = RefreshFamily.objects.get(user=world.owner)
         stored = json.loads((config_dir / "credentials.json").read_text())[world.url]
         assert family.revoked_at is None and family.current_jti == jti(stored["refresh_token"])
+
+
+def test_gf_disables_and_enables_a_key_by_name(world, config_dir):
+    log_in(world)
+    raw_key = as_json("keys", "create", "Nightly", "-s", "read:campaigns")["raw_key"]
+    with_key = {"GF_API_KEY": raw_key}
+    assert "Disabled Nightly" in ok("keys", "disable", "Nightly").stderr
+    assert "disabled" in refused(Exit.AUTH, "campaigns", "list", env=with_key)
+    assert [key["name"] for key in as_json("keys", "list", "--status", "disabled")] == ["Nightly"]
+    assert "no active key" in refused(Exit.USAGE, "keys", "disable", "Nightly").lower()
+    assert "Enabled Nightly" in ok("keys", "enable", "Nightly").stderr
+    assert as_json("campaigns", "list", env=with_key) == []

@@ -676,6 +676,14 @@ class APIKeys:
         """Revoke a key: instant and final (both of its secrets, if it was regenerated)."""
         return cast(APIKey, self._client._request("PUT", f"auth/api-keys/{segment(key_id)}/revoke", team_scoped=True))
 
+    def disable(self, key_id: Id) -> APIKey:
+        """Disable a key: refused (``key_disabled``) from the next request until it is enabled."""
+        return cast(APIKey, self._client._request("POST", f"auth/api-keys/{segment(key_id)}/disable", team_scoped=True))
+
+    def enable(self, key_id: Id) -> APIKey:
+        """Enable a disabled key again (a revoked one stays revoked: ``key_is_revoked``)."""
+        return cast(APIKey, self._client._request("POST", f"auth/api-keys/{segment(key_id)}/enable", team_scoped=True))
+
     def regenerate(self, key_id: Id, *, grace_seconds: int = 0) -> IssuedAPIKey:
         """A new secret for the key (its owner only); the old one keeps working `grace_seconds`
         (0..86400). The answer's ``raw_key`` is shown this once."""

@@ -136,12 +136,13 @@ class APIKey(TypedDict):
     scopes: list[str]
     owner: KeyOwner
     team: str
-    status: Literal["active", "revoked", "expired"]
+    status: Literal["active", "disabled", "revoked", "expired"]
     created_at: str
     expires_at: str | None
     last_used_at: str | None
     last_rotated_at: str | None
     revoked_at: str | None
+    disabled_at: str | None
 
 
 class IssuedAPIKey(APIKey):

@@ -136,7 +136,14 @@ export function keysPage(container, context) {
       key.status === "active" && key.owner.id === context.me.id
         ? h("button", { type: "button", class: "link", onclick: () => regenerate(key) }, "Regenerate") : null,
       h("button", { type: "button", class: "link", onclick: () => rename(key) }, "Rename"),
-      key.status === "active" ? h("button", { type: "button", class: "link danger", onclick: async () => {
+      key.status === "active" ? h("button", { type: "button", class: "link", onclick: async () => {
+        if (await confirmDialog(`Disable “${key.name}”?`, "Requests with this key are refused until you enable it again.", "Disable", { danger: false })) {
+          act(() => context.api.post(`${path}/${key.id}/disable`), `${key.name} disabled.`);
+        }
+      } }, "Disable") : null,
+      key.status === "disabled" ? h("button", { type: "button", class: "link", onclick: () =>
+        act(() => context.api.post(`${path}/${key.id}/enable`), `${key.name} enabled.`) }, "Enable") : null,
+      ["active", "disabled"].includes(key.status) ? h("button", { type: "button", class: "link danger", onclick: async () => {
         if (await confirmDialog(`Revoke “${key.name}”?`, "Requests with this key stop working at once. This cannot be undone.", "Revoke")) {
           act(() => context.api.put(`${path}/${key.id}/revoke`), `${key.name} revoked.`);
         }
@@ -148,7 +155,7 @@ export function keysPage(container, context) {
       } }, "Delete"))],
   ];
   const statusFilter = h("form", { class: "filters", onchange: () => table.reload(), onsubmit: (event) => event.preventDefault() },
-    field("Status", "status", { options: [["", "Any"], ["active", "Active"], ["revoked", "Revoked"], ["expired", "Expired"]] }));
+    field("Status", "status", { options: [["", "Any"], ["active", "Active"], ["disabled", "Disabled"], ["revoked", "Revoked"], ["expired", "Expired"]] }));
   const table = pagedTable({ api: context.api, path, columns, query: () => formValues(statusFilter), empty: "No API keys yet." });
   container.append(
     header("API keys", h("button", { type: "button", id: "create-key", onclick: create }, "New API key")),

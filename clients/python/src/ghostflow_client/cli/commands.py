@@ -244,14 +244,14 @@ def key_ref(ref: str) -> str:
     return key_prefix(ref) if ref.startswith(KEY_PREFIX) and len(ref) > KEY_PREFIX_LENGTH else ref
 
 
-def resolve_key(client: GhostFlow, ref: str, *, active_for: str = "") -> str:
+def resolve_key(client: GhostFlow, ref: str, *, active_for: str = "", statuses: tuple[str, ...] = ("active",)) -> str:
     """A key's id from KEY, never a guess between keys.
 
     An id (a UUID) is sent as it is: the server answers for it. Anything else is looked up in the
     listing, as a prefix (``gf_AbCdEfGh``; a whole key pasted counts by its prefix) and as an exact
     name. A name names only the keys the command can act on: with `active_for` (the action,
-    "revoke" or "regenerate", which only an active key can take) only the active keys; a revoked
-    or expired key keeps its name but is no longer a candidate.
+    "revoke", "regenerate", ...) only the keys in `statuses` (the ones that action can take); a
+    revoked or expired key keeps its name but is no longer a candidate.
     Exactly one key: its id. Several: refused (exit 2) with their ids, prefixes and creation
     dates. None: refused (exit 2), saying so when the name's keys exist but are not active.
     """
@@ -260,7 +260,7 @@ def resolve_key(client: GhostFlow, ref: str, *, active_for: str = "") -> str:
     ref = key_ref(ref)
     keys = list(client.api_keys.list(page_size=100))
     named = [key for key in keys if key["name"] == ref]
-    candidates = [key for key in named if key["status"] == "active" or not active_for]
+    candidates = [key for key in named if key["status"] in statuses or not active_for]
     matches = {key["id"]: key for key in [*(key for key in keys if key["prefix"] == ref), *candidates]}
     if len(matches) == 1:
         return next(iter(matches))
@@ -272,8 +272,8 @@ def resolve_key(client: GhostFlow, ref: str, *, active_for: str = "") -> str:
         )
     if named:
         raise CliError(
-            f"No active key is named {shown(ref)}, so there is none to {active_for}; "
-            f"the keys of that name are no longer active:\n{key_lines(named)}",
+            f"No {' or '.join(statuses)} key is named {shown(ref)}, so there is none to {active_for}; "
+            f"the keys of that name are not {' or '.join(statuses)}:\n{key_lines(named)}",
             Exit.USAGE,
         )
     raise CliError(f"No key {shown(ref)} in this team (see `gf keys list`).", Exit.USAGE)
@@ -322,7 +322,9 @@ def keys() -> None:
 
 
 @keys.command("list")
-@click.option("--status", type=click.Choice(["active", "revoked", "expired"]), help="Only keys in this state.")
+@click.option(
+    "--status", type=click.Choice(["active", "disabled", "revoked", "expired"]), help="Only keys in this state."
+)
 @limit_option
 @json_option
 @click.pass_context
@@ -369,11 +371,40 @@ def keys_rename(ctx: click.Context, key_ref: str, name: str) -> None:
 def keys_revoke(ctx: click.Context, key_ref: str) -> None:
     """Revoke a key now; final (KEY: id, prefix, or the name of an active key)."""
     client = ctx.obj.team_client()
-    revoked = client.api_keys.revoke(resolve_key(client, key_ref, active_for="revoke"))
+    revoked = client.api_keys.revoke(resolve_key(client, key_ref, active_for="revoke", statuses=("active", "disabled")))
     if wants_json(ctx):
         output.emit_json(revoked)
     else:
         output.notice(f"Revoked {revoked['name']} ({revoked['prefix']}).")
+
+
+@keys.command("disable")
+@click.argument("key_ref", metavar="KEY")
+@json_option
+@click.pass_context
+def keys_disable(ctx: click.Context, key_ref: str) -> None:
+    """Disable a key: refused from the next request until `gf keys enable` (KEY: id, prefix or the
+    name of an active key)."""
+    client = ctx.obj.team_client()
+    key = client.api_keys.disable(resolve_key(client, key_ref, active_for="disable"))
+    if wants_json(ctx):
+        output.emit_json(key)
+    else:
+        output.notice(f"Disabled {key['name']} ({key['prefix']}).")
+
+
+@keys.command("enable")
+@click.argument("key_ref", metavar="KEY")
+@json_option
+@click.pass_context
+def keys_enable(ctx: click.Context, key_ref: str) -> None:
+    """Enable a disabled key again (KEY: id, prefix or the name of a disabled key)."""
+    client = ctx.obj.team_client()
+    key = client.api_keys.enable(resolve_key(client, key_ref, active_for="enable", statuses=("disabled",)))
+    if wants_json(ctx):
+        output.emit_json(key)
+    else:
+        output.notice(f"Enabled {key['name']} ({key['prefix']}).")
 
 
 @keys.command("regenerate")
