@@ -8,8 +8,8 @@ from django.db.models import Q
 from django.utils import timezone
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
-from infra import request_context
-from infra.errors import Unauthorized
+from infra import allowlist, net, request_context
+from infra.errors import Forbidden, Unauthorized
 
 from . import keys, principals
 from .models import APIKey
@@ -77,6 +77,8 @@ class APIKeyAuthentication(BaseAuthentication):
         refusal = key.refusal(digest=digest, now=now)
         if refusal is not None:
             raise refusal.error()
+        if key.allowed_ips and not allowlist.allows(key.allowed_networks, net.client_ip(request)):
+            raise Forbidden("This API key may not be used from this address.", code="ip_not_allowed")
         self._touch(key, now)
         return key.user, key
 

@@ -5,10 +5,12 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Case, OuterRef, Q, Subquery, Value, When
 from django.utils import timezone
+from django.utils.functional import cached_property
 
 from access import scopes
 from access.refusals import Refusal
 from access.tenancy import TenantQuerySet
+from infra import allowlist
 from teams.models import Membership
 
 KEY_REVOKED = Refusal("key_revoked", "key_revoked", "The API key has been revoked.")
@@ -101,6 +103,8 @@ class APIKey(models.Model):
     # Switched off by its owner or a team admin (NetBox's `enabled`): refused like a revoked key, but
     # enabling it (apikeys.services.enable_key) brings it back.
     disabled_at = models.DateTimeField(null=True, blank=True)
+    # CIDR networks the key may be used from (infra.allowlist); empty: anywhere.
+    allowed_ips = models.JSONField(default=list, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     last_rotated_at = models.DateTimeField(null=True, blank=True)
 
@@ -158,6 +162,11 @@ class APIKey(models.Model):
             # The owner left (or was removed from) the key's team: the key dies with it, everywhere.
             return KEY_OWNER_REMOVED
         return None
+
+    @cached_property
+    def allowed_networks(self):
+        """`allowed_ips`, parsed once per loaded key (the principal cache keeps loaded keys)."""
+        return allowlist.parse(self.allowed_ips)
 
     def owner_membership(self) -> Membership:
         """The owner's current membership in the key's team, as `with_owner_membership` annotated

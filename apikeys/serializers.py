@@ -4,6 +4,7 @@ from rest_framework import serializers
 
 from access import scopes
 from infra import strict
+from infra.allowlist import AllowlistField
 
 from .models import APIKey
 
@@ -40,6 +41,7 @@ class APIKeySerializer(strict.ModelSerializer):
             "last_rotated_at",
             "revoked_at",
             "disabled_at",
+            "allowed_ips",
         ]
         read_only_fields = fields
 
@@ -93,10 +95,12 @@ class CreateAPIKeySerializer(serializers.Serializer):
         ),
     )
     expires_at = serializers.DateTimeField(required=False, allow_null=True)
+    allowed_ips = AllowlistField(required=False)
 
 
 class UpdateAPIKeySerializer(serializers.Serializer):
-    """Only the name of an existing key can change; its team, owner, secret and scopes cannot."""
+    """Only the name and the IP allowlist of an existing key can change; its team, owner, secret
+    and scopes cannot."""
 
     IMMUTABLE = (
         "team",
@@ -113,6 +117,7 @@ class UpdateAPIKeySerializer(serializers.Serializer):
     )
 
     name = strict.CharField(max_length=100)
+    allowed_ips = AllowlistField()
 
     def to_internal_value(self, data):
         if isinstance(data, dict):

@@ -64,6 +64,7 @@ def create_key(
     name: str,
     permissions: list[str] | None = None,
     expires_at: datetime | None = None,
+    allowed_ips: list[str] | None = None,
 ) -> IssuedKey:
     """`permissions` None (left out): default_permissions; an empty list is refused."""
     if permissions is None:
@@ -99,6 +100,7 @@ def create_key(
             digest=issued.digest,
             pepper_id=keys.newest_pepper_id(),
             expires_at=expires_at,
+            allowed_ips=allowed_ips or [],
         )
         record_event(
             action=Action.KEY_CREATED,
@@ -106,7 +108,11 @@ def create_key(
             team_id=key.team_id,
             actor_id=membership.user_id,
             api_key=key,
-            data={"permissions": permissions, "expires_at": expires_at.isoformat() if expires_at else None},
+            data={
+                "permissions": permissions,
+                "expires_at": expires_at.isoformat() if expires_at else None,
+                "allowed_ips": allowed_ips or [],
+            },
         )
     return IssuedKey(key=key, raw=issued.raw)
 
@@ -214,6 +220,23 @@ def regenerate_key(*, key: APIKey, actor, grace_seconds: int = 0) -> IssuedKey:
 def rename_key(*, key: APIKey, name: str) -> APIKey:
     key.name = name
     key.save(update_fields=["name"])
+    return key
+
+
+def set_allowed_ips(*, key: APIKey, allowed_ips: list[str], actor) -> APIKey:
+    """Replace the key's IP allowlist (validated by infra.allowlist.AllowlistField); effective on
+    every node from the next request (the save invalidates cached principals). Audited."""
+    with transaction.atomic():
+        key.allowed_ips = allowed_ips
+        key.save(update_fields=["allowed_ips"])
+        key.__dict__.pop("allowed_networks", None)
+        record_event(
+            action=Action.KEY_UPDATED,
+            team_id=key.team_id,
+            actor_id=actor.pk,
+            api_key=key,
+            data={"allowed_ips": allowed_ips},
+        )
     return key
 
 

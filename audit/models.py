@@ -15,6 +15,7 @@ class Action(models.TextChoices):
     KEY_REVOKED = "key.revoked"
     KEY_REGENERATED = "key.regenerated"
     KEY_DELETED = "key.deleted"
+    KEY_UPDATED = "key.updated"
     KEY_DISABLED = "key.disabled"
     KEY_ENABLED = "key.enabled"
     KEY_LEAKED = "key.leaked", "A key was reported found in public (secret scanning)"

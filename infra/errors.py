@@ -155,6 +155,7 @@ ERROR_CODES: dict[str, int] = {
     "invalid_report": 400,
     "key_disabled": 401,
     "key_is_revoked": 409,
+    "ip_not_allowed": 403,
     "email_taken": 409,
     "wrong_password": 400,
     "no_password": 403,

@@ -21,8 +21,8 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 
 from apikeys import keys as api_keys
 from apikeys.authentication import CREDENTIAL_QUERY_PARAMS
-from infra import request_context
-from infra.errors import Unauthorized
+from infra import allowlist, net, request_context
+from infra.errors import Forbidden, Unauthorized
 
 from . import tokens
 from .models import Integration
@@ -105,6 +105,10 @@ class AdminTokenAuthentication(BaseAuthentication):
                 _note(refused.integration, "admin")
             raise Unauthorized(refused.message, code=refused.code) from None
         _note(integration, "admin")
+        if integration.allowed_ips and not allowlist.allows(
+            allowlist.parse(integration.allowed_ips), net.client_ip(request)
+        ):
+            raise Forbidden("This integration's Admin key may not be used from this address.", code="ip_not_allowed")
         touch(integration)
         return IntegrationActor(integration), integration
 

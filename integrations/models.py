@@ -59,6 +59,9 @@ class Integration(models.Model):
     allowed_origins = models.JSONField(
         default=list, blank=True, help_text="Browser origins allowed to call the Content API with the Content key."
     )
+    # CIDR networks its Admin key may be used from (infra.allowlist); empty: anywhere. The Content
+    # key is for browsers anywhere (allowed_origins narrows those).
+    allowed_ips = models.JSONField(default=list, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -3,6 +3,7 @@ from rest_framework import serializers
 from access import scopes
 from apikeys.serializers import PermissionField
 from infra import strict
+from infra.allowlist import AllowlistField
 
 from . import services
 from .models import Integration
@@ -27,6 +28,7 @@ class IntegrationSerializer(strict.ModelSerializer):
             "admin_key_id",
             "content_key",
             "allowed_origins",
+            "allowed_ips",
             "created_by",
             "created_at",
             "last_used_at",
@@ -62,6 +64,7 @@ class CreateIntegrationSerializer(serializers.Serializer):
     allowed_origins = serializers.ListField(
         child=strict.CharField(max_length=200), required=False, default=list, max_length=services.MAX_ORIGINS
     )
+    allowed_ips = AllowlistField(required=False, default=list)
 
 
 class UpdateIntegrationSerializer(serializers.Serializer):
@@ -77,3 +80,4 @@ class UpdateIntegrationSerializer(serializers.Serializer):
     allowed_origins = serializers.ListField(
         child=strict.CharField(max_length=200), required=False, max_length=services.MAX_ORIGINS
     )
+    allowed_ips = AllowlistField(required=False)

@@ -89,6 +89,7 @@ def create_integration(
     permissions: list[str],
     description: str = "",
     allowed_origins: list[str] | None = None,
+    allowed_ips: list[str] | None = None,
 ) -> IssuedIntegration:
     """Never above the creating admin's role (nor, as every integration, above `admin`)."""
     check_permissions(permissions=permissions, role=membership.role)
@@ -103,6 +104,7 @@ def create_integration(
         admin_key_id=key_id,
         admin_secret_encrypted=secrets.encrypt(secret),
         allowed_origins=origins,
+        allowed_ips=allowed_ips or [],
         created_by_id=membership.user_id,
     )
     _set_content_key(integration, content_key)
@@ -113,7 +115,8 @@ def create_integration(
 
 
 def update_integration(*, integration: Integration, membership: Membership, **changes) -> Integration:
-    """Name, description, permissions (checked against the admin's role), allowed origins."""
+    """Name, description, permissions (checked against the admin's role), allowed origins, the
+    Admin key's IP allowlist."""
     if "permissions" in changes:
         check_permissions(permissions=changes["permissions"], role=membership.role)
         changes["permissions"] = list(dict.fromkeys(changes["permissions"]))
