@@ -25,6 +25,8 @@ SUBJECTS = {
     "password_reset": "Reset your GhostFlow password",
     "invitation": "You are invited to a GhostFlow team",
     "recovery_code_used": "A GhostFlow recovery code was used",
+    "team_second_factor_required": "Your GhostFlow team now requires two-step verification",
+    "team_second_factor_not_required": "Your GhostFlow team no longer requires two-step verification",
 }
 
 

@@ -17,6 +17,7 @@ from .serializers import (
     InvitationSerializer,
     MemberSerializer,
     RoleSerializer,
+    SecondFactorRuleSerializer,
     TeamNameSerializer,
     TeamSerializer,
     TeamWithRoleSerializer,
@@ -73,6 +74,29 @@ class CurrentTeamView(TeamScopedMixin, APIView):
     def delete(self, request):
         services.delete_team(team=request.access.team, actor_membership=request.access.membership)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SecondFactorRuleView(TeamScopedMixin, APIView):
+    """The team's rule that every member uses a second factor. Reading it needs `admin`; changing
+    it, the owner role, an interactive login and a recent authentication (step-up)."""
+
+    requires_recent_authentication = frozenset({"PUT"})  # step-up: access.permissions.RecentAuthentication
+    scope = scopes.ADMIN
+
+    @extend_schema(responses={200: SecondFactorRuleSerializer})
+    def get(self, request):
+        return Response(SecondFactorRuleSerializer(services.second_factor_rule(request.access.team)).data)
+
+    @extend_schema(request=SecondFactorRuleSerializer, responses={200: SecondFactorRuleSerializer})
+    def put(self, request):
+        serializer = SecondFactorRuleSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        rule = services.set_second_factor_rule(
+            team=request.access.team,
+            actor_membership=request.access.membership,
+            required=serializer.validated_data["required"],
+        )
+        return Response(SecondFactorRuleSerializer(rule).data)
 
 
 class MemberListView(TeamScopedMixin, generics.ListAPIView):

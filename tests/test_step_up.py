@@ -33,6 +33,7 @@ STEP_UP = {
     ("auth/api-keys", "POST"),
     ("auth/api-keys/<uuid:key_id>/regenerate", "POST"),
     ("team", "DELETE"),
+    ("team/second-factor-rule", "PUT"),
     ("team/members/<uuid:user_id>", "PATCH"),
     ("team/members/<uuid:user_id>", "DELETE"),
     ("team/invitations", "POST"),
