@@ -1,6 +1,7 @@
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
+from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -63,6 +64,11 @@ class CurrentTeamView(TeamScopedMixin, APIView):
 
     @extend_schema(request=TeamNameSerializer, responses={200: TeamSerializer})
     def patch(self, request):
+        if isinstance(request.data, dict) and "require_second_factor" in request.data:
+            # Not silently ignored: the rule has its own endpoint (owner only, step-up).
+            raise ValidationError(
+                {"require_second_factor": ["Change it with PUT /api/v1/team/second-factor-rule (an owner, step-up)."]}
+            )
         serializer = TeamNameSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         team = request.access.team

@@ -136,6 +136,14 @@ def test_changing_the_rule_needs_a_recent_authentication(owner, team):
     assert api.get(RULE).status_code == 200  # reading it is no act
 
 
+def test_the_team_patch_does_not_silently_ignore_the_rule(as_user, owner, team):
+    enrol_totp(owner)
+    response = as_user(owner, team).patch("/api/v1/team", {"require_second_factor": True}, format="json")
+    assert (response.status_code, code(response)) == (400, "validation_error")
+    assert "second-factor-rule" in str(response.json())
+    assert Team.objects.get(pk=team.pk).require_second_factor is False
+
+
 @pytest.mark.parametrize("value", ["yes", "true", 1, None])
 def test_the_rule_takes_a_json_boolean_only(as_user, owner, team, value):
     enrol_totp(owner)
