@@ -53,7 +53,10 @@ class SecondFactorRule:
 
 def second_factor_rule(team: Team) -> SecondFactorRule:
     """The team's rule and how many members it shuts out now (one query)."""
-    members = Membership.objects.for_team(team).select_related("user")
+    return _rule(team, list(Membership.objects.for_team(team).select_related("user")))
+
+
+def _rule(team: Team, members: list[Membership]) -> SecondFactorRule:
     return SecondFactorRule(
         required=team.require_second_factor,
         members_without_second_factor=sum(not context.has_second_factor(m.user) for m in members),
@@ -77,23 +80,23 @@ def set_second_factor_rule(*, team: Team, actor_membership: Membership, required
         )
     with transaction.atomic():
         current = Team.objects.select_for_update().get(pk=team.pk)
+        team.require_second_factor = required
         if current.require_second_factor == required:
-            team.require_second_factor = required
-            return second_factor_rule(team)
+            return second_factor_rule(current)
         # A save, not an update(): the Team's signals replace the principal cache's generation
         # (apikeys.invalidation), so cached keys and memberships see the rule on the next request.
         current.require_second_factor = required
         current.save(update_fields=["require_second_factor"])
-        team.require_second_factor = required
-        rule = second_factor_rule(current)
+        members = list(Membership.objects.for_team(current).select_related("user"))
+        rule = _rule(current, members)
         record_event(
             action=Action.TEAM_SECOND_FACTOR_REQUIRED if required else Action.TEAM_SECOND_FACTOR_NOT_REQUIRED,
-            team_id=team.pk,
+            team_id=current.pk,
             actor_id=actor.pk,
             data={"members_without_second_factor": rule.members_without_second_factor},
         )
         template = "team_second_factor_required" if required else "team_second_factor_not_required"
-        for member in Membership.objects.for_team(team).select_related("user"):
+        for member in members:  # sent after the commit (infra.mail)
             if member.user.email:
                 mail.send(
                     template,
