@@ -23,6 +23,7 @@ from django.utils import timezone
 from infra.coherence import ProcessCache
 from infra.errors import BadRequest, Forbidden, Unauthorized
 
+from .refusals import Refusal
 from .scopes import effective_scopes
 
 TEAM_HEADER = "X-Team-Id"
@@ -50,16 +51,18 @@ class KindRules:
     interactive: bool  # a person logged in (may manage keys, members, the account)
     bound_to_team: bool  # the credential itself names one team (a key)
     has_permissions: bool  # carries its own permissions, intersected with the owner's role
+    personal: bool  # a person's credential: the rules a team sets for its members apply to it
 
 
 # What each credential kind may do: one line per kind.
 KINDS: dict[str, KindRules] = {
-    Kind.JWT: KindRules(interactive=True, bound_to_team=False, has_permissions=False),
-    Kind.API_KEY: KindRules(interactive=False, bound_to_team=True, has_permissions=True),
-    # The team's own credential: its permissions ∩ the `admin` role, whoever created it.
-    Kind.INTEGRATION: KindRules(interactive=False, bound_to_team=True, has_permissions=True),
+    Kind.JWT: KindRules(interactive=True, bound_to_team=False, has_permissions=False, personal=True),
+    Kind.API_KEY: KindRules(interactive=False, bound_to_team=True, has_permissions=True, personal=True),
+    # The team's own credential: its permissions ∩ the `admin` role, whoever created it; nobody's,
+    # so a team's rules for its members (a second factor) do not apply to it.
+    Kind.INTEGRATION: KindRules(interactive=False, bound_to_team=True, has_permissions=True, personal=False),
 }
-_NOBODY = KindRules(interactive=False, bound_to_team=False, has_permissions=False)
+_NOBODY = KindRules(interactive=False, bound_to_team=False, has_permissions=False, personal=False)
 
 
 @dataclass(frozen=True)
@@ -166,9 +169,50 @@ def enter_team(request) -> Access:
         )
         if membership is None:
             raise Forbidden(TEAM_FORBIDDEN, code="team_forbidden")
+    # The team's own rule for its members: read from the team and the user rows the credential's
+    # query (or the membership's) brought, so no query; the team's flag first, off for most teams.
+    if membership.team.require_second_factor and access.rules.personal:
+        refusal = team_rule_refusal(access.user, membership.team)
+        if refusal is not None:
+            raise refusal.error()
     permissions = access.credential.permissions if access.rules.has_permissions else None
     scopes = effective_scopes(permissions=permissions, role=membership.role)
     return _set(request, replace(access, team=membership.team, membership=membership, scopes=scopes))
+
+
+# --- the team's rule: every member uses a second factor --------------------------------------
+
+SECOND_FACTOR_REQUIRED = Refusal(
+    "second_factor_required",
+    "second_factor_required",
+    "This team requires two-step verification and your account has none: turn it on (the "
+    "dashboard's Account page, or POST /api/v1/me/second-factors/totp), then try again.",
+    status=403,
+)
+
+# Whether a person has a second factor now, by accounts' rule (accounts.mfa.has_enrolled: the
+# flag accounts.mfa.second_factors_changed keeps on the user row, so asking costs no query);
+# registered by accounts like SESSION_RULE: access and teams sit below accounts.
+SECOND_FACTOR_RULE: list[Callable[[Any], bool]] = []
+
+
+def has_second_factor(user) -> bool:
+    if len(SECOND_FACTOR_RULE) != 1:
+        raise ImproperlyConfigured("accounts must register exactly one rule (access.context.SECOND_FACTOR_RULE).")
+    return SECOND_FACTOR_RULE[0](user)
+
+
+def team_rule_refusal(user, team) -> Refusal | None:
+    """Why `user` may not act in `team` by the team's own rule, or None: a team that requires a
+    second factor (Team.require_second_factor) refuses a member without one, with their login and
+    with the keys they own alike (never an integration: the team's own credential, nobody's). The
+    one rule, which the team step (enter_team) applies on every team-scoped request and the live
+    stream's re-check (livestream.holders) to every holder; it takes effect on the next request
+    after a factor is added or removed or the rule changes (both replace the principal cache's
+    generation)."""
+    if team.require_second_factor and not has_second_factor(user):
+        return SECOND_FACTOR_REQUIRED
+    return None
 
 
 SIGNED_OUT = "This session has been signed out."

@@ -37,7 +37,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from audit.services import Action, record_event
-from infra import encryption, mail, ratelimit
+from infra import coherence, encryption, mail, ratelimit
 from infra.errors import BadRequest, Conflict, Unauthorized
 
 from .models import Passkey, RecoveryCode, RefreshFamily, TOTPFactor, User
@@ -91,6 +91,30 @@ def methods_of(user: User) -> list[str]:
     if methods and recovery_codes_left(user):
         methods.append(METHOD_RECOVERY_CODE)
     return methods
+
+
+def has_enrolled(user: User) -> bool:
+    """Whether `user` has a second factor, as the user row says (no query): what a team's rule
+    reads on every request (registered as access.context.SECOND_FACTOR_RULE)."""
+    return user.second_factor_enrolled
+
+
+def second_factors_changed(*, user: User) -> bool:
+    """THE place that says "this person now has / no longer has a second factor": every service
+    that adds or removes a factor (TOTP, recovery codes' removal, passkeys) calls it inside its own
+    transaction, after the change. It recomputes `has_second_factor` from the factors and stores it
+    on the user row (User.second_factor_enrolled), replacing the principal cache's generation
+    (infra.coherence), so a team that requires a second factor lets the person (and their keys) in,
+    or refuses them, from the next request on, on every node. Returns the new value. Raises 503
+    (nothing changed) when the shared cache cannot be told, like every change of a credential."""
+    with transaction.atomic():
+        # Lock the row, then count: of two concurrent changes (a factor removed while another is
+        # added), the second to get the lock counts the first's committed factors (READ COMMITTED).
+        User.objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True).first()
+        enrolled = has_second_factor(user)
+        coherence.invalidate_around(lambda: User.objects.filter(pk=user.pk).update(second_factor_enrolled=enrolled))
+    user.second_factor_enrolled = enrolled
+    return enrolled
 
 
 def recovery_codes_left(user: User) -> int:
@@ -156,6 +180,7 @@ def confirm_totp_enrolment(*, user: User, code: str) -> list[str]:
         factor.confirmed_at = timezone.now()
         factor.save(update_fields=["confirmed_at"])
         codes = _new_recovery_codes(user)
+        second_factors_changed(user=user)
         record_event(action=Action.MFA_TOTP_ENABLED, actor_id=user.pk, status_code=200)
     return codes
 
@@ -170,6 +195,7 @@ def disable_totp(*, user: User, actor_id=None, reason: str = "user") -> bool:
         if not Passkey.objects.filter(user=user).exists():
             codes, _ = RecoveryCode.objects.filter(user=user).delete()
         if deleted or codes:
+            second_factors_changed(user=user)
             record_event(
                 action=Action.MFA_TOTP_DISABLED,
                 actor_id=actor_id if actor_id is not None else user.pk,
@@ -188,6 +214,7 @@ def reset_second_factors(*, user: User, actor_id) -> bool:
         for passkey_id in list(Passkey.objects.filter(user=user).values_list("pk", flat=True)):
             removed = passkeys.remove(user=user, passkey_id=passkey_id, actor_id=actor_id, reason="admin") or removed
         RecoveryCode.objects.filter(user=user).delete()
+        second_factors_changed(user=user)
     return removed
 
 

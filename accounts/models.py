@@ -44,6 +44,11 @@ class User(AbstractUser):
     email = models.EmailField("email address")
     email_verified_at = models.DateTimeField(null=True, blank=True)
     google_sub = models.CharField(max_length=255, unique=True, null=True, blank=True, editable=False)
+    # Whether the person has a second factor now: denormalised from their factors, kept by
+    # accounts.mfa.second_factors_changed (the one place that says so) in the same transaction as
+    # the change, so a team's rule (access.context.team_rule_refusal) reads it on every team-scoped
+    # request with the user row the request loads anyway: no query of its own.
+    second_factor_enrolled = models.BooleanField(default=False, editable=False)
 
     objects = AccountManager()
 

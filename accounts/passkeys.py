@@ -51,6 +51,7 @@ from audit.services import Action, record_event
 from infra import single_use
 from infra.errors import BadRequest, Conflict
 
+from . import mfa
 from .models import Passkey, User
 
 MAX_PASSKEYS = 10  # per person: enough for every device, few enough to list
@@ -193,6 +194,7 @@ def register(*, user: User, name: str, ceremony: str, credential: dict) -> Passk
         aaguid=verified.aaguid,
         backed_up=verified.credential_backed_up,
     )
+    mfa.second_factors_changed(user=user)
     record_event(action=Action.MFA_PASSKEY_ADDED, actor_id=user.pk, status_code=201, data={"passkey": str(passkey.pk)})
     return passkey
 
@@ -215,6 +217,7 @@ def remove(*, user: User, passkey_id, actor_id=None, reason: str = "user") -> bo
             return False
         deleted, _ = Passkey.objects.filter(user=user, pk=passkey_id).delete()
         if deleted:
+            mfa.second_factors_changed(user=user)
             record_event(
                 action=Action.MFA_PASSKEY_REMOVED,
                 actor_id=actor_id if actor_id is not None else user.pk,

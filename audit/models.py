@@ -56,6 +56,8 @@ class Action(models.TextChoices):
     TEAM_CREATED = "team.created"
     TEAM_UPDATED = "team.updated"
     TEAM_DELETED = "team.deleted"
+    TEAM_SECOND_FACTOR_REQUIRED = "team.second_factor_required", "Team requires a second factor of every member"
+    TEAM_SECOND_FACTOR_NOT_REQUIRED = "team.second_factor_not_required", "Team no longer requires a second factor"
     RATE_LIMITED = "rate_limited"
     INTEGRATION_CREATED = "integration.created"
     INTEGRATION_UPDATED = "integration.updated"

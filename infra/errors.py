@@ -129,6 +129,7 @@ ERROR_CODES: dict[str, int] = {
     "insufficient_scope": 403,
     "interactive_login_required": 403,
     "reauthentication_required": 403,
+    "second_factor_required": 403,
     "no_account": 403,
     "permission_denied": 403,
     "origin_mismatch": 403,
@@ -187,6 +188,7 @@ ERROR_CODES: dict[str, int] = {
     "passkey_exists": 409,
     "passkey_limit": 409,
     "passkey_not_registered": 409,
+    "own_second_factor_required": 409,
     # invitations
     "already_member": 409,
     "invitation_invalid": 400,

@@ -42,6 +42,16 @@ class SlugField(TextOnly, serializers.SlugField):
     pass
 
 
+class BooleanField(serializers.BooleanField):
+    """JSON true or false only: DRF's also takes "yes", "on", 1 and "false" (a string that reads
+    as true in most languages), which a client that meant a boolean did not send on purpose."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
 class ModelSerializer(serializers.ModelSerializer):
     serializer_field_mapping = {
         **serializers.ModelSerializer.serializer_field_mapping,

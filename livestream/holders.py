@@ -28,7 +28,7 @@ from django.utils import timezone
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 
 from access import scopes
-from access.context import FAMILY_CLAIM, TEAM_FORBIDDEN, Access, Kind, check_signed_in
+from access.context import FAMILY_CLAIM, TEAM_FORBIDDEN, Access, Kind, check_signed_in, team_rule_refusal
 from access.refusals import Refusal
 from accounts import sessions
 from accounts.authentication import login_refusal
@@ -186,6 +186,9 @@ def _login_standing(holder: Holder, user, membership, team) -> Standing:
         return Standing(refusal)
     if membership is None:
         return Standing(NOT_MEMBER)
+    refusal = team_rule_refusal(user, team)  # the team requires a second factor and they have none
+    if refusal is not None:
+        return Standing(refusal)
     membership.team = team
     granted = scopes.effective_scopes(permissions=None, role=membership.role)
     return _admin_or_not(Standing(None, user, None, team, membership, granted))
@@ -204,6 +207,9 @@ def _key_standing(holder: Holder, key: APIKey | None, now) -> Standing:
         digest, secret = None, "previous"
     refusal = key.refusal(digest=digest, now=now)
     # A refused key is still named (`credential`): the audit log records the refusal against it.
+    if refusal is None:
+        # The team requires a second factor and the key's owner has none.
+        refusal = team_rule_refusal(key.user, key.team)
     if refusal is not None:
         return Standing(refusal, credential=key, secret=secret)
     return _admin_or_not(

@@ -74,10 +74,11 @@ class MembershipAdmin(admin.ModelAdmin):
 
 @admin.register(Team)
 class TeamAdmin(admin.ModelAdmin):
-    list_display = ("name", "id", "plan", "member_count", "created_at")
-    list_filter = ("plan",)
+    list_display = ("name", "id", "plan", "require_second_factor", "member_count", "created_at")
+    list_filter = ("plan", "require_second_factor")
     search_fields = ("name", "id", "memberships__user__username", "memberships__user__email")
-    readonly_fields = ("id", "created_at")
+    # The two-step rule changes through the API or the dashboard (an owner; audited and mailed).
+    readonly_fields = ("id", "require_second_factor", "created_at")
     inlines = [MembershipInline]
 
     def get_queryset(self, request):

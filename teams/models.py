@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from access import context
 from access.scopes import Role
 from access.tenancy import TenantQuerySet
 
@@ -20,6 +21,9 @@ class Team(models.Model):
     name = models.CharField(max_length=100)
     plan = models.CharField(max_length=20, choices=Plan.choices, default=Plan.FREE)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The team's rule that every member uses a second factor (teams.services.set_second_factor_rule;
+    # enforced on every team-scoped request by access.context.team_rule_refusal).
+    require_second_factor = models.BooleanField(default=False, editable=False)
 
     class Meta:
         ordering = ["name"]
@@ -49,6 +53,12 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} in {self.team} ({self.role})"
+
+    @property
+    def second_factor_missing(self) -> bool:
+        """The team requires a second factor and this member has none: every team-scoped request
+        of theirs there is refused until they enrol (needs `team` and `user` loaded)."""
+        return context.team_rule_refusal(self.user, self.team) is not None
 
 
 class TeamOwned(models.Model):

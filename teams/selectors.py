@@ -3,7 +3,7 @@ from .models import Membership
 
 def memberships_of(user):
     """The caller's teams with the caller's role: the dashboard's team switcher."""
-    return Membership.objects.of_user(user).select_related("team")
+    return Membership.objects.of_user(user).select_related("team", "user")
 
 
 def members_of(team):

@@ -9,8 +9,8 @@ from .models import Invitation, Membership, Team
 class TeamSerializer(strict.ModelSerializer):
     class Meta:
         model = Team
-        fields = ["id", "name", "plan", "created_at"]
-        read_only_fields = ["id", "plan", "created_at"]
+        fields = ["id", "name", "plan", "require_second_factor", "created_at"]
+        read_only_fields = ["id", "plan", "require_second_factor", "created_at"]
 
 
 class TeamWithRoleSerializer(serializers.Serializer):
@@ -21,6 +21,22 @@ class TeamWithRoleSerializer(serializers.Serializer):
     plan = strict.CharField(source="team.plan")
     created_at = serializers.DateTimeField(source="team.created_at")
     role = serializers.ChoiceField(choices=Role.choices)
+    require_second_factor = serializers.BooleanField(
+        source="team.require_second_factor", help_text="The team requires a second factor of every member."
+    )
+    second_factor_missing = serializers.BooleanField(
+        help_text="The team requires a second factor and you have none: the team answers 403 "
+        "`second_factor_required` until you turn on two-step verification."
+    )
+
+
+class SecondFactorRuleSerializer(serializers.Serializer):
+    required = strict.BooleanField(
+        help_text="Every member must have a second factor to work in the team (with their login or their keys)."
+    )
+    members_without_second_factor = serializers.IntegerField(
+        read_only=True, help_text="How many members the rule shuts out now, until they enrol."
+    )
 
 
 class TeamNameSerializer(serializers.Serializer):

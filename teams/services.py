@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from django.db import transaction
 from rest_framework.exceptions import NotFound
 
-from access import scopes
+from access import context, scopes
 from access.scopes import ROLE_RANK, Role
 from audit.services import Action, record_event
+from infra import mail
 from infra.errors import Conflict, Forbidden
 
 from .models import Membership, Team
@@ -42,6 +43,70 @@ def update_team(*, team: Team, name: str, actor) -> Team:
             data={"name": {"from": old, "to": name}},
         )
     return team
+
+
+@dataclass(frozen=True)
+class SecondFactorRule:
+    required: bool
+    members_without_second_factor: int
+
+
+def second_factor_rule(team: Team) -> SecondFactorRule:
+    """The team's rule and how many members it shuts out now (one query)."""
+    return _rule(team, list(Membership.objects.for_team(team).select_related("user")))
+
+
+def _rule(team: Team, members: list[Membership]) -> SecondFactorRule:
+    return SecondFactorRule(
+        required=team.require_second_factor,
+        members_without_second_factor=sum(not context.has_second_factor(m.user) for m in members),
+    )
+
+
+def set_second_factor_rule(*, team: Team, actor_membership: Membership, required: bool) -> SecondFactorRule:
+    """Require (or stop requiring) a second factor of every member of the team (GitHub's and
+    Sentry's organisation setting): from the next request on, a member without one is refused in
+    the team with their login and their keys (access.context.team_rule_refusal); integrations are
+    the team's and carry on. Only an owner, and an owner turning it on must have a second factor
+    themself (else they would shut themself out). A change is audited and mailed to every member;
+    setting the value the team already has changes nothing and tells nobody."""
+    if actor_membership.role != Role.OWNER:
+        raise Forbidden("Only an owner can change the team's two-step verification rule.", code="owner_required")
+    actor = actor_membership.user
+    if required and not context.has_second_factor(actor):
+        raise Conflict(
+            "Turn on two-step verification for your own account first: the rule would shut you out of the team.",
+            code="own_second_factor_required",
+        )
+    with transaction.atomic():
+        current = Team.objects.select_for_update().get(pk=team.pk)
+        team.require_second_factor = required
+        if current.require_second_factor == required:
+            return second_factor_rule(current)
+        # A save, not an update(): the Team's signals replace the principal cache's generation
+        # (apikeys.invalidation), so cached keys and memberships see the rule on the next request.
+        current.require_second_factor = required
+        current.save(update_fields=["require_second_factor"])
+        members = list(Membership.objects.for_team(current).select_related("user"))
+        rule = _rule(current, members)
+        record_event(
+            action=Action.TEAM_SECOND_FACTOR_REQUIRED if required else Action.TEAM_SECOND_FACTOR_NOT_REQUIRED,
+            team_id=current.pk,
+            actor_id=actor.pk,
+            data={"members_without_second_factor": rule.members_without_second_factor},
+        )
+        template = "team_second_factor_required" if required else "team_second_factor_not_required"
+        for member in members:  # sent after the commit (infra.mail)
+            if member.user.email:
+                mail.send(
+                    template,
+                    member.user.email,
+                    username=member.user.username,
+                    team=current.name,
+                    actor=actor.username,
+                    enrolled=context.has_second_factor(member.user),
+                )
+    return rule
 
 
 def delete_team(*, team: Team, actor_membership: Membership) -> None:

@@ -1,6 +1,7 @@
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
+from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -17,6 +18,7 @@ from .serializers import (
     InvitationSerializer,
     MemberSerializer,
     RoleSerializer,
+    SecondFactorRuleSerializer,
     TeamNameSerializer,
     TeamSerializer,
     TeamWithRoleSerializer,
@@ -62,6 +64,11 @@ class CurrentTeamView(TeamScopedMixin, APIView):
 
     @extend_schema(request=TeamNameSerializer, responses={200: TeamSerializer})
     def patch(self, request):
+        if isinstance(request.data, dict) and "require_second_factor" in request.data:
+            # Not silently ignored: the rule has its own endpoint (owner only, step-up).
+            raise ValidationError(
+                {"require_second_factor": ["Change it with PUT /api/v1/team/second-factor-rule (an owner, step-up)."]}
+            )
         serializer = TeamNameSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         team = request.access.team
@@ -73,6 +80,29 @@ class CurrentTeamView(TeamScopedMixin, APIView):
     def delete(self, request):
         services.delete_team(team=request.access.team, actor_membership=request.access.membership)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SecondFactorRuleView(TeamScopedMixin, APIView):
+    """The team's rule that every member uses a second factor. Reading it needs `admin`; changing
+    it, the owner role, an interactive login and a recent authentication (step-up)."""
+
+    requires_recent_authentication = frozenset({"PUT"})  # step-up: access.permissions.RecentAuthentication
+    scope = scopes.ADMIN
+
+    @extend_schema(responses={200: SecondFactorRuleSerializer})
+    def get(self, request):
+        return Response(SecondFactorRuleSerializer(services.second_factor_rule(request.access.team)).data)
+
+    @extend_schema(request=SecondFactorRuleSerializer, responses={200: SecondFactorRuleSerializer})
+    def put(self, request):
+        serializer = SecondFactorRuleSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        rule = services.set_second_factor_rule(
+            team=request.access.team,
+            actor_membership=request.access.membership,
+            required=serializer.validated_data["required"],
+        )
+        return Response(SecondFactorRuleSerializer(rule).data)
 
 
 class MemberListView(TeamScopedMixin, generics.ListAPIView):

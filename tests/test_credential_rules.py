@@ -24,7 +24,7 @@ from integrations import tokens as admin_tokens
 from integrations.services import regenerate_admin_key, revoke_integration
 from livestream import holders
 from livestream.tokens import verify as verify_stream_token
-from teams.models import Membership
+from teams.models import Membership, Team
 
 from .factories import make_integration, make_key
 
@@ -76,6 +76,11 @@ KEY_CHANGES = {
     "disabled": (lambda key, owner: disable_key(key=key, actor=owner), "key_disabled"),
     "owner inactive": (lambda key, owner: _deactivate_without_the_service(key.user), "key_owner_inactive"),
     "owner removed": (lambda key, owner: _remove_owner_without_the_service(key), "key_owner_removed"),
+    # The team's rule (access.context.team_rule_refusal): the key's owner has no second factor.
+    "team requires a second factor": (
+        lambda key, owner: Team.objects.filter(pk=key.team_id).update(require_second_factor=True),
+        "second_factor_required",
+    ),
 }
 
 
@@ -96,6 +101,10 @@ LOGIN_CHANGES = {
     "user inactive": (lambda user: set_active(user=user, active=False), "user_inactive"),
     "password changed": (lambda user: set_password(user=user, password="a-brand-new-passphrase"), "password_changed"),
     "session ended": (lambda user: revoke_all_sessions(user=user, reason="logout"), "session_revoked"),
+    "team requires a second factor": (
+        lambda user: Team.objects.filter(memberships__user=user).update(require_second_factor=True),
+        "second_factor_required",
+    ),
 }
 
 
@@ -152,6 +161,6 @@ def test_the_stream_calls_each_kinds_rule_rather_than_restating_it():
 
     tree = ast.parse(inspect.getsource(holders))
     called = {ast.unparse(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
-    assert {"key.refusal", "integration.refusal", "login_refusal", "sessions.signed_in"} <= called
+    assert {"key.refusal", "integration.refusal", "login_refusal", "sessions.signed_in", "team_rule_refusal"} <= called
     read = {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
     assert read & {"revoked_at", "is_active", "owner_membership_id", "password", "expires_at"} == set()

@@ -472,3 +472,23 @@ def test_a_password_reset_does_not_skip_the_passkey(user):
         B + "auth/login", {"username": "ada", "password": "a-brand-new-passphrase"}, format="json"
     )
     assert response.json()["second_factor_required"] and response.json()["methods"] == ["passkey"]
+
+
+def test_a_passkey_satisfies_a_teams_rule_and_removing_the_last_one_shuts_the_member_out(user, team, key_for, as_key):
+    MembershipFactory(team=team, user=user, role=Role.MEMBER)
+    team.require_second_factor = True
+    team.save(update_fields=["require_second_factor"])
+    _, raw = key_for(user, team, ["read:campaigns"])
+    api = api_for(user)
+    api.credentials(HTTP_AUTHORIZATION=api._credentials["HTTP_AUTHORIZATION"], HTTP_X_TEAM_ID=str(team.pk))
+    refused = api.get(B + "campaigns")
+    assert refused.status_code == 403 and refused.json()["code"] == "second_factor_required"
+    assert as_key(raw, team).get(B + "campaigns").status_code == 403
+    _, added = register(api)
+    assert added.status_code == 201, added.content
+    allowed = api.get(B + "campaigns")
+    assert allowed.status_code == 200, allowed.content
+    assert as_key(raw, team).get(B + "campaigns").status_code == 200  # the key too, at once
+    api.delete(f"{B}me/passkeys/{Passkey.objects.get(user=user).pk}")
+    assert api.get(B + "campaigns").json()["code"] == "second_factor_required"
+    assert as_key(raw, team).get(B + "campaigns").status_code == 403

@@ -34,6 +34,7 @@ STEP_UP = {
     ("auth/api-keys/<uuid:key_id>/regenerate", "POST"),
     ("auth/api-keys/<uuid:key_id>/enable", "POST"),
     ("team", "DELETE"),
+    ("team/second-factor-rule", "PUT"),
     ("team/members/<uuid:user_id>", "PATCH"),
     ("team/members/<uuid:user_id>", "DELETE"),
     ("team/invitations", "POST"),

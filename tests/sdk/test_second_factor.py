@@ -63,3 +63,25 @@ def test_gf_login_asks_for_the_code_or_takes_it_as_an_option(world, config_dir):
         1, "--base-url", world.url, "login", "-u", "ada", "--totp-code", codes[1], input=f"{world.password}\n"
     )
     assert "second_factor_reused" in error or "already used" in error
+
+
+def test_a_team_that_requires_a_second_factor_raises_a_typed_error_and_gf_says_what_to_do(world, config_dir):
+    from ghostflow_client import PermissionDeniedError, SecondFactorEnrolmentRequired
+    from ghostflow_client.cli import Exit
+
+    from teams.models import Team
+    from tests.factories import make_key
+
+    _, raw = make_key(world.member, world.team, permissions=["read:campaigns"])
+    Team.objects.filter(pk=world.team.pk).update(require_second_factor=True)
+    with GhostFlow(world.url, api_key=raw, team_id=str(world.team.pk)) as client:
+        with pytest.raises(SecondFactorEnrolmentRequired) as raised:
+            list(client.campaigns.list())
+        assert isinstance(raised.value, PermissionDeniedError)
+        assert (raised.value.status, raised.value.code) == (403, "second_factor_required")
+    message = refused(
+        Exit.FORBIDDEN, "--base-url", world.url, "--team", world.team.pk, "campaigns", "list", env={"GF_API_KEY": raw}
+    )
+    assert "Turn on two-step verification" in message
+    enrol_totp(world.member)
+    assert as_json("--base-url", world.url, "--team", world.team.pk, "campaigns", "list", env={"GF_API_KEY": raw}) == []

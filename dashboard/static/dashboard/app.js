@@ -143,9 +143,13 @@ function renderTeamPage(teamId, rest) {
       notice("error", `You no longer have access to ${team.name}.`);
     },
   };
+  // The team requires two-step verification and I have none (the team list says so, or a request
+  // answered 403 `second_factor_required`): lead me to the enrolment instead of a broken page.
+  context.secondFactorMissing = Boolean(team.second_factor_missing);
   // The API in this team: X-Team-Id on every call; losing the team switches to another one.
   const inTeam = (call) => call().catch((error) => {
     if (error instanceof ApiError && error.code === "team_forbidden") context.lostTeam();
+    else if (error instanceof ApiError && error.code === "second_factor_required") context.secondFactorRequired();
     throw error;
   });
   context.api = {
@@ -159,6 +163,13 @@ function renderTeamPage(teamId, rest) {
   const main = h("main", { id: "main", tabindex: "-1" });
   const container = h("div", { class: "page" });
   main.append(h("div", { id: "notices" }), container);
+  // A request refused because the rule was turned on after the team list was read: the page gives
+  // way to the same guidance (once, however many of its requests were refused).
+  context.secondFactorRequired = () => {
+    if (page === "account" || container.querySelector("#second-factor-required")) return;
+    clear(container);
+    secondFactorRequiredPage(container, context);
+  };
   clear(root).append(layout(context, page, rest[1]), main);
   const pages = {
     overview: () => overviewPage(container, context),
@@ -172,7 +183,9 @@ function renderTeamPage(teamId, rest) {
       return rest[2] ? keyAuditPage(container, context, rest[2]) : keysPage(container, context);
     },
   };
-  const run = pages[page] || (RESOURCES[page] ? () => resourcePage(container, context, page) : null);
+  let run = pages[page] || (RESOURCES[page] ? () => resourcePage(container, context, page) : null);
+  // Everything of the team but my own account waits until I have a second factor.
+  if (context.secondFactorMissing && page !== "account") run = () => secondFactorRequiredPage(container, context);
   if (!run) {
     container.append(h("h1", {}, "Not found"), h("p", {}, "There is no such page."));
     return;
@@ -183,8 +196,20 @@ function renderTeamPage(teamId, rest) {
   main.focus({ preventScroll: true });
 }
 
+// A team that requires two-step verification, for a member without it: what to do, and the way there.
+function secondFactorRequiredPage(container, context) {
+  document.title = `Two-step verification required · GhostFlow`;
+  container.append(h("section", { class: "second-factor-required", id: "second-factor-required", "aria-labelledby": "sfr-title" },
+    h("h1", { id: "sfr-title" }, "Two-step verification required"),
+    h("p", {}, `${context.teamName} requires every member to use two-step verification, and your account does not have it yet. `,
+      "Until you turn it on, this team's pages and the API keys you own in it do not work."),
+    h("p", {}, "It takes a minute: an authenticator app on your phone (1Password, Google Authenticator, Aegis, …) and a code from it."),
+    h("p", {}, h("a", { href: `${context.base}/account#two-step`, "data-link": true, class: "button", id: "go-enrol" }, "Turn on two-step verification"))));
+}
+
 export function handleError(error, context) {
   if (error instanceof ApiError && error.status === 403 && error.code === "team_forbidden") return context.lostTeam();
+  if (error instanceof ApiError && error.code === "second_factor_required") return context.secondFactorRequired();
   if (error instanceof ApiError && error.status === 401) return navigate("/login", { replace: true });
   notice("error", error.message || "Something went wrong.");
 }

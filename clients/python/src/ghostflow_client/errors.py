@@ -14,7 +14,8 @@ document::
         ├── ValidationError         400, 413, 415: the request was wrong; field errors in `errors`
         ├── AuthenticationError     401: no, bad, expired or revoked credential
         ├── PermissionDeniedError   403: authenticated but not allowed; `required_scope` when a scope is missing
-        │   └── ReauthenticationRequired  403 `reauthentication_required`: confirm the password (step-up)
+        │   ├── ReauthenticationRequired  403 `reauthentication_required`: confirm the password (step-up)
+        │   └── SecondFactorEnrolmentRequired  403 `second_factor_required`: the team requires two-step verification
         ├── NotFoundError           404
         ├── ConflictError           409: the current state forbids it (last owner, key limit, ...)
         ├── RateLimitedError        429: `retry_after` seconds
@@ -44,6 +45,7 @@ __all__ = [
     "RateLimitedError",
     "ReauthenticationRequired",
     "RequestTimeout",
+    "SecondFactorEnrolmentRequired",
     "SecondFactorRequired",
     "ServerError",
     "StreamRevoked",
@@ -177,6 +179,13 @@ class ReauthenticationRequired(PermissionDeniedError):
     is within the server's ``REAUTH_SECONDS``. Call ``client.reauthenticate(password)`` and retry."""
 
 
+class SecondFactorEnrolmentRequired(PermissionDeniedError):
+    """403 ``second_factor_required``: the team requires two-step verification of every member and
+    this account has none, so its login and its API keys are refused in that team (never its other
+    teams). Turn two-step verification on (the dashboard's Account page); the same login and keys
+    work again at once."""
+
+
 class NotFoundError(APIError):
     """404: no such object in this team (another team's objects are not found either)."""
 
@@ -242,6 +251,12 @@ def _problem_of(response: httpx.Response) -> dict[str, Any]:
     }
 
 
+_PERMISSION_CODES: dict[str, type[APIError]] = {
+    "reauthentication_required": ReauthenticationRequired,
+    "second_factor_required": SecondFactorEnrolmentRequired,
+}
+
+
 def error_from_response(response: httpx.Response) -> APIError:
     """The exception for an error response (status >= 400)."""
     problem = _problem_of(response)
@@ -269,6 +284,6 @@ def error_from_response(response: httpx.Response) -> APIError:
         415: ValidationError,
         422: ValidationError,
     }.get(status, APIError)
-    if family is PermissionDeniedError and problem.get("code") == "reauthentication_required":
-        family = ReauthenticationRequired
+    if family is PermissionDeniedError:
+        family = _PERMISSION_CODES.get(str(problem.get("code")), PermissionDeniedError)
     return family(problem, **common)

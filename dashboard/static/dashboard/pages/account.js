@@ -6,8 +6,14 @@ import { createPasskey, passkeyError, passkeysSupported } from "../webauthn.js";
 import { clear, confirmDialog, count, dateCell, field, formValues, h, loading, notice, submitting } from "../ui.js";
 import { header } from "./common.js";
 
-export async function accountPage(container) {
+export async function accountPage(container, context) {
   container.append(header("Account"));
+  if (context?.secondFactorMissing) {
+    // Led here because the team requires a second factor (app.js): say why, and the way back.
+    container.append(h("div", { class: "callout", role: "status", id: "second-factor-needed" },
+      `${context.teamName} requires two-step verification. Turn it on below; then `,
+      h("a", { href: `${context.base}/overview`, "data-link": true }, `go back to ${context.teamName}`), "."));
+  }
   const profile = h("section", { "aria-labelledby": "profile-title" });
   const sessions = h("section", { "aria-labelledby": "sessions-title" });
   const twoStep = h("section", { "aria-labelledby": "two-step-title", id: "two-step" });
@@ -72,6 +78,7 @@ export async function accountPage(container) {
   const renderTwoStep = () => twoStepSection(twoStep, renderAll);
   const renderPasskeys = () => passkeysSection(passkeys, renderAll);
   await Promise.all([renderProfile(), renderTwoStep(), renderPasskeys(), renderSessions()]);
+  if (location.hash === "#two-step") twoStep.scrollIntoView({ block: "start" });
 }
 
 // Passkeys: a second factor, and a way to sign in without the password. Added with the browser's

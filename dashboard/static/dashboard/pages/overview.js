@@ -1,4 +1,4 @@
-import { h, loading, plural } from "../ui.js";
+import { confirmDialog, count, h, loading, notice, plural } from "../ui.js";
 import { header } from "./common.js";
 import { RESOURCES } from "./resources.js";
 
@@ -6,6 +6,11 @@ export async function overviewPage(container, context) {
   container.append(header(context.teamName), h("p", {}, "Your role in this team: ", h("strong", { id: "my-role" }, context.role)));
   const stats = h("section", { "aria-label": "Statistics" });
   container.append(stats);
+  if (context.can("admin")) {
+    const rule = h("section", { id: "second-factor-rule", "aria-labelledby": "second-factor-rule-title" });
+    container.append(rule);
+    secondFactorRule(rule, context);
+  }
   if (!context.can("read:stats")) {
     stats.append(h("p", {}, "Your role cannot see this team's statistics."));
     return;
@@ -17,5 +22,45 @@ export async function overviewPage(container, context) {
           h("span", { class: "card-label" }, RESOURCES[name] ? plural(count, RESOURCES[name].one, name) : name)))),
       h("h2", {}, "Campaigns by status"),
       h("ul", {}, Object.entries(data.campaigns_by_status).map(([status, count]) => h("li", {}, `${status}: ${count}`))));
+  });
+}
+
+// The team's rule that every member uses two-step verification: admins see it, an owner changes it
+// (a step-up act: the password dialog of app.js asks and the request is sent again).
+function secondFactorRule(section, context) {
+  const title = h("h2", { id: "second-factor-rule-title" }, "Two-step verification for every member");
+  return loading(section, () => context.api.get("/team/second-factor-rule"), (rule) => {
+    const without = rule.members_without_second_factor;
+    const status = h("p", { id: "second-factor-rule-status" }, rule.required
+      ? `Required: members without two-step verification cannot work in ${context.teamName}, with their sign-in or their API keys, until they turn it on.`
+      : `Not required: members may work in ${context.teamName} without it.`,
+    without ? ` ${count(without, "member", "members")} ${plural(without, "does", "do")} not have it yet.` : " Every member has it.");
+    section.append(title, status);
+    if (context.role !== "owner") {
+      section.append(h("p", { class: "help" }, "Only an owner can change this."));
+      return;
+    }
+    const button = h("button", { type: "button", id: "second-factor-rule-toggle", class: rule.required ? "secondary" : null, onclick: async () => {
+      const turningOn = !rule.required;
+      const text = turningOn
+        ? `Every member of ${context.teamName} will need two-step verification. ${without ? `${count(without, "member", "members")} without it will be shut out of the team (their API keys too) until they turn it on. ` : ""}Every member is told by mail.`
+        : `Members without two-step verification will be able to work in ${context.teamName} again. Every member is told by mail.`;
+      if (!(await confirmDialog(turningOn ? "Require two-step verification?" : "Stop requiring two-step verification?", text,
+        turningOn ? "Require it" : "Stop requiring it", { danger: !turningOn }))) return;
+      button.disabled = true;
+      try {
+        await context.api.put("/team/second-factor-rule", { required: turningOn });
+        notice("success", turningOn ? "Two-step verification is now required in this team." : "Two-step verification is no longer required.");
+        secondFactorRule(section, context);
+      } catch (error) {
+        button.disabled = false;
+        if (error.code === "own_second_factor_required") {
+          notice("error", "Turn on two-step verification for your own account first (Account), or the rule would shut you out too.");
+          return;
+        }
+        notice("error", error.message);
+      }
+    } }, rule.required ? "Stop requiring it" : "Require it");
+    section.append(button);
   });
 }

@@ -119,6 +119,8 @@ def describe(error: GhostFlowError, *, login: bool = True) -> str:
         message += f" (needs `{error.required_scope}`)"
     if error.code == "reauthentication_required":
         message += "\nConfirm your password first: gf reauthenticate (or run this in a terminal, which asks)"
+    if error.code == "second_factor_required":
+        message += "\nTurn on two-step verification for your account (the dashboard's Account page), then retry"
     if isinstance(error, AuthenticationError) and login and error.code.startswith(("token_", "session_")):
         message += "\nLog in again: gf login"
     if isinstance(error, ServerError) and error.request_id:
