@@ -352,10 +352,12 @@ def test_each_limit_fails_open_or_closed_as_decided():
     from django.conf import settings
 
     policy = {scope: ratelimit.fails_open(scope) for scope in settings.RATE_LIMITS}
-    # Open: limits in front of strong checks (refresh, google) and the public, read-only Content API.
+    # Open: limits in front of strong checks (refresh, google; leaked-key reports, whose signature
+    # is checked first) and the public, read-only Content API.
     assert {scope for scope, is_open in policy.items() if is_open} == {
         "refresh",
         "google",
+        "secret_scanning",
         "content_api",
         "content_api_key",
     }

@@ -57,3 +57,27 @@ def test_cancelling_the_question_leaves_the_act_refused(page, sign_in, ada, acme
     confirm.get_by_role("button", name="Cancel").click()
     page.get_by_role("dialog", name="New API key").get_by_text("Confirm it is you: re-authenticate").wait_for()
     assert not APIKey.objects.exists()
+
+
+def test_with_two_step_verification_the_question_takes_a_code_from_the_app(page, sign_in, ada, acme):
+    import time
+
+    import pyotp
+
+    from tests.factories import enrol_totp
+
+    sign_in(page, "ada")
+    secret, _ = enrol_totp(ada)  # turned on after this session signed in: it stays signed in
+    RefreshFamily.objects.filter(user=ada).update(
+        authenticated_at=timezone.now() - timedelta(seconds=settings.REAUTH_SECONDS + 1)
+    )
+    page.goto(f"/app/{acme.pk}/settings/api-keys")
+    page.get_by_role("button", name="New API key").click()
+    page.get_by_label("Name").fill("After a code")
+    page.locator("input[value='read:campaigns']").check()
+    page.get_by_role("button", name="Create key").click()
+    confirm = page.get_by_role("dialog", name="Confirm it is you")
+    confirm.get_by_label("Two-step code").fill(pyotp.TOTP(secret).at(time.time() + 30))  # the current step is spent
+    confirm.get_by_role("button", name="Use the code").click()
+    assert page.get_by_label("API key", exact=True).input_value().startswith("gf_")
+    assert list(APIKey.objects.values_list("name", flat=True)) == ["After a code"]

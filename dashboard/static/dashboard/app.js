@@ -44,14 +44,14 @@ onReauthenticationRequired(async () => {
   const factors = await api.get("/me/second-factors").catch(() => ({ methods: [] }));
   return dialog("Confirm it is you", (close) => {
     const error = h("p", { class: "form-error", role: "alert", hidden: true });
-    const proofForm = (id, proofField, proof) => {
+    const proofForm = (id, proofField, proof, label) => {
       const form = h("form", { id, onsubmit: (event) => {
         event.preventDefault();
         submitting(form, async () => {
           await reauthenticate(proof(formValues(form)));
           close(true);
         });
-      } }, proofField, h("button", { type: "submit" }, "Confirm"));
+      } }, proofField, h("button", { type: "submit" }, label));
       return form;
     };
     const passkeyButton = factors.methods.includes("passkey") && passkeysSupported()
@@ -67,12 +67,12 @@ onReauthenticationRequired(async () => {
       } }, "Use a passkey") : null;
     const codeForm = factors.methods.includes("totp") || factors.methods.includes("recovery_code")
       ? proofForm("reauth-code", field("Two-step code", "code", { required: true, autocomplete: "one-time-code", inputmode: "numeric" }),
-        (values) => ({ code: values.code.trim() }))
+        (values) => ({ code: values.code.trim() }), "Use the code")
       : null;
     return h("div", {}, h("p", {}, "This action needs you to confirm it is you: your last sign-in was a while ago."),
       passkeyButton, codeForm,
       proofForm("reauth-password", field("Password", "password", { type: "password", required: !passkeyButton && !codeForm,
-        autocomplete: "current-password", autofocus: !passkeyButton }), (values) => ({ password: values.password })),
+        autocomplete: "current-password", autofocus: !passkeyButton }), (values) => ({ password: values.password }), "Confirm"),
       error,
       h("div", { class: "actions" }, h("button", { type: "button", class: "secondary", onclick: () => close(false) }, "Cancel")));
   });

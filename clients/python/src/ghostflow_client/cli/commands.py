@@ -272,8 +272,9 @@ def resolve_key(client: GhostFlow, ref: str, *, active_for: str = "", statuses: 
         )
     if named:
         raise CliError(
-            f"No {' or '.join(statuses)} key is named {shown(ref)}, so there is none to {active_for}; "
-            f"the keys of that name are not {' or '.join(statuses)}:\n{key_lines(named)}",
+            f"No {statuses[0]} key is named {shown(ref)}"
+            + (f" (nor a {' or '.join(statuses[1:])} one)" if statuses[1:] else "")
+            + f", so there is none to {active_for}; the keys of that name are:\n{key_lines(named)}",
             Exit.USAGE,
         )
     raise CliError(f"No key {shown(ref)} in this team (see `gf keys list`).", Exit.USAGE)
