@@ -6,7 +6,8 @@ works stops working at once:
 
 - a key whose current secret leaked is revoked (final), recorded (`key.leaked`, then `key.revoked`
   with reason `leaked`), and its owner and the team's owners and admins are mailed where it was
-  found;
+  found; a team whose policy is to flag leaked keys (teams.Team.leaked_key_action, set by an owner)
+  gets the key marked (`leaked_at`) and the same mails instead, and decides itself;
 - a regenerated key whose *replaced* secret leaked, during its grace period, loses only that
   grace (the new secret keeps working).
 
@@ -123,7 +124,16 @@ def _handle_one(finding: Finding, *, reporter: str) -> str:
         now = timezone.now()
         current = key.digest in digests
         where = {"url": finding.url, "source": finding.source, "reporter": reporter}
-        if current and key.status_at(now) == APIKey.Status.ACTIVE:
+        if current and key.status_at(now) == APIKey.Status.ACTIVE and key.team.leaked_key_action == "flag":
+            # The team flags leaked keys rather than revoking them: it keeps working, marked.
+            record_event(
+                action=Action.KEY_LEAKED, team_id=key.team_id, api_key=key, data={**where, "outcome": "flagged"}
+            )
+            coherence.invalidate_around(
+                lambda: APIKey.objects.for_team(key.team_id).filter(pk=key.pk).update(leaked_at=now)
+            )
+            _tell(key, finding, outcome="flagged")
+        elif current and key.status_at(now) == APIKey.Status.ACTIVE:
             record_event(
                 action=Action.KEY_LEAKED, team_id=key.team_id, api_key=key, data={**where, "outcome": "revoked"}
             )

@@ -103,6 +103,9 @@ class APIKey(models.Model):
     # Switched off by its owner or a team admin (NetBox's `enabled`): refused like a revoked key, but
     # enabling it (apikeys.services.enable_key) brings it back.
     disabled_at = models.DateTimeField(null=True, blank=True)
+    # When a leaked-key report found it in public and the team flags such keys rather than
+    # revoking them (teams.Team.leaked_key_action): shown on the key, it keeps working.
+    leaked_at = models.DateTimeField(null=True, blank=True)
     # CIDR networks the key may be used from (infra.allowlist); empty: anywhere.
     allowed_ips = models.JSONField(default=list, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)

@@ -41,6 +41,7 @@ class APIKeySerializer(strict.ModelSerializer):
             "last_rotated_at",
             "revoked_at",
             "disabled_at",
+            "leaked_at",
             "allowed_ips",
         ]
         read_only_fields = fields

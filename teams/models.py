@@ -24,6 +24,11 @@ class Team(models.Model):
     # The team's rule that every member uses a second factor (teams.services.set_second_factor_rule;
     # enforced on every team-scoped request by access.context.team_rule_refusal).
     require_second_factor = models.BooleanField(default=False, editable=False)
+    # What a leaked-key report (apikeys.leaks) does to a live key of this team found in public:
+    # revoke it at once (the default), or only flag it (`leaked_at`) for the team to act on.
+    leaked_key_action = models.CharField(
+        max_length=8, choices=[("revoke", "Revoke"), ("flag", "Flag")], default="revoke", editable=False
+    )
 
     class Meta:
         ordering = ["name"]

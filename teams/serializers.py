@@ -9,8 +9,8 @@ from .models import Invitation, Membership, Team
 class TeamSerializer(strict.ModelSerializer):
     class Meta:
         model = Team
-        fields = ["id", "name", "plan", "require_second_factor", "created_at"]
-        read_only_fields = ["id", "plan", "require_second_factor", "created_at"]
+        fields = ["id", "name", "plan", "require_second_factor", "leaked_key_action", "created_at"]
+        read_only_fields = ["id", "plan", "require_second_factor", "leaked_key_action", "created_at"]
 
 
 class TeamWithRoleSerializer(serializers.Serializer):
@@ -36,6 +36,14 @@ class SecondFactorRuleSerializer(serializers.Serializer):
     )
     members_without_second_factor = serializers.IntegerField(
         read_only=True, help_text="How many members the rule shuts out now, until they enrol."
+    )
+
+
+class LeakedKeyPolicySerializer(serializers.Serializer):
+    action = serializers.ChoiceField(
+        choices=["revoke", "flag"],
+        help_text="What a leaked-key report does to a live key of the team found in public: `revoke` it at once "
+        "(the default), or `flag` it (`leaked_at`; it keeps working) and mail the owner and admins either way.",
     )
 
 

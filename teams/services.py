@@ -12,7 +12,7 @@ from access import context, scopes
 from access.scopes import ROLE_RANK, Role
 from audit.services import Action, record_event
 from infra import mail
-from infra.errors import Conflict, Forbidden
+from infra.errors import BadRequest, Conflict, Forbidden
 
 from .models import Membership, Team
 
@@ -43,6 +43,32 @@ def update_team(*, team: Team, name: str, actor) -> Team:
             data={"name": {"from": old, "to": name}},
         )
     return team
+
+
+LEAKED_KEY_ACTIONS = ("revoke", "flag")
+
+
+def set_leaked_key_action(*, team: Team, actor_membership: Membership, action: str) -> Team:
+    """What a leaked-key report does to this team's live keys found in public: `revoke` them at
+    once (the default) or only `flag` them (the team acts itself). Only an owner; audited. Flagging
+    leaves a key that the world has seen working, so the choice is the owner's, with step-up."""
+    if actor_membership.role != Role.OWNER:
+        raise Forbidden("Only an owner can change what happens to leaked keys.", code="owner_required")
+    if action not in LEAKED_KEY_ACTIONS:
+        raise BadRequest("`action` is `revoke` or `flag`.", code="invalid")
+    with transaction.atomic():
+        current = Team.objects.select_for_update().get(pk=team.pk)
+        if current.leaked_key_action != action:
+            previous = current.leaked_key_action
+            current.leaked_key_action = action
+            current.save(update_fields=["leaked_key_action"])
+            record_event(
+                action=Action.TEAM_UPDATED,
+                team_id=current.pk,
+                actor_id=actor_membership.user_id,
+                data={"leaked_key_action": {"from": previous, "to": action}},
+            )
+    return current
 
 
 @dataclass(frozen=True)

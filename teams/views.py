@@ -16,6 +16,7 @@ from .serializers import (
     AcceptInvitationSerializer,
     CreateInvitationSerializer,
     InvitationSerializer,
+    LeakedKeyPolicySerializer,
     MemberSerializer,
     RoleSerializer,
     SecondFactorRuleSerializer,
@@ -103,6 +104,29 @@ class SecondFactorRuleView(TeamScopedMixin, APIView):
             required=serializer.validated_data["required"],
         )
         return Response(SecondFactorRuleSerializer(rule).data)
+
+
+class LeakedKeyPolicyView(TeamScopedMixin, APIView):
+    """What a leaked-key report (POST /api/v1/secret-scanning/reports) does to this team's keys.
+    Reading it needs `admin`; changing it, the owner role, an interactive login and step-up."""
+
+    requires_recent_authentication = frozenset({"PUT"})  # step-up: access.permissions.RecentAuthentication
+    scope = scopes.ADMIN
+
+    @extend_schema(responses={200: LeakedKeyPolicySerializer})
+    def get(self, request):
+        return Response({"action": request.access.team.leaked_key_action})
+
+    @extend_schema(request=LeakedKeyPolicySerializer, responses={200: LeakedKeyPolicySerializer})
+    def put(self, request):
+        serializer = LeakedKeyPolicySerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        team = services.set_leaked_key_action(
+            team=request.access.team,
+            actor_membership=request.access.membership,
+            action=serializer.validated_data["action"],
+        )
+        return Response({"action": team.leaked_key_action})
 
 
 class MemberListView(TeamScopedMixin, generics.ListAPIView):

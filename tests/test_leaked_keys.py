@@ -157,3 +157,28 @@ def test_a_deeply_nested_signed_report_is_a_400_not_a_500(reporter):
     body = b"[" * 100_000 + b"]" * 100_000
     response = report(reporter, None, body=body)
     assert response.status_code == 400 and response.json()["code"] == "invalid_report"
+
+
+def test_a_team_that_flags_leaked_keys_gets_them_marked_not_revoked(reporter, owner, team, as_key, as_user):
+    api = as_user(owner, team)
+    assert api.put("/api/v1/team/leaked-key-policy", {"action": "flag"}, format="json").json() == {"action": "flag"}
+    key, raw = live_key(owner, team, as_key)
+    assert report(reporter, [finding(raw)]).json()[0]["label"] == "true_positive"
+    assert as_key(raw, team).get("/api/v1/campaigns").status_code == 200  # still works, as the team chose
+    listed = api.get(f"/api/v1/auth/api-keys/{key.pk}").json()
+    assert listed["leaked_at"] and listed["status"] == "active"
+    assert AuditEvent.objects.get(action=Action.KEY_LEAKED).data["outcome"] == "flagged"
+    assert any("STILL WORKS" in message.body for message in mail.outbox)
+
+
+def test_only_an_owner_chooses_to_flag_rather_than_revoke(owner, admin, team, as_user, as_key):
+    refused = as_user(admin, team).put("/api/v1/team/leaked-key-policy", {"action": "flag"}, format="json")
+    assert refused.status_code == 403 and refused.json()["code"] == "owner_required"
+    _, raw = make_key(owner, team, ["admin"])
+    by_key = as_key(raw, team).put("/api/v1/team/leaked-key-policy", {"action": "flag"}, format="json")
+    assert by_key.status_code == 403
+    bad = as_user(owner, team).put("/api/v1/team/leaked-key-policy", {"action": "ignore"}, format="json")
+    assert bad.status_code == 400
+    team.refresh_from_db()
+    assert team.leaked_key_action == "revoke"
+    assert as_user(admin, team).get("/api/v1/team/leaked-key-policy").json() == {"action": "revoke"}

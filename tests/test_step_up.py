@@ -50,6 +50,7 @@ STEP_UP = {
     ("me/second-factors/recovery-codes", "POST"),
     ("me/passkeys", "POST"),
     ("me/email", "POST"),
+    ("team/leaked-key-policy", "PUT"),
     ("me/passkeys/options", "POST"),
     ("me/passkeys/<uuid:passkey_id>", "DELETE"),
 }

@@ -405,3 +405,14 @@ def test_no_token_is_ever_written_to_web_storage(page, sign_in, ada, acme):
     assert refresh["httpOnly"] and refresh["sameSite"] == "Strict" and refresh["secure"] and refresh["path"] == "/"
     assert "gf_refresh" not in cookies
     assert page.evaluate("document.cookie").find("gf_refresh") == -1
+
+
+def test_an_owner_chooses_to_only_flag_leaked_keys(page, sign_in, ada, acme):
+    sign_in(page, "ada")
+    section = page.locator("#leaked-key-policy")
+    section.get_by_text("it is revoked at once").wait_for()
+    section.get_by_label("When a key is found in public").select_option("flag")
+    page.get_by_role("dialog").get_by_role("button", name="Only flag them").click()
+    section.get_by_text("it is only flagged").wait_for()
+    acme.refresh_from_db()
+    assert acme.leaked_key_action == "flag"

@@ -1,4 +1,4 @@
-import { confirmDialog, count, h, loading, notice, plural } from "../ui.js";
+import { clear, confirmDialog, count, field, h, loading, notice, plural } from "../ui.js";
 import { header } from "./common.js";
 import { RESOURCES } from "./resources.js";
 
@@ -8,8 +8,10 @@ export async function overviewPage(container, context) {
   container.append(stats);
   if (context.can("admin")) {
     const rule = h("section", { id: "second-factor-rule", "aria-labelledby": "second-factor-rule-title" });
-    container.append(rule);
+    const leaks = h("section", { id: "leaked-key-policy", "aria-labelledby": "leaked-key-policy-title" });
+    container.append(rule, leaks);
     secondFactorRule(rule, context);
+    leakedKeyPolicy(leaks, context);
   }
   if (!context.can("read:stats")) {
     stats.append(h("p", {}, "Your role cannot see this team's statistics."));
@@ -62,5 +64,37 @@ function secondFactorRule(section, context) {
       }
     } }, rule.required ? "Stop requiring it" : "Require it");
     section.append(button);
+  });
+}
+
+// What a leaked-key report (a secret scanner found one of the team's keys in public) does: revoke
+// the key at once, or only flag it. Admins see it; an owner changes it (a step-up act).
+function leakedKeyPolicy(section, context) {
+  clear(section);
+  const title = h("h2", { id: "leaked-key-policy-title" }, "Keys found in public");
+  return loading(section, () => context.api.get("/team/leaked-key-policy"), (policy) => {
+    section.append(title, h("p", { id: "leaked-key-policy-status" }, policy.action === "revoke"
+      ? "When a secret scanner reports one of this team's keys found in public, it is revoked at once."
+      : "When a secret scanner reports one of this team's keys found in public, it is only flagged: it keeps working until someone revokes it."));
+    if (context.role !== "owner") return;
+    const picker = field("When a key is found in public", "action", { value: policy.action,
+      options: [["revoke", "Revoke it at once (recommended)"], ["flag", "Only flag it"]] });
+    picker.querySelector("select").addEventListener("change", async (event) => {
+      const action = event.target.value;
+      if (action === "flag" && !(await confirmDialog("Only flag leaked keys?",
+        "A key the world has seen would keep working until someone revokes it.", "Only flag them"))) {
+        event.target.value = policy.action;
+        return;
+      }
+      try {
+        await context.api.put("/team/leaked-key-policy", { action });
+        notice("success", action === "revoke" ? "Leaked keys are revoked at once." : "Leaked keys are only flagged.");
+        leakedKeyPolicy(section, context);
+      } catch (error) {
+        event.target.value = policy.action;
+        notice("error", error.message);
+      }
+    });
+    section.append(picker);
   });
 }
