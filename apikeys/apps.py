@@ -8,7 +8,8 @@ class APIKeysConfig(AppConfig):
     def ready(self):
         from teams import services as team_services
 
-        from . import invalidation, schema, services  # noqa: F401 (schema: registers its extension)
+        # schema registers its OpenAPI extension; maintenance, its periodic job (infra.background).
+        from . import invalidation, maintenance, schema, services  # noqa: F401
 
         team_services.MEMBER_REMOVED.append(services.revoke_keys_of_removed_member)
         invalidation.connect()

@@ -1,5 +1,6 @@
 import functools
 import uuid
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
@@ -103,6 +104,9 @@ class APIKey(models.Model):
     # Switched off by its owner or a team admin (NetBox's `enabled`): refused like a revoked key, but
     # enabling it (apikeys.services.enable_key) brings it back.
     disabled_at = models.DateTimeField(null=True, blank=True)
+    # The expiry reminders mailed to the owner (apikeys.maintenance): 0 none, 1 the 7-day one, 2 the
+    # 1-day one. Each is claimed by one conditional UPDATE, so each goes out once, whatever runs it.
+    expiry_reminders_sent = models.PositiveSmallIntegerField(default=0, editable=False)
     # When a leaked-key report found it in public and the team flags such keys rather than
     # revoking them (teams.Team.leaked_key_action): shown on the key, it keeps working.
     leaked_at = models.DateTimeField(null=True, blank=True)
@@ -138,6 +142,14 @@ class APIKey(models.Model):
     @property
     def status(self) -> str:
         return self.status_at(timezone.now())
+
+    def unused_at(self, now) -> bool:
+        """Unused for longer than its team's policy allows (teams.Team.key_unused_days): flagged in
+        the listing (and disabled by the worker where the team says so). Needs the team."""
+        days = self.team.key_unused_days
+        if days is None or self.status_at(now) != self.Status.ACTIVE:
+            return False
+        return (self.last_used_at or self.created_at) < now - timedelta(days=days)
 
     def previous_secret_usable_at(self, now) -> bool:
         """During a regeneration grace period the replaced secret still works."""

@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
@@ -23,6 +24,9 @@ class APIKeySerializer(strict.ModelSerializer):
     scopes = serializers.SerializerMethodField(help_text="The permissions with legacy values expanded.")
     owner = OwnerSerializer(source="user", read_only=True)
     status = serializers.ChoiceField(choices=APIKey.Status.choices, read_only=True)
+    unused = serializers.SerializerMethodField(
+        help_text="Unused for longer than the team's key policy allows (`unused_days`): a candidate to revoke."
+    )
 
     class Meta:
         model = APIKey
@@ -42,9 +46,13 @@ class APIKeySerializer(strict.ModelSerializer):
             "revoked_at",
             "disabled_at",
             "leaked_at",
+            "unused",
             "allowed_ips",
         ]
         read_only_fields = fields
+
+    def get_unused(self, key: APIKey) -> bool:
+        return key.unused_at(timezone.now())
 
     def get_scopes(self, key: APIKey) -> list[str]:
         return scopes.sorted_scopes(key.granted_scopes())

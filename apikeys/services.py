@@ -50,6 +50,30 @@ def check_permissions(*, permissions: list[str], role: str) -> None:
         )
 
 
+def check_expiry_policy(*, team, expires_at: datetime | None) -> None:
+    """The team's key policy (teams.Team.key_expiry_required, key_max_lifetime_days) for a new key:
+    400 `key_expiry_required` / `key_lifetime_exceeded`, the policy in the problem."""
+    policy = {"expiry_required": True, "max_lifetime_days": team.key_max_lifetime_days}
+    required = team.key_expiry_required or team.key_max_lifetime_days is not None
+    if required and expires_at is None:
+        raise APIError(
+            "This team requires every new key to expire: give `expires_at`.",
+            code="key_expiry_required",
+            status_code=400,
+            policy=policy,
+        )
+    if team.key_max_lifetime_days is not None and expires_at is not None:
+        latest = timezone.now() + timedelta(days=team.key_max_lifetime_days)
+        if expires_at > latest:
+            raise APIError(
+                f"This team's keys live at most {team.key_max_lifetime_days} days: "
+                f"`expires_at` must be on or before {latest.isoformat(timespec='seconds')}.",
+                code="key_lifetime_exceeded",
+                status_code=400,
+                policy=policy,
+            )
+
+
 def default_permissions(role: str) -> list[str]:
     """The permissions of a key asked for without any (seed 004's `{"name"}`): least privilege,
     read-only, i.e. every `read:*` scope the creator's role has now (a viewer's or member's: all
@@ -72,6 +96,7 @@ def create_key(
     check_permissions(permissions=permissions, role=membership.role)
     if expires_at is not None and expires_at <= timezone.now():
         raise BadRequest("expires_at must be in the future.", code="expires_in_past")
+    check_expiry_policy(team=membership.team, expires_at=expires_at)
     permissions = list(dict.fromkeys(permissions))  # de-duplicated, order kept
     with transaction.atomic():
         # Lock the owner's membership row so two concurrent creations cannot both pass the cap; a
@@ -137,15 +162,21 @@ def revoke_key(*, key: APIKey, actor) -> APIKey:
     return key
 
 
-def disable_key(*, key: APIKey, actor) -> APIKey:
+def disable_key(*, key: APIKey, actor, reason: str | None = None) -> APIKey:
     """Switch a live key off: every request with it is refused (401 `key_disabled`) on every node
     from the next one, until it is enabled. Disabling a disabled, revoked or expired key changes
-    nothing and records nothing."""
+    nothing and records nothing. `actor` None: the platform did it (`reason`, e.g. "unused")."""
     with transaction.atomic():
         live = APIKey.objects.for_team(key.team_id).filter(pk=key.pk, revoked_at__isnull=True, disabled_at__isnull=True)
         updated = coherence.invalidate_around(lambda: live.update(disabled_at=timezone.now()))
         if updated:
-            record_event(action=Action.KEY_DISABLED, team_id=key.team_id, actor_id=actor.pk, api_key=key)
+            record_event(
+                action=Action.KEY_DISABLED,
+                team_id=key.team_id,
+                actor_id=actor.pk if actor is not None else None,
+                api_key=key,
+                data={"reason": reason} if reason else None,
+            )
     key.refresh_from_db()
     return key
 

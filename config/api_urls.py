@@ -95,6 +95,7 @@ urlpatterns = [
     *route("team", teams.CurrentTeamView, "team"),
     *route("team/second-factor-rule", teams.SecondFactorRuleView, "team-second-factor-rule"),
     *route("team/leaked-key-policy", teams.LeakedKeyPolicyView, "team-leaked-key-policy"),
+    *route("team/key-policy", teams.KeyPolicyView, "team-key-policy"),
     *route("team/members", teams.MemberListView, "team-members"),
     *route("team/members/<uuid:user_id>", teams.MemberDetailView, "team-member"),
     *route("team/invitations", teams.InvitationListView, "team-invitations"),

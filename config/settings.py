@@ -235,6 +235,8 @@ if TASKS_BACKEND == "django_tasks_rq.RQBackend":
 # at most EMAIL_TIMEOUT a step); finished tasks are deleted after BACKGROUND_RETENTION_DAYS.
 BACKGROUND_CLAIM_TIMEOUT = env.int("BACKGROUND_CLAIM_TIMEOUT", default=300)
 BACKGROUND_RETENTION_DAYS = env.int("BACKGROUND_RETENTION_DAYS", default=7)
+# How often the worker's housekeeping runs (retries of lost work, periodic jobs), in seconds.
+BACKGROUND_HOUSEKEEPING_SECONDS = env.int("BACKGROUND_HOUSEKEEPING_SECONDS", default=60)
 
 AUTH_USER_MODEL = "accounts.User"
 AUTH_PASSWORD_VALIDATORS = [

@@ -64,6 +64,23 @@ def work(function: Callable[..., None]) -> Callable[..., None]:
     return function
 
 
+# Periodic jobs the worker's housekeeping runs (infra/management/commands/run_worker.py), by name:
+# (every how many seconds, the job). Apps register theirs in their AppConfig.ready; each job must be
+# safe to run on several workers at once and to repeat (it claims what it does with a conditional
+# UPDATE, as apikeys.maintenance does).
+PERIODIC: dict[str, tuple[int, Callable[[], object]]] = {}
+
+
+def periodic(seconds: int) -> Callable[[Callable[[], object]], Callable[[], object]]:
+    """Register a job the worker runs every `seconds` (a decorator)."""
+
+    def register(function: Callable[[], object]) -> Callable[[], object]:
+        PERIODIC[f"{function.__module__}.{function.__qualname__}"] = (seconds, function)
+        return function
+
+    return register
+
+
 class AttemptFailed(Exception):
     """What a failed attempt's row records instead of the work's exception, whose text may hold
     an address or a server's answer; the log has the traceback."""

@@ -157,6 +157,8 @@ ERROR_CODES: dict[str, int] = {
     "key_disabled": 401,
     "key_is_revoked": 409,
     "ip_not_allowed": 403,
+    "key_expiry_required": 400,
+    "key_lifetime_exceeded": 400,
     "email_taken": 409,
     "wrong_password": 400,
     "no_password": 403,

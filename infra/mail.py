@@ -29,6 +29,7 @@ SUBJECTS = {
     "email_change_taken": "Someone tried to move a GhostFlow account to this address",
     "email_changed": "Your GhostFlow e-mail address was changed",
     "key_leaked": "A GhostFlow API key was found in public",
+    "key_expiring": "A GhostFlow API key expires soon",
     "team_second_factor_required": "Your GhostFlow team now requires two-step verification",
     "team_second_factor_not_required": "Your GhostFlow team no longer requires two-step verification",
 }

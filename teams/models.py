@@ -29,6 +29,16 @@ class Team(models.Model):
     leaked_key_action = models.CharField(
         max_length=8, choices=[("revoke", "Revoke"), ("flag", "Flag")], default="revoke", editable=False
     )
+    # The team's policy for API keys (teams.services.set_key_policy; GitHub's organisation policy for
+    # fine-grained tokens): every new key must expire, within `key_max_lifetime_days` (a cap implies
+    # the expiry); a key unused for `key_unused_days` is flagged in the listing or, with
+    # `key_unused_action` "disable", disabled by the worker (apikeys.maintenance).
+    key_expiry_required = models.BooleanField(default=False, editable=False)
+    key_max_lifetime_days = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    key_unused_days = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    key_unused_action = models.CharField(
+        max_length=8, choices=[("flag", "Flag"), ("disable", "Disable")], default="flag", editable=False
+    )
 
     class Meta:
         ordering = ["name"]

@@ -47,6 +47,24 @@ class LeakedKeyPolicySerializer(serializers.Serializer):
     )
 
 
+class KeyPolicySerializer(serializers.Serializer):
+    expiry_required = strict.BooleanField(help_text="Every new key must have an `expires_at`.")
+    max_lifetime_days = serializers.IntegerField(
+        min_value=1,
+        max_value=3650,
+        allow_null=True,
+        help_text="A new key expires within this many days of its creation (implies `expiry_required`); null: no cap.",
+    )
+    unused_days = serializers.IntegerField(
+        min_value=1,
+        max_value=3650,
+        allow_null=True,
+        help_text="A key unused this many days (since its last use, or its creation) is flagged (`unused`), or "
+        "disabled; null: never.",
+    )
+    unused_action = serializers.ChoiceField(choices=["flag", "disable"])
+
+
 class TeamNameSerializer(serializers.Serializer):
     name = strict.CharField(max_length=100)
 

@@ -71,6 +71,54 @@ def set_leaked_key_action(*, team: Team, actor_membership: Membership, action: s
     return current
 
 
+KEY_POLICY_FIELDS = ("key_expiry_required", "key_max_lifetime_days", "key_unused_days", "key_unused_action")
+
+
+def key_policy(team: Team) -> dict:
+    return {
+        "expiry_required": team.key_expiry_required or team.key_max_lifetime_days is not None,
+        "max_lifetime_days": team.key_max_lifetime_days,
+        "unused_days": team.key_unused_days,
+        "unused_action": team.key_unused_action,
+    }
+
+
+def set_key_policy(
+    *,
+    team: Team,
+    actor_membership: Membership,
+    expiry_required: bool,
+    max_lifetime_days: int | None,
+    unused_days: int | None,
+    unused_action: str,
+) -> dict:
+    """The team's policy for API keys. For new keys only: keys made before keep their expiry (the
+    unused-key rule applies to every key). Only an owner; audited with what changed."""
+    if actor_membership.role != Role.OWNER:
+        raise Forbidden("Only an owner can change the team's key policy.", code="owner_required")
+    wanted = {
+        "key_expiry_required": expiry_required or max_lifetime_days is not None,
+        "key_max_lifetime_days": max_lifetime_days,
+        "key_unused_days": unused_days,
+        "key_unused_action": unused_action,
+    }
+    with transaction.atomic():
+        current = Team.objects.select_for_update().get(pk=team.pk)
+        changed = {
+            field: {"from": getattr(current, field), "to": value}
+            for field, value in wanted.items()
+            if getattr(current, field) != value
+        }
+        if changed:
+            for field, value in wanted.items():
+                setattr(current, field, value)
+            current.save(update_fields=list(wanted))
+            record_event(
+                action=Action.TEAM_UPDATED, team_id=current.pk, actor_id=actor_membership.user_id, data=changed
+            )
+    return key_policy(current)
+
+
 @dataclass(frozen=True)
 class SecondFactorRule:
     required: bool

@@ -16,6 +16,7 @@ from .serializers import (
     AcceptInvitationSerializer,
     CreateInvitationSerializer,
     InvitationSerializer,
+    KeyPolicySerializer,
     LeakedKeyPolicySerializer,
     MemberSerializer,
     RoleSerializer,
@@ -127,6 +128,27 @@ class LeakedKeyPolicyView(TeamScopedMixin, APIView):
             action=serializer.validated_data["action"],
         )
         return Response({"action": team.leaked_key_action})
+
+
+class KeyPolicyView(TeamScopedMixin, APIView):
+    """The team's policy for API keys: expiry required, the longest lifetime, what happens to unused
+    keys. Reading it needs `admin`; changing it, the owner role, an interactive login and step-up."""
+
+    requires_recent_authentication = frozenset({"PUT"})  # step-up: access.permissions.RecentAuthentication
+    scope = scopes.ADMIN
+
+    @extend_schema(responses={200: KeyPolicySerializer})
+    def get(self, request):
+        return Response(KeyPolicySerializer(services.key_policy(request.access.team)).data)
+
+    @extend_schema(request=KeyPolicySerializer, responses={200: KeyPolicySerializer})
+    def put(self, request):
+        serializer = KeyPolicySerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        policy = services.set_key_policy(
+            team=request.access.team, actor_membership=request.access.membership, **serializer.validated_data
+        )
+        return Response(KeyPolicySerializer(policy).data)
 
 
 class MemberListView(TeamScopedMixin, generics.ListAPIView):

@@ -51,6 +51,7 @@ STEP_UP = {
     ("me/passkeys", "POST"),
     ("me/email", "POST"),
     ("team/leaked-key-policy", "PUT"),
+    ("team/key-policy", "PUT"),
     ("me/passkeys/options", "POST"),
     ("me/passkeys/<uuid:passkey_id>", "DELETE"),
 }

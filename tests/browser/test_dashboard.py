@@ -416,3 +416,20 @@ def test_an_owner_chooses_to_only_flag_leaked_keys(page, sign_in, ada, acme):
     section.get_by_text("it is only flagged").wait_for()
     acme.refresh_from_db()
     assert acme.leaked_key_action == "flag"
+
+
+def test_an_owner_sets_the_key_policy_and_a_key_beyond_it_is_refused(page, sign_in, ada, acme):
+    sign_in(page, "ada")
+    form = page.locator("#key-policy-form")
+    form.get_by_label("Longest lifetime (days)").fill("30")
+    form.get_by_label("Unused after (days)").fill("60")
+    form.get_by_role("button", name="Save the key policy").click()
+    page.locator("#key-policy-status").get_by_text("New keys must expire within 30 days").wait_for()
+    acme.refresh_from_db()
+    assert (acme.key_max_lifetime_days, acme.key_unused_days, acme.key_unused_action) == (30, 60, "flag")
+    page.goto(f"/app/{acme.pk}/settings/api-keys")
+    page.get_by_role("button", name="New API key").click()
+    page.get_by_label("Name").fill("Forever")
+    page.locator("input[value='read:campaigns']").check()
+    page.get_by_role("button", name="Create key").click()
+    page.get_by_text("This team requires every new key to expire").wait_for()

@@ -1,7 +1,8 @@
 """The background worker (infra/background.py): django-tasks-db's `db_worker` on the project's
-queue, with its housekeeping in a thread beside it: every minute, attempts whose worker died are
-retried (background.recover_lost); every hour, finished tasks older than
-BACKGROUND_RETENTION_DAYS are deleted (background.prune_finished). Any number of workers may run
+queue, with its housekeeping in a thread beside it: every minute (BACKGROUND_HOUSEKEEPING_SECONDS),
+attempts whose worker died are retried (background.recover_lost); every hour, finished tasks
+older than BACKGROUND_RETENTION_DAYS are deleted (background.prune_finished); and the apps'
+periodic jobs run when due (background.PERIODIC, e.g. the API keys' expiry reminders). Any number of workers may run
 on one database; each does its own housekeeping, which is safe to repeat.
 
     python manage.py run_worker [--interval 1] [--reload | --no-reload]
@@ -30,12 +31,13 @@ from infra import background
 
 logger = logging.getLogger("ghostflow.background")
 
-HOUSEKEEPING_SECONDS = 60
 PRUNE_SECONDS = 3600
 
 
 def housekeeping() -> None:
     last_prune = -math.inf
+    last_run: dict[str, float] = {}
+    interval = settings.BACKGROUND_HOUSEKEEPING_SECONDS
     while True:
         try:
             background.recover_lost()
@@ -43,10 +45,17 @@ def housekeeping() -> None:
                 background.prune_finished()
                 last_prune = time.monotonic()
         except Exception:
-            logger.exception("Background housekeeping failed; trying again in %d s", HOUSEKEEPING_SECONDS)
-        finally:
-            connections.close_all()  # this thread's connections only
-        time.sleep(HOUSEKEEPING_SECONDS)
+            logger.exception("Background housekeeping failed; trying again in %d s", interval)
+        for name, (every, job) in list(background.PERIODIC.items()):
+            if time.monotonic() - last_run.get(name, -math.inf) < every:
+                continue
+            last_run[name] = time.monotonic()
+            try:
+                job()
+            except Exception:
+                logger.exception("Periodic job %s failed; it runs again in %d s", name, every)
+        connections.close_all()  # this thread's connections only
+        time.sleep(interval)
 
 
 class Command(BaseCommand):

@@ -126,7 +126,9 @@ export function keysPage(container, context) {
   const columns = [
     ["Name", (key) => h("a", { href: `${context.base}/settings/api-keys/${key.id}`, "data-link": true }, key.name)],
     ["Key", (key) => h("code", {}, `${key.prefix}…`)],
-    ["Status", (key) => h("span", { class: `badge badge-${key.status}` }, key.status)],
+    ["Status", (key) => [h("span", { class: `badge badge-${key.status}` }, key.status),
+      key.unused ? [" ", h("span", { class: "badge badge-disabled", title: "Unused for longer than the team's key policy allows" }, "unused")] : null,
+      key.leaked_at ? [" ", h("span", { class: "badge badge-revoked", title: "Reported found in public" }, "leaked")] : null]],
     ["Scopes", (key) => key.scopes.join(", ")],
     ["Owner", (key) => key.owner.username],
     ["Created", (key) => dateCell(key.created_at)],

@@ -1,4 +1,4 @@
-import { clear, confirmDialog, count, field, h, loading, notice, plural } from "../ui.js";
+import { clear, confirmDialog, count, field, formValues, h, loading, notice, plural, submitting } from "../ui.js";
 import { header } from "./common.js";
 import { RESOURCES } from "./resources.js";
 
@@ -9,8 +9,10 @@ export async function overviewPage(container, context) {
   if (context.can("admin")) {
     const rule = h("section", { id: "second-factor-rule", "aria-labelledby": "second-factor-rule-title" });
     const leaks = h("section", { id: "leaked-key-policy", "aria-labelledby": "leaked-key-policy-title" });
-    container.append(rule, leaks);
+    const keys = h("section", { id: "key-policy", "aria-labelledby": "key-policy-title" });
+    container.append(rule, keys, leaks);
     secondFactorRule(rule, context);
+    keyPolicy(keys, context);
     leakedKeyPolicy(leaks, context);
   }
   if (!context.can("read:stats")) {
@@ -96,5 +98,42 @@ function leakedKeyPolicy(section, context) {
       }
     });
     section.append(picker);
+  });
+}
+
+// The team's API key policy: expiry required, the longest lifetime, unused keys flagged or
+// disabled. Admins see it; an owner changes it (a step-up act).
+function keyPolicy(section, context) {
+  clear(section);
+  const title = h("h2", { id: "key-policy-title" }, "API key policy");
+  return loading(section, () => context.api.get("/team/key-policy"), (policy) => {
+    const said = [
+      policy.max_lifetime_days ? `New keys must expire within ${count(policy.max_lifetime_days, "day", "days")}.`
+        : policy.expiry_required ? "New keys must have an expiry date." : "New keys may live forever.",
+      policy.unused_days ? `Keys unused for ${count(policy.unused_days, "day", "days")} are ${policy.unused_action === "disable" ? "disabled" : "flagged"}.` : "",
+    ].join(" ");
+    section.append(title, h("p", { id: "key-policy-status" }, said));
+    if (context.role !== "owner") return;
+    const number = (value) => (value === "" || value === undefined ? null : Number(value));
+    const form = h("form", { id: "key-policy-form", class: "inline-form", onsubmit: (event) => {
+      event.preventDefault();
+      submitting(form, async () => {
+        const values = formValues(form);
+        await context.api.put("/team/key-policy", {
+          expiry_required: form.querySelector("[name=expiry_required]").checked,
+          max_lifetime_days: number(values.max_lifetime_days),
+          unused_days: number(values.unused_days),
+          unused_action: values.unused_action,
+        });
+        notice("success", "The key policy is saved.");
+        keyPolicy(section, context);
+      });
+    } },
+    h("label", { class: "check" }, h("input", { type: "checkbox", name: "expiry_required", checked: policy.expiry_required }), " New keys must expire"),
+    field("Longest lifetime (days)", "max_lifetime_days", { type: "number", min: 1, max: 3650, value: policy.max_lifetime_days ?? "", help: "Empty: no cap." }),
+    field("Unused after (days)", "unused_days", { type: "number", min: 1, max: 3650, value: policy.unused_days ?? "", help: "Empty: never." }),
+    field("Then", "unused_action", { value: policy.unused_action, options: [["flag", "Flag the key"], ["disable", "Disable the key"]] }),
+    h("button", { type: "submit", class: "secondary" }, "Save the key policy"));
+    section.append(form);
   });
 }
