@@ -11,7 +11,7 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from infra import allowlist, net, request_context
 from infra.errors import Forbidden, Unauthorized
 
-from . import keys, principals
+from . import keys, limits, principals
 from .models import APIKey
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -79,6 +79,11 @@ class APIKeyAuthentication(BaseAuthentication):
             raise refusal.error()
         if key.allowed_ips and not allowlist.allows(key.allowed_networks, net.client_ip(request)):
             raise Forbidden("This API key may not be used from this address.", code="ip_not_allowed")
+        decision = limits.consume(key)
+        if context is not None:
+            context.response_headers.update(decision.headers)
+        if decision.refusal is not None:
+            raise decision.refusal
         self._touch(key, now)
         return key.user, key
 

@@ -110,6 +110,10 @@ class APIKey(models.Model):
     # When a leaked-key report found it in public and the team flags such keys rather than
     # revoking them (teams.Team.leaked_key_action): shown on the key, it keeps working.
     leaked_at = models.DateTimeField(null=True, blank=True)
+    # Its own rate limits and monthly quota (apikeys.limits): [{"limit": 10, "seconds": 1}, ...] and
+    # requests per calendar month; empty / None: the team's defaults.
+    rate_limits = models.JSONField(default=list, blank=True)
+    monthly_quota = models.PositiveIntegerField(null=True, blank=True)
     # CIDR networks the key may be used from (infra.allowlist); empty: anywhere.
     allowed_ips = models.JSONField(default=list, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)

@@ -6,6 +6,7 @@ from rest_framework import serializers
 from access import scopes
 from infra import strict
 from infra.allowlist import AllowlistField
+from infra.limit_fields import MONTHLY_QUOTA, RateLimitsField
 
 from .models import APIKey
 
@@ -48,6 +49,8 @@ class APIKeySerializer(strict.ModelSerializer):
             "leaked_at",
             "unused",
             "allowed_ips",
+            "rate_limits",
+            "monthly_quota",
         ]
         read_only_fields = fields
 
@@ -105,6 +108,8 @@ class CreateAPIKeySerializer(serializers.Serializer):
     )
     expires_at = serializers.DateTimeField(required=False, allow_null=True)
     allowed_ips = AllowlistField(required=False)
+    rate_limits = RateLimitsField(required=False)
+    monthly_quota = serializers.IntegerField(required=False, **MONTHLY_QUOTA)
 
 
 class UpdateAPIKeySerializer(serializers.Serializer):
@@ -127,6 +132,8 @@ class UpdateAPIKeySerializer(serializers.Serializer):
 
     name = strict.CharField(max_length=100)
     allowed_ips = AllowlistField()
+    rate_limits = RateLimitsField()
+    monthly_quota = serializers.IntegerField(**MONTHLY_QUOTA)
 
     def to_internal_value(self, data):
         if isinstance(data, dict):

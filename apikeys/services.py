@@ -89,6 +89,8 @@ def create_key(
     permissions: list[str] | None = None,
     expires_at: datetime | None = None,
     allowed_ips: list[str] | None = None,
+    rate_limits: list[dict] | None = None,
+    monthly_quota: int | None = None,
 ) -> IssuedKey:
     """`permissions` None (left out): default_permissions; an empty list is refused."""
     if permissions is None:
@@ -126,6 +128,8 @@ def create_key(
             pepper_id=keys.newest_pepper_id(),
             expires_at=expires_at,
             allowed_ips=allowed_ips or [],
+            rate_limits=rate_limits or [],
+            monthly_quota=monthly_quota,
         )
         record_event(
             action=Action.KEY_CREATED,
@@ -254,20 +258,22 @@ def rename_key(*, key: APIKey, name: str) -> APIKey:
     return key
 
 
-def set_allowed_ips(*, key: APIKey, allowed_ips: list[str], actor) -> APIKey:
-    """Replace the key's IP allowlist (validated by infra.allowlist.AllowlistField); effective on
+GOVERNED_FIELDS = ("allowed_ips", "rate_limits", "monthly_quota")
+
+
+def govern_key(*, key: APIKey, actor, **changes) -> APIKey:
+    """Replace what governs the key's use: its IP allowlist (validated by
+    infra.allowlist.AllowlistField), rate limits and monthly quota (apikeys.limits); effective on
     every node from the next request (the save invalidates cached principals). Audited."""
+    changes = {field: value for field, value in changes.items() if field in GOVERNED_FIELDS}
+    if not changes:
+        return key
     with transaction.atomic():
-        key.allowed_ips = allowed_ips
-        key.save(update_fields=["allowed_ips"])
+        for field, value in changes.items():
+            setattr(key, field, value)
+        key.save(update_fields=list(changes))
         key.__dict__.pop("allowed_networks", None)
-        record_event(
-            action=Action.KEY_UPDATED,
-            team_id=key.team_id,
-            actor_id=actor.pk,
-            api_key=key,
-            data={"allowed_ips": allowed_ips},
-        )
+        record_event(action=Action.KEY_UPDATED, team_id=key.team_id, actor_id=actor.pk, api_key=key, data=changes)
     return key
 
 

@@ -83,17 +83,14 @@ class APIKeyDetailView(KeyManagementMixin, APIView):
 
     @extend_schema(request=UpdateAPIKeySerializer, responses={200: APIKeySerializer})
     def patch(self, request, key_id):
-        """Rename a key, or set its IP allowlist. Team, owner, secret and scopes of an existing key
-        never change."""
+        """Rename a key, or set its IP allowlist, rate limits or monthly quota. Team, owner, secret
+        and scopes of an existing key never change."""
         key = self.get_key()
         serializer = UpdateAPIKeySerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         if "name" in serializer.validated_data:  # an empty patch changes nothing
             key = services.rename_key(key=key, name=serializer.validated_data["name"])
-        if "allowed_ips" in serializer.validated_data:
-            key = services.set_allowed_ips(
-                key=key, allowed_ips=serializer.validated_data["allowed_ips"], actor=request.user
-            )
+        key = services.govern_key(key=key, actor=request.user, **serializer.validated_data)
         return Response(APIKeySerializer(key).data)
 
     @extend_schema(responses={204: None})

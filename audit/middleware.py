@@ -1,15 +1,18 @@
 """Records every request made with an API key: exactly one event, with its final status code."""
 
 import logging
+from datetime import UTC, datetime
 from types import SimpleNamespace
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, connections
 
 from access.context import of as access_of
-from infra import request_context
+from infra import request_context, tally
 from infra.errors import database_unavailable
 from infra.middleware import UNSAFE_METHODS
+from infra.ratelimit import CACHE_ERRORS
 
 from .models import Action
 from .services import record_event
@@ -119,6 +122,11 @@ class APIKeyAuditMiddleware:
         if key is None or not settings.AUDIT_API_KEY_REQUESTS:
             return
         data = _refusal(request, response)
+        if data.get("code") in KEY_LIMIT_CODES:
+            # A flood against a key's limit is counted, one event per key per minute: never a row
+            # per refused request (infra.tally).
+            _tally_key_refusal(key, data["code"], using=using)
+            return
         if context.key_secret != "current":
             data["secret"] = context.key_secret
         record_event(
@@ -131,6 +139,52 @@ class APIKeyAuditMiddleware:
             using=using,
             synchronous_commit=synchronous_commit,
         )
+
+
+KEY_LIMIT_CODES = ("key_rate_limited", "key_quota_exhausted")
+
+
+def _key_prefix(key) -> str:
+    return f"gf:key-limited:{key.pk}"
+
+
+def _tally_key_refusal(key, code: str, *, using: str) -> None:
+    try:
+        tally.add(_key_prefix(key), code, lambda minute: _flush_key_refusals(key, minute, using=using))
+    except CACHE_ERRORS:
+        logger.warning("A key's rate-limit refusal was not counted: cache unavailable")
+
+
+def _flush_key_refusals(key, minute: int, *, using: str = "default") -> None:
+    """One `key.rate_limited` event for `key`'s refusals of `minute`, by code."""
+    names = [f"{_key_prefix(key)}:{minute}:{code}" for code in KEY_LIMIT_CODES]
+    found = cache.get_many(names)
+    refused = {code: found.get(name) or 0 for code, name in zip(KEY_LIMIT_CODES, names, strict=True)}
+    if not any(refused.values()):
+        return
+    with request_context.use(None):  # a summary of many requests: not this one's IP or path
+        record_event(
+            action=Action.KEY_RATE_LIMITED,
+            team_id=key.team_id,
+            actor_id=key.user_id,
+            api_key=key,
+            status_code=429,
+            data={
+                "minute": datetime.fromtimestamp(minute * 60, tz=UTC).isoformat(),
+                "refused": sum(refused.values()),
+                **{code: count for code, count in refused.items() if count},
+            },
+            using=using,
+        )
+    cache.delete_many(names)
+
+
+def flush_key_refusals(key) -> None:
+    """Record the refusals still counted for `key` in its last active minute (which is otherwise
+    recorded by its next refusal in a later minute): for tests and the end of a process."""
+    last = cache.get(f"{_key_prefix(key)}:last-minute")
+    if last is not None:
+        _flush_key_refusals(key, last)
 
 
 def _refusal(request, response) -> dict:

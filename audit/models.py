@@ -16,6 +16,7 @@ class Action(models.TextChoices):
     KEY_REGENERATED = "key.regenerated"
     KEY_DELETED = "key.deleted"
     KEY_UPDATED = "key.updated"
+    KEY_RATE_LIMITED = "key.rate_limited", "A key's requests refused by its rate limit or quota (counted per minute)"
     KEY_DISABLED = "key.disabled"
     KEY_ENABLED = "key.enabled"
     KEY_LEAKED = "key.leaked", "A key was reported found in public (secret scanning)"

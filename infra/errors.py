@@ -158,6 +158,8 @@ ERROR_CODES: dict[str, int] = {
     "key_is_revoked": 409,
     "ip_not_allowed": 403,
     "key_expiry_required": 400,
+    "key_rate_limited": 429,
+    "key_quota_exhausted": 429,
     "key_lifetime_exceeded": 400,
     "email_taken": 409,
     "wrong_password": 400,

@@ -40,6 +40,8 @@ class RequestIdMiddleware:
         with request_context.use(context):
             response = self.get_response(request)
         response["X-Request-Id"] = request.request_id
+        for name, value in context.response_headers.items():
+            response[name] = value
         return response
 
 

@@ -38,6 +38,9 @@ class RequestContext:
     integration_key: str = ""
     # Set when a rate limit refused the request: {"scope": ..., "limit": "ip" | "account"}.
     rate_limited: dict | None = None
+    # Headers for the response, whatever it is (e.g. a key's RateLimit headers, apikeys.limits),
+    # set on it by infra.middleware.RequestIdMiddleware.
+    response_headers: dict[str, str] = field(default_factory=dict)
     # Run, with the final response, by the transaction middleware once the transaction has ended.
     after_transaction: list[Callable[[Any], None]] = field(default_factory=list)
     # The shared access generation as this request read it (infra.coherence), read at most once.

@@ -7,30 +7,28 @@ A Content key is public and made for pages that anyone loads, so one row per req
 scraper grow the audit table as fast as it can send requests. Counters live in the cache (one
 INCR per request); the first request of a new minute writes the event of the integration's
 previous active minute. Under a race at the turn of a minute a few requests may be missed; the
-counts are for seeing use and abuse, not for billing. With the cache down nothing is counted and
-the request still succeeds (the data is public, read-only and cacheable).
+counts are for seeing use and abuse, not for billing (infra.tally). With the cache down nothing is
+counted and the request still succeeds (the data is public, read-only and cacheable).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 from django.core.cache import cache
 
 from audit.models import Action
 from audit.services import record_event
-from infra import request_context
+from infra import request_context, tally
 from infra.net import client_ip
 from infra.ratelimit import CACHE_ERRORS
 
 from .models import Integration
 
 logger = logging.getLogger("ghostflow.integrations")
-COUNTER_SECONDS = 2 * 24 * 3600
+COUNTER_SECONDS = tally.COUNTER_SECONDS
 CLASSES = ("2xx", "3xx", "4xx", "5xx")
 
 
@@ -41,26 +39,10 @@ def _counter(integration_id, minute: int, status_class: str) -> str:
     return f"gf:content-use:{integration_id}:{minute}:{status_class}"
 
 
-def _tally(prefix: str, counter: str, flush: Callable[[int], None]) -> int:
-    """Add one to `{prefix}:{minute}:{counter}`; the first tally of a new minute flushes the
-    previous active minute of `prefix`. Returns the minute."""
-    minute = int(time.time() // 60)
-    key = f"{prefix}:{minute}:{counter}"
-    cache.add(key, 0, COUNTER_SECONDS)
-    cache.incr(key)
-    if cache.add(f"{prefix}:{minute}:opened", 1, COUNTER_SECONDS):
-        last_key = f"{prefix}:last-minute"
-        previous = cache.get(last_key)
-        cache.set(last_key, minute, COUNTER_SECONDS)
-        if previous is not None and previous != minute:
-            flush(previous)
-    return minute
-
-
 def count(integration: Integration, status_code: int) -> None:
     status_class = f"{status_code // 100}xx"
     try:
-        _tally(f"gf:content-use:{integration.pk}", status_class, lambda minute: _flush(integration, minute))
+        tally.add(f"gf:content-use:{integration.pk}", status_class, lambda minute: _flush(integration, minute))
     except CACHE_ERRORS:
         logger.warning("Content API use of integration %s not counted: cache unavailable", integration.pk)
 
@@ -69,7 +51,7 @@ def count_refused_per_ip(request) -> None:
     """One request refused by the per-IP limit (`content_api`), and whether its address is new
     this minute (so the event says how many addresses were refused, never which)."""
     try:
-        minute = _tally(PER_IP, "refused", _flush_refused_per_ip)
+        minute = tally.add(PER_IP, "refused", _flush_refused_per_ip)
         address = hashlib.sha256((client_ip(request) or "unknown").encode()).hexdigest()[:32]
         if cache.add(f"{PER_IP}:{minute}:address:{address}", 1, COUNTER_SECONDS):
             addresses = f"{PER_IP}:{minute}:addresses"

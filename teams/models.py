@@ -39,6 +39,13 @@ class Team(models.Model):
     key_unused_action = models.CharField(
         max_length=8, choices=[("flag", "Flag"), ("disable", "Disable")], default="flag", editable=False
     )
+    # The rate limits and monthly quota of the team's keys that have none of their own
+    # (apikeys.limits), and what their requests do while the cache cannot count them.
+    default_key_rate_limits = models.JSONField(default=list, blank=True, editable=False)
+    default_key_monthly_quota = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    key_limits_on_cache_failure = models.CharField(
+        max_length=6, choices=[("closed", "Closed"), ("open", "Open")], default="closed", editable=False
+    )
 
     class Meta:
         ordering = ["name"]

@@ -2,6 +2,7 @@ from rest_framework import serializers
 
 from access.scopes import Role
 from infra import strict
+from infra.limit_fields import MONTHLY_QUOTA, RateLimitsField
 
 from .models import Invitation, Membership, Team
 
@@ -63,6 +64,15 @@ class KeyPolicySerializer(serializers.Serializer):
         "disabled; null: never.",
     )
     unused_action = serializers.ChoiceField(choices=["flag", "disable"])
+    default_rate_limits = RateLimitsField(
+        required=False, help_text="The rate limits of every key without its own, as a key's `rate_limits`."
+    )
+    default_monthly_quota = serializers.IntegerField(required=False, **MONTHLY_QUOTA)
+    limits_on_cache_failure = serializers.ChoiceField(
+        choices=["closed", "open"],
+        required=False,
+        help_text="While the cache cannot count: `closed` (503, the default) or `open` (uncounted).",
+    )
 
 
 class TeamNameSerializer(serializers.Serializer):

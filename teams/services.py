@@ -80,6 +80,9 @@ def key_policy(team: Team) -> dict:
         "max_lifetime_days": team.key_max_lifetime_days,
         "unused_days": team.key_unused_days,
         "unused_action": team.key_unused_action,
+        "default_rate_limits": team.default_key_rate_limits,
+        "default_monthly_quota": team.default_key_monthly_quota,
+        "limits_on_cache_failure": team.key_limits_on_cache_failure,
     }
 
 
@@ -91,9 +94,14 @@ def set_key_policy(
     max_lifetime_days: int | None,
     unused_days: int | None,
     unused_action: str,
+    default_rate_limits: list[dict] | None = None,
+    default_monthly_quota: int | None = None,
+    limits_on_cache_failure: str = "closed",
 ) -> dict:
-    """The team's policy for API keys. For new keys only: keys made before keep their expiry (the
-    unused-key rule applies to every key). Only an owner; audited with what changed."""
+    """The team's policy for API keys. The expiry rules are for new keys only (keys made before keep
+    their expiry); the unused-key rule and the default rate limits and quota apply to every key
+    without its own, from the next request (the save invalidates cached keys). Only an owner;
+    audited with what changed."""
     if actor_membership.role != Role.OWNER:
         raise Forbidden("Only an owner can change the team's key policy.", code="owner_required")
     wanted = {
@@ -101,6 +109,9 @@ def set_key_policy(
         "key_max_lifetime_days": max_lifetime_days,
         "key_unused_days": unused_days,
         "key_unused_action": unused_action,
+        "default_key_rate_limits": default_rate_limits or [],
+        "default_key_monthly_quota": default_monthly_quota,
+        "key_limits_on_cache_failure": limits_on_cache_failure,
     }
     with transaction.atomic():
         current = Team.objects.select_for_update().get(pk=team.pk)

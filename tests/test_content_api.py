@@ -6,7 +6,8 @@ from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.test import APIClient, APIRequestFactory
 
 from audit.models import Action, AuditEvent
-from integrations import content, usage
+from infra import tally
+from integrations import content
 from tracking.models import Campaign, Network, Offer
 
 from .factories import make_integration
@@ -190,7 +191,7 @@ def test_per_ip_refusals_leave_one_counted_event_per_minute_not_one_per_request(
     counted in the cache and written as one event per active minute (no team, no integration)."""
     settings.RATE_LIMITS = {**settings.RATE_LIMITS, "content_api": {"ip": "2/m"}}
     minute = [3_000_000]
-    monkeypatch.setattr(usage.time, "time", lambda: minute[0] * 60 + 1)
+    monkeypatch.setattr(tally.time, "time", lambda: minute[0] * 60 + 1)
     AuditEvent.objects.all().delete()
     statuses = [get("campaigns", issued.content_key).status_code for _ in range(40)]
     statuses += [get("team", None, REMOTE_ADDR="10.0.0.2").status_code for _ in range(4)]
@@ -215,7 +216,7 @@ def test_per_ip_refusals_leave_one_counted_event_per_minute_not_one_per_request(
 @pytest.mark.django_db
 def test_use_is_audited_per_minute_not_per_request(issued, monkeypatch):
     minute = [1_000_000]
-    monkeypatch.setattr(usage.time, "time", lambda: minute[0] * 60 + 1)
+    monkeypatch.setattr(tally.time, "time", lambda: minute[0] * 60 + 1)
     AuditEvent.objects.all().delete()
     for _ in range(25):
         get("campaigns", issued.content_key)
@@ -232,7 +233,7 @@ def test_use_is_audited_per_minute_not_per_request(issued, monkeypatch):
 @pytest.mark.django_db
 def test_the_key_never_reaches_the_audit_log(issued, monkeypatch):
     minute = [2_000_000]
-    monkeypatch.setattr(usage.time, "time", lambda: minute[0] * 60)
+    monkeypatch.setattr(tally.time, "time", lambda: minute[0] * 60)
     get("campaigns", issued.content_key)
     minute[0] += 1
     get("campaigns", issued.content_key)
