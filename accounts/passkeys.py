@@ -264,7 +264,10 @@ def verify(*, ceremony: str, credential, purpose: Purpose, user: User | None = N
     passkey = found.first()
     if passkey is None:
         raise _invalid()
-    handle = (credential.get("response") or {}).get("userHandle") if isinstance(credential, dict) else None
+    response = credential.get("response")  # credential is a dict: _credential_id checked it
+    if not isinstance(response, dict):
+        raise _invalid()
+    handle = response.get("userHandle")
     if handle:
         try:
             if base64url_to_bytes(handle) != passkey.user.pk.bytes:

@@ -160,6 +160,48 @@ def test_a_malformed_credential_is_a_clear_400(user, credential):
     assert not Passkey.objects.exists()
 
 
+MANGLED_ANSWERS = {
+    "response-a-list": lambda credential: credential.update(response=[1]),
+    "response-a-string": lambda credential: credential.update(response="x"),
+    "response-a-number": lambda credential: credential.update(response=5),
+    "response-null": lambda credential: credential.update(response=None),
+}
+
+
+def answer_at(door, user, authenticator, mangle):
+    """A real answer of `authenticator` (a passkey of `user`) at `door`, mangled before it is sent."""
+    if door == "sign_in":
+        options = sign_in_options()
+        credential = authenticator.get(options["options"])
+        mangle(credential)
+        return APIClient().post(
+            B + "auth/passkey", {"ceremony": options["ceremony"], "credential": credential}, format="json"
+        )
+    if door == "second_factor":
+        ticket = password_login().json()["ticket"]
+        options = APIClient().post(B + "auth/second-factor/passkey-options", {"ticket": ticket}, format="json").json()
+        credential = authenticator.get(options["options"])
+        mangle(credential)
+        body = {"ticket": ticket, "passkey": {"ceremony": options["ceremony"], "credential": credential}}
+        return APIClient().post(B + "auth/second-factor", body, format="json")
+    api = api_for(user)
+    options = api.post(B + "auth/reauthenticate/passkey-options").json()
+    credential = authenticator.get(options["options"])
+    mangle(credential)
+    body = {"passkey": {"ceremony": options["ceremony"], "credential": credential}}
+    return api.post(B + "auth/reauthenticate", body, format="json")
+
+
+@pytest.mark.parametrize("door", ["sign_in", "second_factor", "step_up"])
+@pytest.mark.parametrize("mangled", list(MANGLED_ANSWERS))
+def test_a_malformed_answer_for_a_known_passkey_is_a_clear_4xx_at_every_door(user, door, mangled):
+    authenticator, _ = register(api_for(user))
+    response = answer_at(door, user, authenticator, MANGLED_ANSWERS[mangled])
+    expected = (401, "invalid_credentials") if door == "sign_in" else (400, "passkey_invalid")
+    assert (response.status_code, code(response)) == expected, response.content
+    assert Passkey.objects.get(user=user).sign_count == 0
+
+
 # --- signing in with a passkey alone ------------------------------------------------------------
 
 
