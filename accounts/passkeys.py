@@ -244,10 +244,11 @@ def authentication_options(*, purpose: Purpose, user: User | None = None) -> Cer
 
 
 def _credential_id(credential) -> bytes:
-    if not isinstance(credential, dict) or not isinstance(credential.get("rawId", credential.get("id")), str):
+    raw_id = (credential.get("rawId") or credential.get("id")) if isinstance(credential, dict) else None
+    if not isinstance(raw_id, str):
         raise _invalid()
     try:
-        return base64url_to_bytes(credential.get("rawId") or credential["id"])
+        return base64url_to_bytes(raw_id)
     except (ValueError, TypeError) as exc:
         raise _invalid() from exc
 

@@ -165,6 +165,8 @@ MANGLED_ANSWERS = {
     "response-a-string": lambda credential: credential.update(response="x"),
     "response-a-number": lambda credential: credential.update(response=5),
     "response-null": lambda credential: credential.update(response=None),
+    "raw-id-empty-and-no-id": lambda credential: (credential.update(rawId=""), credential.pop("id")),
+    "raw-id-empty-and-id-a-list": lambda credential: credential.update(rawId="", id=[1]),
 }
 
 
