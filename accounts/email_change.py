@@ -61,6 +61,9 @@ def confirm_change(*, user: User, code: str) -> str:
                     user.save(update_fields=["email", "email_verified_at"])
             except IntegrityError as exc:
                 raise Conflict("This address now belongs to another account.", code="email_taken") from exc
+            # Codes mailed to the old address (a password reset) die with it: that mailbox may be
+            # why the address changes, and the notice below tells it the new one.
+            OneTimeCode.objects.filter(user=user, used_at__isnull=True).update(used_at=timezone.now())
             record_event(action=Action.EMAIL_CHANGED, actor_id=user.pk)
             mail.send("email_changed", old_email, username=user.username, new_email=new_email)
     if not ok:

@@ -118,3 +118,21 @@ def test_a_key_cannot_change_the_address(ada, team, key_for, as_key):
     response = as_key(raw, team).post(B + "me/email", {"email": "x@example.com"}, format="json")
     assert response.status_code == 403
     assert not mail.outbox
+
+
+def test_a_reset_code_mailed_to_the_old_address_dies_with_the_change(ada):
+    # Whoever reads the old mailbox asked for a reset before the change, and the notice of the
+    # change tells them the new address: the old code must not reset the password through it.
+    assert APIClient().post(B + "auth/forgot-password", {"email": "ada@example.com"}, format="json").status_code == 202
+    reset_code = mailed_code("ada@example.com")
+    api = api_for(ada)
+    api.post(B + "me/email", {"email": "ada@new.example"}, format="json")
+    assert api.post(B + "me/email/confirm", {"code": mailed_code("ada@new.example")}, format="json").status_code == 200
+    response = APIClient().post(
+        B + "auth/reset-password",
+        {"email": "ada@new.example", "code": reset_code, "new_password": "an entirely new passphrase 42"},
+        format="json",
+    )
+    assert response.status_code == 400 and response.json()["code"] == "code_invalid"
+    ada.refresh_from_db()
+    assert not ada.check_password("an entirely new passphrase 42")
