@@ -91,12 +91,13 @@ def _invalid(message: str = "The passkey answer could not be verified.", code: s
     return BadRequest(message, code=code)
 
 
-def _ceremony(*, purpose: Purpose, options, user: User | None) -> Ceremony:
+def _ceremony(*, purpose: Purpose, options, user: User | None, session=None) -> Ceremony:
     token = signing.dumps(
         {
             "c": bytes_to_base64url(options.challenge),
             "p": purpose.value,
             "u": str(user.pk) if user is not None else "",
+            "s": str(session) if session is not None else "",
             "j": uuid.uuid4().hex,
         },
         salt=CEREMONY_SALT,
@@ -104,8 +105,9 @@ def _ceremony(*, purpose: Purpose, options, user: User | None) -> Ceremony:
     return Ceremony(options=json.loads(options_to_json(options)), ceremony=token)
 
 
-def _redeem(token: str, *, purpose: Purpose, user: User | None) -> bytes:
-    """The challenge of a ceremony token made for `purpose` (and `user`), spent now; or 400
+def _redeem(token: str, *, purpose: Purpose, user: User | None, session=None) -> bytes:
+    """The challenge of a ceremony token made for `purpose` (and `user`, and a step-up's
+    `session`: an answer made for one login steps up no other), spent now; or 400
     `passkey_ceremony_invalid` / `_expired` / `_used`."""
     try:
         payload = signing.loads(token, salt=CEREMONY_SALT, max_age=settings.WEBAUTHN_CEREMONY_SECONDS)
@@ -116,7 +118,8 @@ def _redeem(token: str, *, purpose: Purpose, user: User | None) -> bytes:
     if not isinstance(payload, dict) or not all(isinstance(payload.get(k), str) for k in "cpuj"):
         raise _invalid("The passkey request is invalid; try again.", "passkey_ceremony_invalid")
     expected_user = str(user.pk) if user is not None else ""
-    if payload["p"] != purpose.value or payload["u"] != expected_user:
+    expected_session = str(session) if session is not None else ""
+    if payload["p"] != purpose.value or payload["u"] != expected_user or payload.get("s", "") != expected_session:
         raise _invalid("The passkey request is invalid; try again.", "passkey_ceremony_invalid")
     expires_at = timezone.now() + timedelta(seconds=settings.WEBAUTHN_CEREMONY_SECONDS)
     if not single_use.use(kind=CEREMONY_KIND, issuer=purpose.value, jti=payload["j"], expires_at=expires_at):
@@ -226,9 +229,10 @@ def remove(*, user: User, passkey_id, actor_id=None, reason: str = "user") -> bo
 # --- using one ----------------------------------------------------------------------------------
 
 
-def authentication_options(*, purpose: Purpose, user: User | None = None) -> Ceremony:
+def authentication_options(*, purpose: Purpose, user: User | None = None, session=None) -> Ceremony:
     """Options to sign a challenge: with `user`, one of their passkeys (allowCredentials); without
-    (a passwordless sign-in), any discoverable passkey of this site."""
+    (a passwordless sign-in), any discoverable passkey of this site. With `session` (step-up: the
+    login asking), only that session may redeem the answer."""
     allow = None
     if user is not None:
         allow = [_descriptor(passkey) for passkey in Passkey.objects.filter(user=user)]
@@ -240,7 +244,7 @@ def authentication_options(*, purpose: Purpose, user: User | None = None) -> Cer
         allow_credentials=allow,
         user_verification=UserVerificationRequirement.REQUIRED,
     )
-    return _ceremony(purpose=purpose, options=options, user=user)
+    return _ceremony(purpose=purpose, options=options, user=user, session=session)
 
 
 def _credential_id(credential) -> bytes:
@@ -253,12 +257,12 @@ def _credential_id(credential) -> bytes:
         raise _invalid() from exc
 
 
-def verify(*, ceremony: str, credential, purpose: Purpose, user: User | None = None) -> Passkey:
+def verify(*, ceremony: str, credential, purpose: Purpose, user: User | None = None, session=None) -> Passkey:
     """The passkey that signed this ceremony's challenge (with user verification), its counter
     moved on; or 400 `passkey_invalid`, `passkey_counter_replayed` (CounterReplayed) or a
     ceremony's refusal. With `user`, only a passkey of theirs passes. Inside the caller's
     transaction: the ceremony's use and the counter commit with what the assertion unlocks."""
-    challenge = _redeem(ceremony, purpose=purpose, user=user)
+    challenge = _redeem(ceremony, purpose=purpose, user=user, session=session)
     found = Passkey.objects.select_related("user").filter(credential_id=_credential_id(credential))
     if user is not None:
         found = found.filter(user=user)

@@ -408,6 +408,20 @@ def test_a_step_up_ceremony_belongs_to_its_person(user):
     assert response.status_code == 400 and code(response) == "passkey_ceremony_invalid"
 
 
+def test_a_step_up_answer_counts_for_the_session_that_asked_for_it_only(user):
+    # An answer caught on its way (a proxy's log, a browser extension) must not step up another
+    # login of the person, such as one whose token was stolen.
+    authenticator, _ = register(api_for(user))
+    asked = api_for(user, stale_session(user).access_token)
+    other = api_for(user, stale_session(user).access_token)
+    options = asked.post(B + "auth/reauthenticate/passkey-options").json()
+    answer = {"passkey": {"ceremony": options["ceremony"], "credential": authenticator.get(options["options"])}}
+    stolen = other.post(B + "auth/reauthenticate", answer, format="json")
+    assert stolen.status_code == 400 and code(stolen) == "passkey_ceremony_invalid"
+    assert other.post(B + "me/passkeys/options").status_code == 403
+    assert asked.post(B + "auth/reauthenticate", answer, format="json").status_code == 200
+
+
 def test_a_stale_session_steps_up_with_a_totp_code_once(user):
     import pyotp
 
