@@ -149,6 +149,6 @@ class ReauthenticatePasskeyOptionsView(AccessMixin, APIView):
     def post(self, request):
         return _options(
             passkeys.authentication_options(
-                purpose=passkeys.Purpose.REAUTHENTICATE, user=request.user, session=context.session_of(request.access)
+                purpose=passkeys.Purpose.REAUTHENTICATE, user=request.user, bound_to=context.session_of(request.access)
             )
         )

@@ -91,13 +91,13 @@ def _invalid(message: str = "The passkey answer could not be verified.", code: s
     return BadRequest(message, code=code)
 
 
-def _ceremony(*, purpose: Purpose, options, user: User | None, session=None) -> Ceremony:
+def _ceremony(*, purpose: Purpose, options, user: User | None, bound_to=None) -> Ceremony:
     token = signing.dumps(
         {
             "c": bytes_to_base64url(options.challenge),
             "p": purpose.value,
             "u": str(user.pk) if user is not None else "",
-            "s": str(session) if session is not None else "",
+            "s": str(bound_to) if bound_to is not None else "",
             "j": uuid.uuid4().hex,
         },
         salt=CEREMONY_SALT,
@@ -105,9 +105,10 @@ def _ceremony(*, purpose: Purpose, options, user: User | None, session=None) -> 
     return Ceremony(options=json.loads(options_to_json(options)), ceremony=token)
 
 
-def _redeem(token: str, *, purpose: Purpose, user: User | None, session=None) -> bytes:
-    """The challenge of a ceremony token made for `purpose` (and `user`, and a step-up's
-    `session`: an answer made for one login steps up no other), spent now; or 400
+def _redeem(token: str, *, purpose: Purpose, user: User | None, bound_to=None) -> bytes:
+    """The challenge of a ceremony token made for `purpose` (and `user`, and `bound_to`: the
+    login stepping up, or the pending sign-in's ticket, so an answer made for one finishes no
+    other), spent now; or 400
     `passkey_ceremony_invalid` / `_expired` / `_used`."""
     try:
         payload = signing.loads(token, salt=CEREMONY_SALT, max_age=settings.WEBAUTHN_CEREMONY_SECONDS)
@@ -118,8 +119,8 @@ def _redeem(token: str, *, purpose: Purpose, user: User | None, session=None) ->
     if not isinstance(payload, dict) or not all(isinstance(payload.get(k), str) for k in "cpuj"):
         raise _invalid("The passkey request is invalid; try again.", "passkey_ceremony_invalid")
     expected_user = str(user.pk) if user is not None else ""
-    expected_session = str(session) if session is not None else ""
-    if payload["p"] != purpose.value or payload["u"] != expected_user or payload.get("s", "") != expected_session:
+    expected_bound_to = str(bound_to) if bound_to is not None else ""
+    if payload["p"] != purpose.value or payload["u"] != expected_user or payload.get("s", "") != expected_bound_to:
         raise _invalid("The passkey request is invalid; try again.", "passkey_ceremony_invalid")
     expires_at = timezone.now() + timedelta(seconds=settings.WEBAUTHN_CEREMONY_SECONDS)
     if not single_use.use(kind=CEREMONY_KIND, issuer=purpose.value, jti=payload["j"], expires_at=expires_at):
@@ -229,10 +230,10 @@ def remove(*, user: User, passkey_id, actor_id=None, reason: str = "user") -> bo
 # --- using one ----------------------------------------------------------------------------------
 
 
-def authentication_options(*, purpose: Purpose, user: User | None = None, session=None) -> Ceremony:
+def authentication_options(*, purpose: Purpose, user: User | None = None, bound_to=None) -> Ceremony:
     """Options to sign a challenge: with `user`, one of their passkeys (allowCredentials); without
-    (a passwordless sign-in), any discoverable passkey of this site. With `session` (step-up: the
-    login asking), only that session may redeem the answer."""
+    (a passwordless sign-in), any discoverable passkey of this site. With `bound_to` (step-up: the
+    login asking; a second factor: the ticket's id), only the same may redeem the answer."""
     allow = None
     if user is not None:
         allow = [_descriptor(passkey) for passkey in Passkey.objects.filter(user=user)]
@@ -244,7 +245,7 @@ def authentication_options(*, purpose: Purpose, user: User | None = None, sessio
         allow_credentials=allow,
         user_verification=UserVerificationRequirement.REQUIRED,
     )
-    return _ceremony(purpose=purpose, options=options, user=user, session=session)
+    return _ceremony(purpose=purpose, options=options, user=user, bound_to=bound_to)
 
 
 def _credential_id(credential) -> bytes:
@@ -257,12 +258,12 @@ def _credential_id(credential) -> bytes:
         raise _invalid() from exc
 
 
-def verify(*, ceremony: str, credential, purpose: Purpose, user: User | None = None, session=None) -> Passkey:
+def verify(*, ceremony: str, credential, purpose: Purpose, user: User | None = None, bound_to=None) -> Passkey:
     """The passkey that signed this ceremony's challenge (with user verification), its counter
     moved on; or 400 `passkey_invalid`, `passkey_counter_replayed` (CounterReplayed) or a
     ceremony's refusal. With `user`, only a passkey of theirs passes. Inside the caller's
     transaction: the ceremony's use and the counter commit with what the assertion unlocks."""
-    challenge = _redeem(ceremony, purpose=purpose, user=user, session=session)
+    challenge = _redeem(ceremony, purpose=purpose, user=user, bound_to=bound_to)
     found = Passkey.objects.select_related("user").filter(credential_id=_credential_id(credential))
     if user is not None:
         found = found.filter(user=user)

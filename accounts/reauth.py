@@ -69,7 +69,7 @@ def _passkey_matches(*, request, user: User, proof: dict) -> bool:
             credential=proof["credential"],
             purpose=passkeys.Purpose.REAUTHENTICATE,
             user=user,
-            session=context.session_of(request.access),
+            bound_to=context.session_of(request.access),
         )
     return True
 

@@ -329,6 +329,20 @@ def test_someone_elses_passkey_is_no_second_factor(user):
     assert event.data == {"reason": "passkey_invalid", "purpose": "sign_in"}
 
 
+def test_a_second_factor_answer_finishes_the_sign_in_that_asked_for_it_only(user):
+    # Whoever knows the password holds a ticket of their own: an answer the owner's authenticator
+    # made for the owner's sign-in, caught on its way, must not finish theirs.
+    authenticator, _ = register(api_for(user))
+    owners = password_login().json()["ticket"]
+    attackers = password_login().json()["ticket"]
+    options = APIClient().post(B + "auth/second-factor/passkey-options", {"ticket": owners}, format="json").json()
+    answer = {"ceremony": options["ceremony"], "credential": authenticator.get(options["options"])}
+    stolen = APIClient().post(B + "auth/second-factor", {"ticket": attackers, "passkey": answer}, format="json")
+    assert stolen.status_code == 400 and code(stolen) == "passkey_ceremony_invalid"
+    mine = APIClient().post(B + "auth/second-factor", {"ticket": owners, "passkey": answer}, format="json")
+    assert mine.status_code == 200, mine.content
+
+
 def test_a_sign_in_ceremony_is_no_second_factor_and_needs_a_ticket(user):
     authenticator, _ = register(api_for(user))
     pending = password_login().json()
