@@ -27,7 +27,7 @@ from enum import StrEnum
 
 from django.conf import settings
 from django.core import signing
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework.exceptions import NotFound
 from webauthn import (
@@ -187,16 +187,20 @@ def register(*, user: User, name: str, ceremony: str, credential: dict) -> Passk
     if Passkey.objects.filter(user=user).count() >= MAX_PASSKEYS:
         raise Conflict(f"An account holds at most {MAX_PASSKEYS} passkeys; remove one first.", code="passkey_limit")
     transports = credential.get("response", {}).get("transports") if isinstance(credential, dict) else None
-    passkey = Passkey.objects.create(
-        user=user,
-        name=name,
-        credential_id=verified.credential_id,
-        public_key=verified.credential_public_key,
-        sign_count=verified.sign_count,
-        transports=[t for t in transports if isinstance(t, str)][:8] if isinstance(transports, list) else [],
-        aaguid=verified.aaguid,
-        backed_up=verified.credential_backed_up,
-    )
+    try:
+        with transaction.atomic():  # the same credential registered meanwhile: its unique index says so
+            passkey = Passkey.objects.create(
+                user=user,
+                name=name,
+                credential_id=verified.credential_id,
+                public_key=verified.credential_public_key,
+                sign_count=verified.sign_count,
+                transports=[t for t in transports if isinstance(t, str)][:8] if isinstance(transports, list) else [],
+                aaguid=verified.aaguid,
+                backed_up=verified.credential_backed_up,
+            )
+    except IntegrityError as exc:
+        raise Conflict("This passkey is already registered.", code="passkey_exists") from exc
     record_event(action=Action.MFA_PASSKEY_ADDED, actor_id=user.pk, status_code=201, data={"passkey": str(passkey.pk)})
     return passkey
 

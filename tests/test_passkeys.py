@@ -107,6 +107,33 @@ def test_the_same_authenticator_cannot_be_registered_twice(user):
     assert response.status_code == 409 and code(response) == "passkey_exists"
 
 
+def test_a_credential_registered_by_someone_else_meanwhile_is_a_clear_409_not_a_500(user):
+    # Two registrations of one credential id racing (an attacker's own two ceremonies): the second
+    # passes the "already registered?" look-up before the first is written, then meets the
+    # database's unique index.
+    from django.db.models.signals import pre_save
+
+    api = api_for(user)
+    body = api.post(B + "me/passkeys/options").json()
+    authenticator = SoftAuthenticator()
+    credential = authenticator.create(body["options"])
+    mallory = UserFactory(username="mallory", email="mallory@example.com")
+
+    def first_in(sender, instance, **kwargs):
+        pre_save.disconnect(first_in, sender=Passkey)
+        Passkey.objects.create(user=mallory, name="race", credential_id=authenticator.credential_id, public_key=b"k")
+
+    pre_save.connect(first_in, sender=Passkey)
+    try:
+        response = api.post(
+            B + "me/passkeys", {"name": "x", "ceremony": body["ceremony"], "credential": credential}, format="json"
+        )
+    finally:
+        pre_save.disconnect(first_in, sender=Passkey)
+    assert response.status_code == 409 and code(response) == "passkey_exists", response.content
+    assert not Passkey.objects.filter(user=user).exists()
+
+
 @pytest.mark.parametrize(
     ("create", "user_verified"),
     [({"origin": "https://evil.example"}, True), ({"rp_id": "evil.example"}, True), ({}, False)],
