@@ -209,8 +209,10 @@ def rename(*, user: User, passkey_id, name: str) -> Passkey:
     passkey = Passkey.objects.filter(user=user, pk=passkey_id).first()
     if passkey is None:
         raise NotFound("No such passkey.", code="not_found")
+    # One conditional UPDATE: a passkey removed meanwhile is the same 404, not a failed save.
+    if not Passkey.objects.filter(user=user, pk=passkey.pk).update(name=name):
+        raise NotFound("No such passkey.", code="not_found")
     passkey.name = name
-    passkey.save(update_fields=["name"])
     return passkey
 
 

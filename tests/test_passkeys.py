@@ -517,6 +517,27 @@ def test_nobody_removes_or_renames_someone_elses_passkey(user):
     assert Passkey.objects.get(pk=passkey.pk).name == "Laptop"
 
 
+def test_renaming_a_passkey_removed_meanwhile_is_a_clear_404_not_a_500(user):
+    # A rename racing a removal (two tabs): the passkey is found, then gone before the new name
+    # is written.
+    from django.db.models.signals import post_init
+
+    api = api_for(user)
+    register(api)
+    passkey = Passkey.objects.get(user=user)
+
+    def removed_meanwhile(sender, instance, **kwargs):
+        post_init.disconnect(removed_meanwhile, sender=Passkey)
+        Passkey.objects.filter(pk=passkey.pk).delete()
+
+    post_init.connect(removed_meanwhile, sender=Passkey)
+    try:
+        response = api.patch(f"{B}me/passkeys/{passkey.pk}", {"name": "Phone"}, format="json")
+    finally:
+        post_init.disconnect(removed_meanwhile, sender=Passkey)
+    assert response.status_code == 404 and code(response) == "not_found", response.content
+
+
 def test_removing_needs_a_recent_authentication(user):
     register(api_for(user))
     passkey = Passkey.objects.get(user=user)
