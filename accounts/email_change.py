@@ -32,6 +32,10 @@ def request_change(*, user: User, new_email: str) -> None:
     with transaction.atomic():
         record_event(action=Action.EMAIL_CHANGE_REQUESTED, actor_id=user.pk, status_code=202)
         if user_by_email(new_email) is not None:
+            # A decoy in place of the real code, mailed nowhere and naming no address (confirm
+            # refuses it): it spends an earlier code as a free address's code would, so that code
+            # failing afterwards tells nothing, and the two answers take the same work.
+            codes.issue(user=user, purpose=PURPOSE)
             mail.send("email_change_taken", new_email)
             return
         issued = codes.issue(user=user, purpose=PURPOSE, new_email=new_email)
@@ -50,7 +54,7 @@ def confirm_change(*, user: User, code: str) -> str:
     wrong guess counts); 409 `email_taken` when another account took the address meanwhile."""
     with transaction.atomic():
         waiting = codes.pending(user=user, purpose=PURPOSE)
-        if not codes.consume(user=user, purpose=PURPOSE, code=code) or waiting is None:
+        if not codes.consume(user=user, purpose=PURPOSE, code=code) or waiting is None or not waiting.new_email:
             ok = False
         else:
             ok = True
@@ -61,6 +65,9 @@ def confirm_change(*, user: User, code: str) -> str:
                     user.save(update_fields=["email", "email_verified_at"])
             except IntegrityError as exc:
                 raise Conflict("This address now belongs to another account.", code="email_taken") from exc
+            # Codes mailed to the old address (a password reset) die with it: that mailbox may be
+            # why the address changes, and the notice below tells it the new one.
+            OneTimeCode.objects.filter(user=user, used_at__isnull=True).update(used_at=timezone.now())
             record_event(action=Action.EMAIL_CHANGED, actor_id=user.pk)
             mail.send("email_changed", old_email, username=user.username, new_email=new_email)
     if not ok:

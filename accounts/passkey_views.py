@@ -11,6 +11,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from access import context
 from access.permissions import InteractiveLoginOnly
 from access.views import AccessMixin
 
@@ -146,4 +147,8 @@ class ReauthenticatePasskeyOptionsView(AccessMixin, APIView):
 
     @extend_schema(request=None, responses={200: PasskeyOptionsSerializer})
     def post(self, request):
-        return _options(passkeys.authentication_options(purpose=passkeys.Purpose.REAUTHENTICATE, user=request.user))
+        return _options(
+            passkeys.authentication_options(
+                purpose=passkeys.Purpose.REAUTHENTICATE, user=request.user, bound_to=context.session_of(request.access)
+            )
+        )

@@ -27,7 +27,7 @@ from enum import StrEnum
 
 from django.conf import settings
 from django.core import signing
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework.exceptions import NotFound
 from webauthn import (
@@ -92,12 +92,13 @@ def _invalid(message: str = "The passkey answer could not be verified.", code: s
     return BadRequest(message, code=code)
 
 
-def _ceremony(*, purpose: Purpose, options, user: User | None) -> Ceremony:
+def _ceremony(*, purpose: Purpose, options, user: User | None, bound_to=None) -> Ceremony:
     token = signing.dumps(
         {
             "c": bytes_to_base64url(options.challenge),
             "p": purpose.value,
             "u": str(user.pk) if user is not None else "",
+            "s": str(bound_to) if bound_to is not None else "",
             "j": uuid.uuid4().hex,
         },
         salt=CEREMONY_SALT,
@@ -105,8 +106,10 @@ def _ceremony(*, purpose: Purpose, options, user: User | None) -> Ceremony:
     return Ceremony(options=json.loads(options_to_json(options)), ceremony=token)
 
 
-def _redeem(token: str, *, purpose: Purpose, user: User | None) -> bytes:
-    """The challenge of a ceremony token made for `purpose` (and `user`), spent now; or 400
+def _redeem(token: str, *, purpose: Purpose, user: User | None, bound_to=None) -> bytes:
+    """The challenge of a ceremony token made for `purpose` (and `user`, and `bound_to`: the
+    login stepping up, or the pending sign-in's ticket, so an answer made for one finishes no
+    other), spent now; or 400
     `passkey_ceremony_invalid` / `_expired` / `_used`."""
     try:
         payload = signing.loads(token, salt=CEREMONY_SALT, max_age=settings.WEBAUTHN_CEREMONY_SECONDS)
@@ -117,7 +120,8 @@ def _redeem(token: str, *, purpose: Purpose, user: User | None) -> bytes:
     if not isinstance(payload, dict) or not all(isinstance(payload.get(k), str) for k in "cpuj"):
         raise _invalid("The passkey request is invalid; try again.", "passkey_ceremony_invalid")
     expected_user = str(user.pk) if user is not None else ""
-    if payload["p"] != purpose.value or payload["u"] != expected_user:
+    expected_bound_to = str(bound_to) if bound_to is not None else ""
+    if payload["p"] != purpose.value or payload["u"] != expected_user or payload.get("s", "") != expected_bound_to:
         raise _invalid("The passkey request is invalid; try again.", "passkey_ceremony_invalid")
     expires_at = timezone.now() + timedelta(seconds=settings.WEBAUTHN_CEREMONY_SECONDS)
     if not single_use.use(kind=CEREMONY_KIND, issuer=purpose.value, jti=payload["j"], expires_at=expires_at):
@@ -184,16 +188,20 @@ def register(*, user: User, name: str, ceremony: str, credential: dict) -> Passk
     if Passkey.objects.filter(user=user).count() >= MAX_PASSKEYS:
         raise Conflict(f"An account holds at most {MAX_PASSKEYS} passkeys; remove one first.", code="passkey_limit")
     transports = credential.get("response", {}).get("transports") if isinstance(credential, dict) else None
-    passkey = Passkey.objects.create(
-        user=user,
-        name=name,
-        credential_id=verified.credential_id,
-        public_key=verified.credential_public_key,
-        sign_count=verified.sign_count,
-        transports=[t for t in transports if isinstance(t, str)][:8] if isinstance(transports, list) else [],
-        aaguid=verified.aaguid,
-        backed_up=verified.credential_backed_up,
-    )
+    try:
+        with transaction.atomic():  # the same credential registered meanwhile: its unique index says so
+            passkey = Passkey.objects.create(
+                user=user,
+                name=name,
+                credential_id=verified.credential_id,
+                public_key=verified.credential_public_key,
+                sign_count=verified.sign_count,
+                transports=[t for t in transports if isinstance(t, str)][:8] if isinstance(transports, list) else [],
+                aaguid=verified.aaguid,
+                backed_up=verified.credential_backed_up,
+            )
+    except IntegrityError as exc:
+        raise Conflict("This passkey is already registered.", code="passkey_exists") from exc
     mfa.second_factors_changed(user=user)
     record_event(action=Action.MFA_PASSKEY_ADDED, actor_id=user.pk, status_code=201, data={"passkey": str(passkey.pk)})
     return passkey
@@ -203,8 +211,10 @@ def rename(*, user: User, passkey_id, name: str) -> Passkey:
     passkey = Passkey.objects.filter(user=user, pk=passkey_id).first()
     if passkey is None:
         raise NotFound("No such passkey.", code="not_found")
+    # One conditional UPDATE: a passkey removed meanwhile is the same 404, not a failed save.
+    if not Passkey.objects.filter(user=user, pk=passkey.pk).update(name=name):
+        raise NotFound("No such passkey.", code="not_found")
     passkey.name = name
-    passkey.save(update_fields=["name"])
     return passkey
 
 
@@ -229,9 +239,10 @@ def remove(*, user: User, passkey_id, actor_id=None, reason: str = "user") -> bo
 # --- using one ----------------------------------------------------------------------------------
 
 
-def authentication_options(*, purpose: Purpose, user: User | None = None) -> Ceremony:
+def authentication_options(*, purpose: Purpose, user: User | None = None, bound_to=None) -> Ceremony:
     """Options to sign a challenge: with `user`, one of their passkeys (allowCredentials); without
-    (a passwordless sign-in), any discoverable passkey of this site."""
+    (a passwordless sign-in), any discoverable passkey of this site. With `bound_to` (step-up: the
+    login asking; a second factor: the ticket's id), only the same may redeem the answer."""
     allow = None
     if user is not None:
         allow = [_descriptor(passkey) for passkey in Passkey.objects.filter(user=user)]
@@ -243,31 +254,35 @@ def authentication_options(*, purpose: Purpose, user: User | None = None) -> Cer
         allow_credentials=allow,
         user_verification=UserVerificationRequirement.REQUIRED,
     )
-    return _ceremony(purpose=purpose, options=options, user=user)
+    return _ceremony(purpose=purpose, options=options, user=user, bound_to=bound_to)
 
 
 def _credential_id(credential) -> bytes:
-    if not isinstance(credential, dict) or not isinstance(credential.get("rawId", credential.get("id")), str):
+    raw_id = (credential.get("rawId") or credential.get("id")) if isinstance(credential, dict) else None
+    if not isinstance(raw_id, str):
         raise _invalid()
     try:
-        return base64url_to_bytes(credential.get("rawId") or credential["id"])
+        return base64url_to_bytes(raw_id)
     except (ValueError, TypeError) as exc:
         raise _invalid() from exc
 
 
-def verify(*, ceremony: str, credential, purpose: Purpose, user: User | None = None) -> Passkey:
+def verify(*, ceremony: str, credential, purpose: Purpose, user: User | None = None, bound_to=None) -> Passkey:
     """The passkey that signed this ceremony's challenge (with user verification), its counter
     moved on; or 400 `passkey_invalid`, `passkey_counter_replayed` (CounterReplayed) or a
     ceremony's refusal. With `user`, only a passkey of theirs passes. Inside the caller's
     transaction: the ceremony's use and the counter commit with what the assertion unlocks."""
-    challenge = _redeem(ceremony, purpose=purpose, user=user)
+    challenge = _redeem(ceremony, purpose=purpose, user=user, bound_to=bound_to)
     found = Passkey.objects.select_related("user").filter(credential_id=_credential_id(credential))
     if user is not None:
         found = found.filter(user=user)
     passkey = found.first()
     if passkey is None:
         raise _invalid()
-    handle = (credential.get("response") or {}).get("userHandle") if isinstance(credential, dict) else None
+    response = credential.get("response")  # credential is a dict: _credential_id checked it
+    if not isinstance(response, dict):
+        raise _invalid()
+    handle = response.get("userHandle")
     if handle:
         try:
             if base64url_to_bytes(handle) != passkey.user.pk.bytes:

@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from access import context
 from audit.services import Action, record_event
 from infra import ratelimit
 from infra.errors import BadRequest, Forbidden, Unauthorized
@@ -68,6 +69,7 @@ def _passkey_matches(*, request, user: User, proof: dict) -> bool:
             credential=proof["credential"],
             purpose=passkeys.Purpose.REAUTHENTICATE,
             user=user,
+            bound_to=context.session_of(request.access),
         )
     return True
 

@@ -175,6 +175,7 @@ def complete_second_factor(*, request, ticket: str, code: str | None = None, pas
                 credential=passkey["credential"],
                 purpose=passkeys.Purpose.SECOND_FACTOR,
                 user=user,
+                bound_to=pending.jti,
             )
             method = mfa.METHOD_PASSKEY
         else:
@@ -193,7 +194,9 @@ def passkey_options_for_ticket(*, ticket: str) -> passkeys.Ceremony:
     """The passkey options of a pending sign-in: one of the ticket's person's passkeys. The ticket
     is read (not spent): complete_second_factor spends it."""
     pending = mfa.read_ticket(ticket)
-    return passkeys.authentication_options(purpose=passkeys.Purpose.SECOND_FACTOR, user=pending.user)
+    return passkeys.authentication_options(
+        purpose=passkeys.Purpose.SECOND_FACTOR, user=pending.user, bound_to=pending.jti
+    )
 
 
 def passkey_sign_in(*, ceremony: str, credential: dict) -> TokenPair:

@@ -118,3 +118,48 @@ def test_a_key_cannot_change_the_address(ada, team, key_for, as_key):
     response = as_key(raw, team).post(B + "me/email", {"email": "x@example.com"}, format="json")
     assert response.status_code == 403
     assert not mail.outbox
+
+
+def test_a_reset_code_mailed_to_the_old_address_dies_with_the_change(ada):
+    # Whoever reads the old mailbox asked for a reset before the change, and the notice of the
+    # change tells them the new address: the old code must not reset the password through it.
+    assert APIClient().post(B + "auth/forgot-password", {"email": "ada@example.com"}, format="json").status_code == 202
+    reset_code = mailed_code("ada@example.com")
+    api = api_for(ada)
+    api.post(B + "me/email", {"email": "ada@new.example"}, format="json")
+    assert api.post(B + "me/email/confirm", {"code": mailed_code("ada@new.example")}, format="json").status_code == 200
+    response = APIClient().post(
+        B + "auth/reset-password",
+        {"email": "ada@new.example", "code": reset_code, "new_password": "an entirely new passphrase 42"},
+        format="json",
+    )
+    assert response.status_code == 400 and response.json()["code"] == "code_invalid"
+    ada.refresh_from_db()
+    assert not ada.check_password("an entirely new passphrase 42")
+
+
+@pytest.mark.parametrize("second", ["bob@example.com", "free@example.com"], ids=["taken", "free"])
+def test_asking_for_another_address_spends_the_earlier_code_whether_or_not_it_is_taken(ada, second):
+    # Else: ask for an address of mine, then for the one probed, then confirm my code: it works
+    # only when the probed address has an account (no new code replaced mine).
+    UserFactory(username="bob", email="bob@example.com")
+    api = api_for(ada)
+    api.post(B + "me/email", {"email": "ada@mine.example"}, format="json")
+    mine = mailed_code("ada@mine.example")
+    assert api.post(B + "me/email", {"email": second}, format="json").status_code == 202
+    response = api.post(B + "me/email/confirm", {"code": mine}, format="json")
+    assert response.status_code == 400 and response.json()["code"] == "code_invalid"
+    assert User.objects.get(pk=ada.pk).email == "ada@example.com"
+
+
+def test_the_decoy_code_of_a_taken_address_changes_nothing(ada):
+    from accounts import codes
+
+    UserFactory(username="bob", email="bob@example.com")
+    api = api_for(ada)
+    api.post(B + "me/email", {"email": "bob@example.com"}, format="json")
+    # Whatever the code, even one an attacker could guess: no address is named, nothing changes.
+    decoy = codes.issue(user=ada, purpose=OneTimeCode.Purpose.CHANGE_EMAIL)
+    response = api.post(B + "me/email/confirm", {"code": decoy.code}, format="json")
+    assert response.status_code == 400 and response.json()["code"] == "code_invalid"
+    assert User.objects.get(pk=ada.pk).email == "ada@example.com"

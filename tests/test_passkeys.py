@@ -107,6 +107,33 @@ def test_the_same_authenticator_cannot_be_registered_twice(user):
     assert response.status_code == 409 and code(response) == "passkey_exists"
 
 
+def test_a_credential_registered_by_someone_else_meanwhile_is_a_clear_409_not_a_500(user):
+    # Two registrations of one credential id racing (an attacker's own two ceremonies): the second
+    # passes the "already registered?" look-up before the first is written, then meets the
+    # database's unique index.
+    from django.db.models.signals import pre_save
+
+    api = api_for(user)
+    body = api.post(B + "me/passkeys/options").json()
+    authenticator = SoftAuthenticator()
+    credential = authenticator.create(body["options"])
+    mallory = UserFactory(username="mallory", email="mallory@example.com")
+
+    def first_in(sender, instance, **kwargs):
+        pre_save.disconnect(first_in, sender=Passkey)
+        Passkey.objects.create(user=mallory, name="race", credential_id=authenticator.credential_id, public_key=b"k")
+
+    pre_save.connect(first_in, sender=Passkey)
+    try:
+        response = api.post(
+            B + "me/passkeys", {"name": "x", "ceremony": body["ceremony"], "credential": credential}, format="json"
+        )
+    finally:
+        pre_save.disconnect(first_in, sender=Passkey)
+    assert response.status_code == 409 and code(response) == "passkey_exists", response.content
+    assert not Passkey.objects.filter(user=user).exists()
+
+
 @pytest.mark.parametrize(
     ("create", "user_verified"),
     [({"origin": "https://evil.example"}, True), ({"rp_id": "evil.example"}, True), ({}, False)],
@@ -158,6 +185,50 @@ def test_a_malformed_credential_is_a_clear_400(user, credential):
     )
     assert response.status_code == 400, response.content
     assert not Passkey.objects.exists()
+
+
+MANGLED_ANSWERS = {
+    "response-a-list": lambda credential: credential.update(response=[1]),
+    "response-a-string": lambda credential: credential.update(response="x"),
+    "response-a-number": lambda credential: credential.update(response=5),
+    "response-null": lambda credential: credential.update(response=None),
+    "raw-id-empty-and-no-id": lambda credential: (credential.update(rawId=""), credential.pop("id")),
+    "raw-id-empty-and-id-a-list": lambda credential: credential.update(rawId="", id=[1]),
+}
+
+
+def answer_at(door, user, authenticator, mangle):
+    """A real answer of `authenticator` (a passkey of `user`) at `door`, mangled before it is sent."""
+    if door == "sign_in":
+        options = sign_in_options()
+        credential = authenticator.get(options["options"])
+        mangle(credential)
+        return APIClient().post(
+            B + "auth/passkey", {"ceremony": options["ceremony"], "credential": credential}, format="json"
+        )
+    if door == "second_factor":
+        ticket = password_login().json()["ticket"]
+        options = APIClient().post(B + "auth/second-factor/passkey-options", {"ticket": ticket}, format="json").json()
+        credential = authenticator.get(options["options"])
+        mangle(credential)
+        body = {"ticket": ticket, "passkey": {"ceremony": options["ceremony"], "credential": credential}}
+        return APIClient().post(B + "auth/second-factor", body, format="json")
+    api = api_for(user)
+    options = api.post(B + "auth/reauthenticate/passkey-options").json()
+    credential = authenticator.get(options["options"])
+    mangle(credential)
+    body = {"passkey": {"ceremony": options["ceremony"], "credential": credential}}
+    return api.post(B + "auth/reauthenticate", body, format="json")
+
+
+@pytest.mark.parametrize("door", ["sign_in", "second_factor", "step_up"])
+@pytest.mark.parametrize("mangled", list(MANGLED_ANSWERS))
+def test_a_malformed_answer_for_a_known_passkey_is_a_clear_4xx_at_every_door(user, door, mangled):
+    authenticator, _ = register(api_for(user))
+    response = answer_at(door, user, authenticator, MANGLED_ANSWERS[mangled])
+    expected = (401, "invalid_credentials") if door == "sign_in" else (400, "passkey_invalid")
+    assert (response.status_code, code(response)) == expected, response.content
+    assert Passkey.objects.get(user=user).sign_count == 0
 
 
 # --- signing in with a passkey alone ------------------------------------------------------------
@@ -285,6 +356,20 @@ def test_someone_elses_passkey_is_no_second_factor(user):
     assert event.data == {"reason": "passkey_invalid", "purpose": "sign_in"}
 
 
+def test_a_second_factor_answer_finishes_the_sign_in_that_asked_for_it_only(user):
+    # Whoever knows the password holds a ticket of their own: an answer the owner's authenticator
+    # made for the owner's sign-in, caught on its way, must not finish theirs.
+    authenticator, _ = register(api_for(user))
+    owners = password_login().json()["ticket"]
+    attackers = password_login().json()["ticket"]
+    options = APIClient().post(B + "auth/second-factor/passkey-options", {"ticket": owners}, format="json").json()
+    answer = {"ceremony": options["ceremony"], "credential": authenticator.get(options["options"])}
+    stolen = APIClient().post(B + "auth/second-factor", {"ticket": attackers, "passkey": answer}, format="json")
+    assert stolen.status_code == 400 and code(stolen) == "passkey_ceremony_invalid"
+    mine = APIClient().post(B + "auth/second-factor", {"ticket": owners, "passkey": answer}, format="json")
+    assert mine.status_code == 200, mine.content
+
+
 def test_a_sign_in_ceremony_is_no_second_factor_and_needs_a_ticket(user):
     authenticator, _ = register(api_for(user))
     pending = password_login().json()
@@ -364,6 +449,20 @@ def test_a_step_up_ceremony_belongs_to_its_person(user):
     assert response.status_code == 400 and code(response) == "passkey_ceremony_invalid"
 
 
+def test_a_step_up_answer_counts_for_the_session_that_asked_for_it_only(user):
+    # An answer caught on its way (a proxy's log, a browser extension) must not step up another
+    # login of the person, such as one whose token was stolen.
+    authenticator, _ = register(api_for(user))
+    asked = api_for(user, stale_session(user).access_token)
+    other = api_for(user, stale_session(user).access_token)
+    options = asked.post(B + "auth/reauthenticate/passkey-options").json()
+    answer = {"passkey": {"ceremony": options["ceremony"], "credential": authenticator.get(options["options"])}}
+    stolen = other.post(B + "auth/reauthenticate", answer, format="json")
+    assert stolen.status_code == 400 and code(stolen) == "passkey_ceremony_invalid"
+    assert other.post(B + "me/passkeys/options").status_code == 403
+    assert asked.post(B + "auth/reauthenticate", answer, format="json").status_code == 200
+
+
 def test_a_stale_session_steps_up_with_a_totp_code_once(user):
     import pyotp
 
@@ -416,6 +515,27 @@ def test_nobody_removes_or_renames_someone_elses_passkey(user):
     assert mallory.delete(f"{B}me/passkeys/{passkey.pk}").status_code == 404
     assert mallory.patch(f"{B}me/passkeys/{passkey.pk}", {"name": "mine"}, format="json").status_code == 404
     assert Passkey.objects.get(pk=passkey.pk).name == "Laptop"
+
+
+def test_renaming_a_passkey_removed_meanwhile_is_a_clear_404_not_a_500(user):
+    # A rename racing a removal (two tabs): the passkey is found, then gone before the new name
+    # is written.
+    from django.db.models.signals import post_init
+
+    api = api_for(user)
+    register(api)
+    passkey = Passkey.objects.get(user=user)
+
+    def removed_meanwhile(sender, instance, **kwargs):
+        post_init.disconnect(removed_meanwhile, sender=Passkey)
+        Passkey.objects.filter(pk=passkey.pk).delete()
+
+    post_init.connect(removed_meanwhile, sender=Passkey)
+    try:
+        response = api.patch(f"{B}me/passkeys/{passkey.pk}", {"name": "Phone"}, format="json")
+    finally:
+        post_init.disconnect(removed_meanwhile, sender=Passkey)
+    assert response.status_code == 404 and code(response) == "not_found", response.content
 
 
 def test_removing_needs_a_recent_authentication(user):
