@@ -187,10 +187,15 @@ class APIKey(models.Model):
         """`allowed_ips`, parsed once per loaded key (the principal cache keeps loaded keys)."""
         return allowlist.parse(self.allowed_ips)
 
+    @cached_property
+    def _owner_membership(self) -> Membership:
+        return Membership(id=self.owner_membership_id, team=self.team, user=self.user, role=self.owner_role)
+
     def owner_membership(self) -> Membership:
         """The owner's current membership in the key's team, as `with_owner_membership` annotated
-        it (unsaved: no query), which caps what the key may do."""
-        return Membership(id=self.owner_membership_id, team=self.team, user=self.user, role=self.owner_role)
+        it (unsaved: no query), which caps what the key may do. Built once per loaded key (a key the
+        principal cache keeps is replaced, not changed, when its owner's role changes); read only."""
+        return self._owner_membership
 
     def granted_scopes(self) -> frozenset[str]:
         return scopes.expand(self.permissions)

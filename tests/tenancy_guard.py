@@ -42,7 +42,6 @@ from contextvars import ContextVar
 from django.db import connections
 from django.db.backends.utils import CursorWrapper
 from django.db.models import Model, QuerySet
-from django.db.models.expressions import Value
 from django.db.models.fields.related_descriptors import ForwardManyToOneDescriptor
 from django.db.models.lookups import Exact, Lookup
 from django.db.models.sql import AggregateQuery, InsertQuery, Query
@@ -198,11 +197,11 @@ class Guard:
                 problems.append(f"{name} read without for_team() or across_teams()")
             elif isinstance(mark, AcrossTeams):
                 return []  # a deliberate read across teams: the whole statement
-            elif not isinstance(mark, Value):
+            elif hasattr(mark, "resolve_expression"):  # an outer reference: the outer row's team
                 if not nested:
                     problems.append(f"{name}: for_team() with an outer reference outside a subquery")
-            elif (team_id := self.team_id()) is not None and _uuid(mark.value) != _uuid(team_id):
-                problems.append(f"{name} read for team {mark.value}, not the request's team {team_id}")
+            elif (team_id := self.team_id()) is not None and _uuid(mark) != _uuid(team_id):
+                problems.append(f"{name} read for team {mark}, not the request's team {team_id}")
         for inner in nested_queries(query):
             problems.extend(self.unmarked(inner, nested=True))
         return problems
@@ -225,7 +224,7 @@ def _uuid(value) -> uuid.UUID:
 
 
 def tenancy_of(query: Query):
-    """The rhs of the query's `for_team` filter (a Value, or an outer reference), its
+    """The rhs of the query's `for_team` filter (the team id, or an outer reference), its
     AcrossTeams mark, or None. Only conditions every row must meet count: the top of the WHERE
     tree and its AND branches, never an OR or a NOT."""
     team_field = query.model._meta.get_field(TEAM_FIELD)
