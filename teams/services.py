@@ -12,7 +12,7 @@ from access import context, scopes
 from access.scopes import ROLE_RANK, Role
 from audit.services import Action, record_event
 from infra import mail
-from infra.errors import BadRequest, Conflict, Forbidden
+from infra.errors import Conflict, Forbidden
 
 from .models import Membership, Team
 
@@ -54,8 +54,8 @@ def set_leaked_key_action(*, team: Team, actor_membership: Membership, action: s
     leaves a key that the world has seen working, so the choice is the owner's, with step-up."""
     if actor_membership.role != Role.OWNER:
         raise Forbidden("Only an owner can change what happens to leaked keys.", code="owner_required")
-    if action not in LEAKED_KEY_ACTIONS:
-        raise BadRequest("`action` is `revoke` or `flag`.", code="invalid")
+    if action not in LEAKED_KEY_ACTIONS:  # the serializer's choices: another value is a bug
+        raise ValueError(f"leaked_key_action is one of {LEAKED_KEY_ACTIONS}, not {action!r}")
     with transaction.atomic():
         current = Team.objects.select_for_update().get(pk=team.pk)
         if current.leaked_key_action != action:
