@@ -89,6 +89,9 @@ def test_a_request_refused_with_second_factor_required_leads_to_the_enrolment_to
     page.route("**/api/v1/teams?*", stale_team_list)
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Members").click()
     page.locator("#second-factor-required").wait_for()
+    # A team-list request still in the handler when the test ends would find its response disposed
+    # (seen in CI): stop routing, and let a handler still running end quietly.
+    page.unroute_all(behavior="ignoreErrors")
 
 
 @VIEWPORTS
