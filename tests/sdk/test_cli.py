@@ -268,3 +268,30 @@ def test_gf_disables_and_enables_a_key_by_name(world, config_dir):
     assert "no active key" in refused(Exit.USAGE, "keys", "disable", "Nightly").lower()
     assert "Enabled Nightly" in ok("keys", "enable", "Nightly").stderr
     assert as_json("campaigns", "list", env=with_key) == []
+
+
+def test_gf_creates_a_key_with_limits_and_an_allowlist_and_changes_them(world, config_dir):
+    log_in(world)
+    created = as_json(
+        "keys",
+        "create",
+        "Limited",
+        "-s",
+        "read:campaigns",
+        "--rate-limit",
+        "2/1h",
+        "--allow-ip",
+        "127.0.0.1",
+        "--monthly-quota",
+        "1000",
+    )
+    assert created["rate_limits"] == [{"limit": 2, "seconds": 3600}] and created["allowed_ips"] == ["127.0.0.1/32"]
+    with_key = {"GF_API_KEY": created["raw_key"]}
+    ok("campaigns", "list", env=with_key)
+    ok("campaigns", "list", env=with_key)
+    assert "limit" in refused(Exit.REFUSED, "campaigns", "list", env=with_key).lower()
+    changed = as_json("keys", "limit", "Limited", "--no-rate-limit", "--allow-ip", "10.0.0.0/8")
+    assert changed["rate_limits"] == [] and changed["allowed_ips"] == ["10.0.0.0/8"]
+    assert "address" in refused(Exit.FORBIDDEN, "campaigns", "list", env=with_key)
+    assert "Nothing to change" in refused(Exit.USAGE, "keys", "limit", "Limited")
+    assert "LIMIT/WINDOW" in refused(Exit.USAGE, "keys", "limit", "Limited", "--rate-limit", "ten")

@@ -46,6 +46,7 @@ from .models import (
     Invitation,
     IssuedAPIKey,
     IssuedIntegration,
+    KeyGovernance,
     Me,
     Member,
     Network,
@@ -54,6 +55,7 @@ from .models import (
     Offer,
     OfferCreate,
     OfferUpdate,
+    RateLimit,
     Role,
     Source,
     SourceCreate,
@@ -650,16 +652,39 @@ class APIKeys:
         return self._client._paginate("auth/api-keys", {"status": status, "page_size": page_size})
 
     def create(
-        self, name: str, permissions: Sequence[str], *, expires_at: datetime | str | None = None
+        self,
+        name: str,
+        permissions: Sequence[str],
+        *,
+        expires_at: datetime | str | None = None,
+        allowed_ips: Sequence[str] | None = None,
+        rate_limits: Sequence[RateLimit] | None = None,
+        monthly_quota: int | None = None,
     ) -> IssuedAPIKey:
         """Create a key with these scopes (``read:campaigns``, ..., or legacy ``read``/``write``/``admin``).
+        Optionally: `allowed_ips` (addresses or CIDR networks it may be used from), `rate_limits`
+        (``[{"limit": 10, "seconds": 1}, ...]``) and `monthly_quota` (requests per calendar month).
 
         The answer's ``raw_key`` is the secret: it is shown this once and never again.
         """
         body: dict[str, object] = {"name": name, "permissions": builtins.list(permissions)}
         if expires_at is not None:
             body["expires_at"] = _core.iso(expires_at)
+        if allowed_ips is not None:
+            body["allowed_ips"] = builtins.list(allowed_ips)
+        if rate_limits is not None:
+            body["rate_limits"] = [dict(window) for window in rate_limits]
+        if monthly_quota is not None:
+            body["monthly_quota"] = monthly_quota
         return cast(IssuedAPIKey, self._client._request("POST", "auth/api-keys", json=body, team_scoped=True))
+
+    def govern(self, key_id: Id, **changes: Unpack[KeyGovernance]) -> APIKey:
+        """Replace what governs a key's use: ``allowed_ips``, ``rate_limits``, ``monthly_quota``
+        (None: none of its own; the team's defaults apply). Effective from its next request."""
+        return cast(
+            APIKey,
+            self._client._request("PATCH", f"auth/api-keys/{segment(key_id)}", json=dict(changes), team_scoped=True),
+        )
 
     def get(self, key_id: Id) -> APIKey:
         """One key (masked)."""

@@ -126,6 +126,13 @@ class KeyOwner(TypedDict):
     username: str
 
 
+class RateLimit(TypedDict):
+    """One rate-limit window of a key: at most `limit` requests per `seconds`."""
+
+    limit: int
+    seconds: int
+
+
 class APIKey(TypedDict):
     """An API key as listed: masked (``prefix``), never the secret."""
 
@@ -143,6 +150,19 @@ class APIKey(TypedDict):
     last_rotated_at: str | None
     revoked_at: str | None
     disabled_at: str | None
+    leaked_at: str | None
+    unused: bool
+    allowed_ips: list[str]
+    rate_limits: list[RateLimit]
+    monthly_quota: int | None
+
+
+class KeyGovernance(TypedDict, total=False):
+    """What `api_keys.govern` may change (each optional)."""
+
+    allowed_ips: list[str]
+    rate_limits: list[RateLimit]
+    monthly_quota: int | None
 
 
 class IssuedAPIKey(APIKey):

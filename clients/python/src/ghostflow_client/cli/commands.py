@@ -335,6 +335,23 @@ def keys_list(ctx: click.Context, status: str | None, limit: int) -> None:
     show_list(ctx, items, KEY_COLUMNS, limit=limit, empty="No keys.")
 
 
+def parse_rate_limit(value: str) -> dict[str, int]:
+    """`10/1s`, `1000/1h`, `50000/1d`: a limit per window (s, m, h, d)."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    limit, _, window = value.partition("/")
+    try:
+        count, unit = int(window[:-1] or "1"), units[window[-1]]
+        return {"limit": int(limit), "seconds": count * unit}
+    except (ValueError, KeyError, IndexError):
+        raise CliError(
+            f"--rate-limit {shown(value)}: write it as LIMIT/WINDOW, e.g. 10/1s or 1000/1h.", Exit.USAGE
+        ) from None
+
+
+RATE_LIMIT_HELP = "A rate limit (repeat): LIMIT/WINDOW, e.g. 10/1s, 1000/1h."
+ALLOW_IP_HELP = "An address or CIDR network the key may be used from (repeat); without: anywhere."
+
+
 @keys.command("create")
 @click.argument("name")
 @click.option(
@@ -346,12 +363,71 @@ def keys_list(ctx: click.Context, status: str | None, limit: int) -> None:
     help="A scope (repeat): read:campaigns, write:campaigns, ..., read:stats, read:billing, admin; or read/write.",
 )
 @click.option("--expires-at", help="When the key stops working (ISO 8601, e.g. 2027-01-31T00:00:00Z).")
+@click.option("--allow-ip", "allowed_ips", multiple=True, help=ALLOW_IP_HELP)
+@click.option("--rate-limit", "rate_limits", multiple=True, help=RATE_LIMIT_HELP)
+@click.option("--monthly-quota", type=click.IntRange(1), help="Requests per calendar month (UTC).")
 @json_option
 @click.pass_context
-def keys_create(ctx: click.Context, name: str, scopes: tuple[str, ...], expires_at: str | None) -> None:
+def keys_create(
+    ctx: click.Context,
+    name: str,
+    scopes: tuple[str, ...],
+    expires_at: str | None,
+    allowed_ips: tuple[str, ...],
+    rate_limits: tuple[str, ...],
+    monthly_quota: int | None,
+) -> None:
     """Create a key; its secret is printed this once."""
-    issued = ctx.obj.team_client().api_keys.create(name, list(scopes), expires_at=expires_at)
+    issued = ctx.obj.team_client().api_keys.create(
+        name,
+        list(scopes),
+        expires_at=expires_at,
+        allowed_ips=list(allowed_ips) or None,
+        rate_limits=[parse_rate_limit(value) for value in rate_limits] or None,
+        monthly_quota=monthly_quota,
+    )
     show_issued(ctx, issued)
+
+
+@keys.command("limit")
+@click.argument("key_ref", metavar="KEY")
+@click.option("--allow-ip", "allowed_ips", multiple=True, help=ALLOW_IP_HELP)
+@click.option("--any-ip", is_flag=True, help="Remove the key's IP allowlist.")
+@click.option("--rate-limit", "rate_limits", multiple=True, help=RATE_LIMIT_HELP)
+@click.option("--no-rate-limit", is_flag=True, help="Remove the key's own rate limits (the team's defaults apply).")
+@click.option("--monthly-quota", type=click.IntRange(1), help="Requests per calendar month (UTC).")
+@click.option("--no-monthly-quota", is_flag=True, help="Remove the key's own quota (the team's default applies).")
+@json_option
+@click.pass_context
+def keys_limit(
+    ctx: click.Context,
+    key_ref: str,
+    allowed_ips: tuple[str, ...],
+    any_ip: bool,
+    rate_limits: tuple[str, ...],
+    no_rate_limit: bool,
+    monthly_quota: int | None,
+    no_monthly_quota: bool,
+) -> None:
+    """Set what governs a key's use (KEY: id, prefix or name): its IP allowlist, rate limits,
+    monthly quota. Only what is given changes; effective from its next request."""
+    changes: dict[str, Any] = {}
+    if allowed_ips or any_ip:
+        changes["allowed_ips"] = list(allowed_ips)
+    if rate_limits or no_rate_limit:
+        changes["rate_limits"] = [parse_rate_limit(value) for value in rate_limits]
+    if monthly_quota is not None or no_monthly_quota:
+        changes["monthly_quota"] = monthly_quota
+    if not changes:
+        raise CliError(
+            "Nothing to change: give --allow-ip, --rate-limit or --monthly-quota (or a --no-/--any- flag).", Exit.USAGE
+        )
+    client = ctx.obj.team_client()
+    key = client.api_keys.govern(resolve_key(client, key_ref), **changes)
+    if wants_json(ctx):
+        output.emit_json(key)
+    else:
+        output.notice(f"Limits of {key['name']} ({key['prefix']}) set.")
 
 
 @keys.command("rename")
