@@ -433,3 +433,29 @@ def test_an_owner_sets_the_key_policy_and_a_key_beyond_it_is_refused(page, sign_
     page.locator("input[value='read:campaigns']").check()
     page.get_by_role("button", name="Create key").click()
     page.get_by_text("This team requires every new key to expire").wait_for()
+
+
+def test_a_keys_limits_and_allowlist_are_set_from_its_row(page, sign_in, ada, acme, live_server):
+    from apikeys.models import APIKey
+    from tests.factories import make_key
+
+    key, raw = make_key(ada, acme, ["read:campaigns"], name="Nightly")
+    sign_in(page, "ada")
+    page.goto(f"/app/{acme.pk}/settings/api-keys")
+    page.get_by_role("row", name=re.compile("Nightly")).get_by_role("button", name="Limits").click()
+    form = page.locator("#key-limits-form")
+    form.get_by_label("Rate limits").fill("1/1h")
+    form.get_by_label("Monthly quota").fill("500")
+    form.get_by_role("button", name="Save limits").click()
+    page.get_by_text("The limits of Nightly are saved.").wait_for()
+    stored = APIKey.objects.get(pk=key.pk)
+    assert (stored.rate_limits, stored.monthly_quota, stored.allowed_ips) == ([{"limit": 1, "seconds": 3600}], 500, [])
+    assert api_call(live_server, "/campaigns", raw, acme)[0] == 200
+    status, body = api_call(live_server, "/campaigns", raw, acme)
+    assert (status, body["code"]) == (429, "key_rate_limited")
+
+    page.get_by_role("row", name=re.compile("Nightly")).get_by_role("button", name="Limits").click()
+    form.get_by_label("Allowed IP addresses or networks").fill("10.0.0.1/8")
+    form.get_by_role("button", name="Save limits").click()
+    form.get_by_text("host bits set").wait_for()  # the field's own message, nothing saved
+    assert APIKey.objects.get(pk=key.pk).allowed_ips == []

@@ -123,6 +123,47 @@ export function keysPage(container, context) {
     if (renamed) table.reload();
   };
 
+  // A key's IP allowlist, rate limits and monthly quota (empty: anywhere; the team's defaults).
+  const UNITS = { s: 1, m: 60, h: 3600, d: 86400 };
+  const showWindow = ({ limit, seconds }) => {
+    const [unit, size] = Object.entries(UNITS).reverse().find(([, value]) => seconds % value === 0);
+    return `${limit}/${seconds / size}${unit}`;
+  };
+  const readWindows = (text) => text.split(/[\s,]+/).filter(Boolean).map((item) => {
+    const match = /^(\d+)\/(\d*)([smhd])$/.exec(item);
+    if (!match) throw new Error(`“${item}” is not LIMIT/WINDOW, e.g. 10/1s or 1000/1h.`);
+    return { limit: Number(match[1]), seconds: Number(match[2] || 1) * UNITS[match[3]] };
+  });
+  const limitsOf = async (key) => {
+    const changed = await dialog(`Limits of “${key.name}”`, (close) => {
+      const form = h("form", { id: "key-limits-form", onsubmit: (event) => {
+        event.preventDefault();
+        submitting(form, async () => {
+          const values = formValues(form);
+          close(await context.api.patch(`${path}/${key.id}`, {
+            allowed_ips: values.allowed_ips.split(/[\s,]+/).filter(Boolean),
+            rate_limits: readWindows(values.rate_limits),
+            monthly_quota: values.monthly_quota === "" ? null : Number(values.monthly_quota),
+          }));
+        });
+      } },
+      field("Allowed IP addresses or networks", "allowed_ips", { value: key.allowed_ips.join(" "),
+        help: "Separated by spaces, e.g. 203.0.113.0/24 2001:db8::/32. Empty: any address." }),
+      field("Rate limits", "rate_limits", { value: key.rate_limits.map(showWindow).join(" "),
+        help: "LIMIT/WINDOW, separated by spaces, e.g. 10/1s 1000/1h. Empty: the team's defaults." }),
+      field("Monthly quota", "monthly_quota", { type: "number", min: 1, value: key.monthly_quota ?? "",
+        help: "Requests per calendar month (UTC). Empty: the team's default." }),
+      h("div", { class: "actions" },
+        h("button", { type: "button", class: "secondary", onclick: () => close() }, "Cancel"),
+        h("button", { type: "submit" }, "Save limits")));
+      return form;
+    });
+    if (changed) {
+      notice("success", `The limits of ${key.name} are saved.`);
+      table.reload();
+    }
+  };
+
   const columns = [
     ["Name", (key) => h("a", { href: `${context.base}/settings/api-keys/${key.id}`, "data-link": true }, key.name)],
     ["Key", (key) => h("code", {}, `${key.prefix}…`)],
@@ -138,6 +179,7 @@ export function keysPage(container, context) {
       key.status === "active" && key.owner.id === context.me.id
         ? h("button", { type: "button", class: "link", onclick: () => regenerate(key) }, "Regenerate") : null,
       h("button", { type: "button", class: "link", onclick: () => rename(key) }, "Rename"),
+      ["active", "disabled"].includes(key.status) ? h("button", { type: "button", class: "link", onclick: () => limitsOf(key) }, "Limits") : null,
       key.status === "active" ? h("button", { type: "button", class: "link", onclick: async () => {
         if (await confirmDialog(`Disable “${key.name}”?`, "Requests with this key are refused until you enable it again.", "Disable", { danger: false })) {
           act(() => context.api.post(`${path}/${key.id}/disable`), `${key.name} disabled.`);
