@@ -424,10 +424,7 @@ def keys_limit(
         )
     client = ctx.obj.team_client()
     key = client.api_keys.govern(resolve_key(client, key_ref), **changes)
-    if wants_json(ctx):
-        output.emit_json(key)
-    else:
-        output.notice(f"Limits of {key['name']} ({key['prefix']}) set.")
+    show_key_done(ctx, key, "Set the limits of")
 
 
 @keys.command("rename")
@@ -441,6 +438,14 @@ def keys_rename(ctx: click.Context, key_ref: str, name: str) -> None:
     show_one(ctx, client.api_keys.rename(resolve_key(client, key_ref), name))
 
 
+def show_key_done(ctx: click.Context, key: Mapping[str, Any], done: str) -> None:
+    """What an act on one key answered: the key as JSON with --json, else one line."""
+    if wants_json(ctx):
+        output.emit_json(key)
+    else:
+        output.notice(f"{done} {key['name']} ({key['prefix']}).")
+
+
 @keys.command("revoke")
 @click.argument("key_ref", metavar="KEY")
 @json_option
@@ -449,10 +454,7 @@ def keys_revoke(ctx: click.Context, key_ref: str) -> None:
     """Revoke a key now; final (KEY: id, prefix, or the name of an active key)."""
     client = ctx.obj.team_client()
     revoked = client.api_keys.revoke(resolve_key(client, key_ref, active_for="revoke", statuses=("active", "disabled")))
-    if wants_json(ctx):
-        output.emit_json(revoked)
-    else:
-        output.notice(f"Revoked {revoked['name']} ({revoked['prefix']}).")
+    show_key_done(ctx, revoked, "Revoked")
 
 
 @keys.command("disable")
@@ -464,10 +466,7 @@ def keys_disable(ctx: click.Context, key_ref: str) -> None:
     name of an active key)."""
     client = ctx.obj.team_client()
     key = client.api_keys.disable(resolve_key(client, key_ref, active_for="disable"))
-    if wants_json(ctx):
-        output.emit_json(key)
-    else:
-        output.notice(f"Disabled {key['name']} ({key['prefix']}).")
+    show_key_done(ctx, key, "Disabled")
 
 
 @keys.command("enable")
@@ -478,10 +477,7 @@ def keys_enable(ctx: click.Context, key_ref: str) -> None:
     """Enable a disabled key again (KEY: id, prefix or the name of a disabled key)."""
     client = ctx.obj.team_client()
     key = client.api_keys.enable(resolve_key(client, key_ref, active_for="enable", statuses=("disabled",)))
-    if wants_json(ctx):
-        output.emit_json(key)
-    else:
-        output.notice(f"Enabled {key['name']} ({key['prefix']}).")
+    show_key_done(ctx, key, "Enabled")
 
 
 @keys.command("regenerate")
