@@ -3,6 +3,7 @@ entry point, in this process) and as a subprocess in a real shell."""
 
 import json
 import os
+import signal
 import socket
 import stat
 import subprocess
@@ -24,6 +25,21 @@ from .stub import Answer, StubServer, problem
 from .test_sdk import REFRESH, expired_access_tokens, jti
 
 GF = Path(sys.executable).parent / "gf"  # the console script `pip install` made
+
+
+def popen_as_from_a_shell(command, **kwargs):
+    """Start `command` with Ctrl-C's signal handled by default, as an interactive shell starts it.
+
+    A process started with SIGINT ignored (a CI runner may start the suite that way: a background
+    job of a non-interactive shell) passes the ignoring on through exec, and Python then installs
+    no KeyboardInterrupt handler, so the Ctrl-C these tests send would never arrive. A Python
+    handler is reset to the default on exec, so setting one for the duration of the fork is enough.
+    """
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return subprocess.Popen(command, **kwargs)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def gf(*args, input=None, env=None):

@@ -18,7 +18,7 @@ from tests.factories import MembershipFactory, TeamFactory, UserFactory
 from tracking.models import Campaign
 
 from .stub import Answer, StubServer, problem
-from .test_cli import GF, as_json, gf, log_in, ok, refused, run_gf
+from .test_cli import GF, as_json, gf, log_in, ok, popen_as_from_a_shell, refused, run_gf
 
 
 def create_key(name, *scopes):
@@ -155,7 +155,7 @@ def on_a_terminal(world, config_dir, *args, answer=None):
     the terminal showed."""
     env = {**os.environ, "GF_CONFIG_DIR": str(config_dir), "GF_BASE_URL": world.url, "GF_KEYRING": "0"}
     controller, terminal = pty.openpty()
-    process = subprocess.Popen([str(GF), *args], stdin=terminal, stdout=terminal, stderr=terminal, env=env)
+    process = popen_as_from_a_shell([str(GF), *args], stdin=terminal, stdout=terminal, stderr=terminal, env=env)
     os.close(terminal)
     shown = b""
 
@@ -197,7 +197,7 @@ def test_on_a_terminal_no_to_the_confirmation_is_1_and_ctrl_c_is_130(world, conf
 def test_ctrl_c_while_waiting_for_the_server_exits_130(config_dir):
     env = {**os.environ, "GF_CONFIG_DIR": str(config_dir), "GF_API_KEY": "gf_" + "x" * 38}
     with StubServer([Answer(200, [], delay=20)]) as stub:
-        process = subprocess.Popen(
+        process = popen_as_from_a_shell(
             [str(GF), "--base-url", stub.url, "--team", str(uuid.uuid4()), "campaigns", "list"],
             env=env,
             stdout=subprocess.PIPE,

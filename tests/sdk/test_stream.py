@@ -9,11 +9,9 @@ import os
 import queue
 import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
-from pathlib import Path
 
 import httpx
 import pytest
@@ -27,10 +25,9 @@ from tests.test_audit_stream_live import ASGIServer
 
 from .conftest import run_async
 from .relay import Relay
+from .test_cli import GF, popen_as_from_a_shell
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-GF = Path(sys.executable).parent / "gf"
 
 
 @pytest.fixture
@@ -262,7 +259,7 @@ class Follow:
 
     def __init__(self, server, key, team, *args):
         env = {**os.environ, "GF_API_KEY": key, "GF_TEAM_ID": str(team.pk), "GF_KEYRING": "0"}
-        self.process = subprocess.Popen(
+        self.process = popen_as_from_a_shell(
             [str(GF), "--base-url", server.url, "audit", "--follow", *args],
             env=env,
             stdout=subprocess.PIPE,
