@@ -11,6 +11,9 @@ from audit import selectors as audit_selectors
 from audit import views as audit_views
 from audit.serializers import AuditEventSerializer
 from infra.errors import BadRequest, Forbidden
+from usage import views as usage_views
+from usage.models import Subject
+from usage.serializers import UsageSerializer
 
 from . import leaks, selectors, services
 from .models import APIKey
@@ -160,6 +163,15 @@ class KeyAuditLogView(KeyManagementMixin, generics.ListAPIView):
 
     def get_queryset(self):
         return audit_selectors.apply_filters(audit_selectors.events_of_key(self.get_key()), self.request.query_params)
+
+
+class KeyUsageView(KeyManagementMixin, APIView):
+    """One key's requests per hour or day, by status class and refusal, its busiest routes and
+    where it was last used from: for the key's owner or a team admin."""
+
+    @extend_schema(parameters=usage_views.PARAMETERS, responses=UsageSerializer)
+    def get(self, request, key_id):
+        return usage_views.usage_response(request, subject=Subject.KEY, subject_id=self.get_key().pk)
 
 
 class LeakReportView(AccessMixin, APIView):

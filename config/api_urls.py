@@ -12,6 +12,7 @@ from integrations import views as integrations
 from livestream import views as livestream
 from teams import views as teams
 from tracking import views as tracking
+from usage import views as usage
 
 
 def route(pattern: str, view, name: str):
@@ -72,8 +73,10 @@ urlpatterns = [
     *route("auth/api-keys/<uuid:key_id>/disable", apikeys.APIKeyDisableView, "api-key-disable"),
     *route("auth/api-keys/<uuid:key_id>/enable", apikeys.APIKeyEnableView, "api-key-enable"),
     *route("auth/api-keys/<uuid:key_id>/audit-log", apikeys.KeyAuditLogView, "api-key-audit-log"),
+    *route("auth/api-keys/<uuid:key_id>/usage", apikeys.KeyUsageView, "api-key-usage"),
     *route("secret-scanning/reports", apikeys.LeakReportView, "secret-scanning-reports"),
     *route("audit-log", audit.TeamAuditLogView, "audit-log"),
+    *route("usage", usage.TeamUsageView, "usage"),
     *route("audit-log/stream-token", livestream.AuditStreamTokenView, "audit-log-stream-token"),
     *route("audit-log/stream", livestream.AuditStreamView, "audit-log-stream"),
     *route("integrations", integrations.IntegrationListView, "integrations"),
@@ -91,6 +94,7 @@ urlpatterns = [
     *route(
         "integrations/<uuid:integration_id>/audit-log", integrations.IntegrationAuditLogView, "integration-audit-log"
     ),
+    *route("integrations/<uuid:integration_id>/usage", integrations.IntegrationUsageView, "integration-usage"),
     *route("teams", teams.TeamListView, "teams"),
     *route("team", teams.CurrentTeamView, "team"),
     *route("team/second-factor-rule", teams.SecondFactorRuleView, "team-second-factor-rule"),

@@ -29,6 +29,7 @@ TAGS: tuple[tuple[str, str], ...] = (
     ("invitations/", "Invitations"),
     ("team", "Teams"),
     ("audit-log", "Audit log"),
+    ("usage", "Usage"),
     ("integrations", "Integrations"),
     ("campaigns", "Campaigns"),
     ("domains", "Domains"),

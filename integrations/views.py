@@ -13,6 +13,9 @@ from access.views import TeamScopedMixin
 from audit import selectors as audit_selectors
 from audit import views as audit_views
 from audit.serializers import AuditEventSerializer
+from usage import views as usage_views
+from usage.models import Subject
+from usage.serializers import UsageSerializer
 
 from . import services
 from .models import Integration
@@ -116,3 +119,13 @@ class IntegrationAuditLogView(IntegrationMixin, generics.ListAPIView):
         integration = self.get_integration()
         events = audit_selectors.events_of_team(self.request.access.team).filter(integration=integration)
         return audit_selectors.apply_filters(events, self.request.query_params)
+
+
+class IntegrationUsageView(IntegrationMixin, APIView):
+    """An integration's requests (Admin key and Content key) per hour or day, by status class and
+    refusal, its busiest routes and where its Admin key was last used from."""
+
+    @extend_schema(parameters=usage_views.PARAMETERS, responses=UsageSerializer)
+    def get(self, request, integration_id):
+        integration = self.get_integration()
+        return usage_views.usage_response(request, subject=Subject.INTEGRATION, subject_id=integration.pk)
