@@ -41,12 +41,14 @@ from .models import (
     Domain,
     DomainCreate,
     DomainUpdate,
+    Granularity,
     Integration,
     IntegrationUpdate,
     Invitation,
     IssuedAPIKey,
     IssuedIntegration,
     KeyGovernance,
+    KeyPolicy,
     Me,
     Member,
     Network,
@@ -64,6 +66,7 @@ from .models import (
     Stats,
     Team,
     TeamWithRole,
+    Usage,
 )
 from .pagination import AsyncPaginator, Page
 from .retry import DEFAULT_RETRY, RetryPolicy
@@ -489,6 +492,10 @@ class AsyncGhostFlow:
                 raise error_from_response(response)
             return response
 
+    async def _usage(self, path: str, granularity: Granularity, periods: int | None) -> Usage:
+        params = {"granularity": granularity, "periods": periods}
+        return cast(Usage, await self._request("GET", path, params=params, team_scoped=True))
+
     def _paginate(
         self, path: str, params: Mapping[str, object | None], *, team_scoped: bool = True
     ) -> AsyncPaginator[T]:
@@ -754,6 +761,11 @@ class APIKeys:
         params = {"action": action, "status": status, "since": since, "until": until, "page_size": page_size}
         return self._client._paginate(f"auth/api-keys/{segment(key_id)}/audit-log", params)
 
+    async def usage(self, key_id: Id, *, granularity: Granularity = "hour", periods: int | None = None) -> Usage:
+        """This key's requests per hour (the last 24 by default) or day (30), by status class and
+        refusal, its busiest routes and where it was last used from (its owner or an admin)."""
+        return await self._client._usage(f"auth/api-keys/{segment(key_id)}/usage", granularity, periods)
+
 
 class Teams:
     """``client.teams``: my teams (needs a login), and one team by id."""
@@ -789,6 +801,21 @@ class Teams:
     async def delete(self, team_id: Id) -> None:
         """Delete a team (its owner, with a login)."""
         await self._client._request("DELETE", "team", team_id=segment(team_id), team_scoped=True)
+
+    async def key_policy(self) -> KeyPolicy:
+        """The client's team's policy for API keys (``admin``)."""
+        return cast(KeyPolicy, await self._client._request("GET", "team/key-policy", team_scoped=True))
+
+    async def set_key_policy(self, **policy: Unpack[KeyPolicy]) -> KeyPolicy:
+        """Replace the team's key policy (its owner, with a recent re-authentication): expiry
+        required, the longest lifetime, what happens to unused keys, the default limits."""
+        return cast(
+            KeyPolicy, await self._client._request("PUT", "team/key-policy", json=dict(policy), team_scoped=True)
+        )
+
+    async def usage(self, *, granularity: Granularity = "hour", periods: int | None = None) -> Usage:
+        """The client's team's requests (every key and integration) per hour or day (``admin``)."""
+        return await self._client._usage("usage", granularity, periods)
 
 
 class Members:
@@ -1028,3 +1055,9 @@ class Integrations:
         return self._client._paginate(f"integrations/{segment(integration_id)}/audit-log", params)
 
     audit = audit_log
+
+    async def usage(
+        self, integration_id: Id, *, granularity: Granularity = "hour", periods: int | None = None
+    ) -> Usage:
+        """The integration's requests (Admin key and Content key) per hour or day."""
+        return await self._client._usage(f"integrations/{segment(integration_id)}/usage", granularity, periods)

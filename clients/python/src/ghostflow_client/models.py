@@ -49,6 +49,7 @@ __all__ = [
 ]
 
 Role = Literal["owner", "admin", "member", "viewer"]
+Granularity = Literal["hour", "day"]
 CampaignStatus = Literal["draft", "active", "paused", "archived"]
 SourceKind = Literal["search", "social", "display", "native", "email", "other"]
 
@@ -163,6 +164,59 @@ class KeyGovernance(TypedDict, total=False):
     allowed_ips: list[str]
     rate_limits: list[RateLimit]
     monthly_quota: int | None
+
+
+class KeyPolicy(TypedDict, total=False):
+    """A team's policy for its API keys (``teams.key_policy``). The first four are required when
+    setting it; the rest keep their value when left out."""
+
+    expiry_required: Required[bool]
+    max_lifetime_days: Required[int | None]
+    unused_days: Required[int | None]
+    unused_action: Required[Literal["flag", "disable"]]
+    default_rate_limits: list[RateLimit]
+    default_monthly_quota: int | None
+    limits_on_cache_failure: Literal["closed", "open"]
+
+
+UsageCounts = TypedDict(  # "2xx" is no Python name: the functional form
+    "UsageCounts",
+    {"requests": int, "2xx": int, "3xx": int, "4xx": int, "5xx": int, "refusals": dict[str, int]},
+)
+UsagePoint = TypedDict(
+    "UsagePoint",
+    {"start": str, "requests": int, "2xx": int, "3xx": int, "4xx": int, "5xx": int, "refusals": dict[str, int]},
+)
+
+
+class UsageSubject(TypedDict):
+    type: Literal["team", "key", "integration"]
+    id: str
+
+
+class UsageRoute(TypedDict):
+    route: str
+    requests: int
+
+
+class LastUsed(TypedDict):
+    at: str
+    ip: str | None
+    user_agent: str
+
+
+class Usage(TypedDict):
+    """A key's, an integration's or the team's requests per hour or day (``usage``)."""
+
+    subject: UsageSubject
+    granularity: Literal["hour", "day"]
+    since: str
+    until: str
+    as_of: str | None
+    totals: UsageCounts
+    series: list[UsagePoint]
+    top_routes: list[UsageRoute]
+    last_used: LastUsed | None
 
 
 class IssuedAPIKey(APIKey):

@@ -7,14 +7,14 @@ import sys
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import click
 from click.core import ParameterSource
 
 from ..auth import ADMIN_KEY_SHAPE, KEY_PREFIX, KEY_PREFIX_LENGTH, key_prefix, shown
 from ..client import GhostFlow
-from ..models import APIKey, AuditEvent, Member
+from ..models import APIKey, AuditEvent, Granularity, KeyPolicy, Member
 from . import output
 from .main import CliError, Exit, cli, is_uuid, json_option, limit_option, show_list, show_one, wants_json
 
@@ -943,3 +943,147 @@ def members_rm(ctx: click.Context, user_ref: str, yes: bool) -> None:
     confirm_or_yes(yes, f"Remove {member['username']} from the team (their keys in it are revoked)?")
     client.members.remove(member["user_id"])
     output.notice(f"Removed {member['username']}.")
+
+
+# --- usage -----------------------------------------------------------------------------------
+
+USAGE_COLUMNS: list[output.Column] = [
+    ("start (UTC)", "start"),
+    ("requests", "requests"),
+    ("2xx", "2xx"),
+    ("3xx", "3xx"),
+    ("4xx", "4xx"),
+    ("5xx", "5xx"),
+    ("refused", "refused"),
+]
+
+
+@cli.command("usage")
+@click.option("--key", "key_ref", metavar="KEY", help="One key's usage (id, prefix or name).")
+@click.option("--integration", "integration_ref", metavar="INTEGRATION", help="One integration's usage (id or name).")
+@click.option("--by", "granularity", type=click.Choice(["hour", "day"]), default="hour", show_default=True)
+@click.option("--periods", type=click.IntRange(1), help="How many hours (default 24, at most 168) or days (30, 90).")
+@json_option
+@click.pass_context
+def usage(
+    ctx: click.Context, key_ref: str | None, integration_ref: str | None, granularity: str, periods: int | None
+) -> None:
+    """Requests per hour or day by status class, refusals, busiest routes and last use: the
+    team's (admins), one key's (its owner or an admin) or one integration's (admins)."""
+    if key_ref and integration_ref:
+        raise CliError("Give --key or --integration, not both.", Exit.USAGE)
+    client = ctx.obj.team_client()
+    by = cast(Granularity, granularity)
+    if key_ref:
+        answer = client.api_keys.usage(resolve_key(client, key_ref), granularity=by, periods=periods)
+    elif integration_ref:
+        answer = client.integrations.usage(
+            resolve_integration(client, integration_ref), granularity=by, periods=periods
+        )
+    else:
+        answer = client.teams.usage(granularity=by, periods=periods)
+    if wants_json(ctx):
+        output.emit_json(answer)
+        return
+    show_usage(answer)
+
+
+def show_usage(answer: Mapping[str, Any]) -> None:
+    rows = [
+        {
+            **point,
+            "start": point["start"][: 10 if answer["granularity"] == "day" else 16].replace("T", " "),
+            "refused": sum(point["refusals"].values()),
+        }
+        for point in answer["series"]
+    ]
+    output.print_table(rows, USAGE_COLUMNS)
+    totals = answer["totals"]
+    click.echo(
+        f"Total: {totals['requests']} requests ({totals['2xx']} 2xx, {totals['3xx']} 3xx, {totals['4xx']} 4xx, "
+        f"{totals['5xx']} 5xx)"
+    )
+    if totals["refusals"]:
+        click.echo("Refused: " + ", ".join(f"{code} {count}" for code, count in totals["refusals"].items()))
+    if answer["top_routes"]:
+        output.print_table(answer["top_routes"], [("route", "route"), ("requests", "requests")])
+    last = answer["last_used"]
+    if last:
+        click.echo(
+            f"Last used: {output.cell(last['at'], 'at').plain} from {last['ip'] or 'an unknown address'}"
+            f" ({last['user_agent'] or 'no user agent'})"
+        )
+    else:
+        click.echo("Never used.")
+    if answer["as_of"] is None:
+        output.notice("No usage rolled up yet: the worker rolls the audit log up every minute.")
+    else:
+        output.notice(f"As of {output.cell(answer['as_of'], 'as_of').plain} UTC.")
+
+
+# --- the team's key policy -------------------------------------------------------------------
+
+KEY_POLICY_FIELDS: list[output.Column] = [
+    ("expiry required", "expiry_required"),
+    ("max lifetime (days)", "max_lifetime_days"),
+    ("unused after (days)", "unused_days"),
+    ("unused keys are", "unused_action"),
+    ("default rate limits", "default_rate_limits"),
+    ("default monthly quota", "default_monthly_quota"),
+    ("limits on cache failure", "limits_on_cache_failure"),
+]
+
+
+@cli.command("key-policy")
+@click.option("--expiry-required/--expiry-optional", default=None, help="Whether every new key needs an expiry.")
+@click.option("--max-lifetime-days", type=click.IntRange(1, 3650), help="A new key expires within this many days.")
+@click.option("--no-max-lifetime", is_flag=True, help="Remove the lifetime cap.")
+@click.option("--unused-days", type=click.IntRange(1, 3650), help="A key unused this many days is flagged or disabled.")
+@click.option("--no-unused-days", is_flag=True, help="Never flag unused keys.")
+@click.option("--unused-action", type=click.Choice(["flag", "disable"]), help="What happens to an unused key.")
+@click.option("--default-rate-limit", "default_rate_limits", multiple=True, help=RATE_LIMIT_HELP + " (team default)")
+@click.option("--no-default-rate-limit", is_flag=True, help="No default rate limits.")
+@click.option("--default-monthly-quota", type=click.IntRange(1), help="Requests per calendar month (team default).")
+@click.option("--no-default-monthly-quota", is_flag=True, help="No default monthly quota.")
+@click.option("--limits-on-cache-failure", type=click.Choice(["closed", "open"]), help="closed: 503; open: uncounted.")
+@json_option
+@click.pass_context
+def key_policy(
+    ctx: click.Context,
+    expiry_required: bool | None,
+    max_lifetime_days: int | None,
+    no_max_lifetime: bool,
+    unused_days: int | None,
+    no_unused_days: bool,
+    unused_action: str | None,
+    default_rate_limits: tuple[str, ...],
+    no_default_rate_limit: bool,
+    default_monthly_quota: int | None,
+    no_default_monthly_quota: bool,
+    limits_on_cache_failure: str | None,
+) -> None:
+    """Show the team's policy for API keys (admins), or change what is given (its owner, after a
+    recent sign-in or `gf reauthenticate`): the rest of the policy stays as it is."""
+    changes: dict[str, Any] = {}
+    if expiry_required is not None:
+        changes["expiry_required"] = expiry_required
+    if max_lifetime_days is not None or no_max_lifetime:
+        changes["max_lifetime_days"] = max_lifetime_days
+    if unused_days is not None or no_unused_days:
+        changes["unused_days"] = unused_days
+    if unused_action is not None:
+        changes["unused_action"] = unused_action
+    if default_rate_limits or no_default_rate_limit:
+        changes["default_rate_limits"] = [parse_rate_limit(value) for value in default_rate_limits]
+    if default_monthly_quota is not None or no_default_monthly_quota:
+        changes["default_monthly_quota"] = default_monthly_quota
+    if limits_on_cache_failure is not None:
+        changes["limits_on_cache_failure"] = limits_on_cache_failure
+    client = ctx.obj.team_client()
+    policy = client.teams.key_policy()
+    if changes:
+        # The API replaces the policy whole: what was not given is sent back as it was read.
+        policy = client.teams.set_key_policy(**cast(KeyPolicy, {**policy, **changes}))
+        if not wants_json(ctx):
+            output.notice("The team's key policy is changed.")
+    show_one(ctx, policy, KEY_POLICY_FIELDS)
