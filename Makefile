@@ -24,7 +24,7 @@ DEV_ENV := DEBUG=1 SITE_URL=$(SITE_URL) $(if $(MAIL_DIR),EMAIL_URL=filemail:///$
 APP_DIRS := access accounts apikeys audit config dashboard infra integrations livestream teams tracking
 
 
-.PHONY: docs docs-serve install install-run run run-split key manage demo-flows screenshots test test-postgres test-pgbouncer lint format sdk-sync migrations-check schema bench bench-stream bench-scale ci clean
+.PHONY: vendor docs docs-serve install install-run run run-split key manage demo-flows screenshots test test-postgres test-pgbouncer lint format sdk-sync migrations-check schema bench bench-stream bench-scale ci clean
 
 # Under a lock, so `make run` and `make test` started together on a fresh clone do not both build it.
 $(STAMP_RUN): pyproject.toml constraints.txt
@@ -117,6 +117,14 @@ docs-serve: $(DOCS_STAMP)
 # after editing the async code. `make sdk-sync CHECK=1` changes nothing, and fails if a file is stale.
 sdk-sync: install
 	$(BIN)/python clients/python/scripts/generate_sync.py $(if $(CHECK),--check)
+
+# The dashboard's vendored chart library (uPlot, package.json): after changing its version there,
+# `npm install` then `make vendor` copies its built files in; tests/test_vendored.py checks they match.
+VENDOR_UPLOT := dashboard/static/dashboard/vendor/uplot
+vendor:
+	npm ci --no-audit --no-fund
+	mkdir -p $(VENDOR_UPLOT)
+	cp node_modules/uplot/dist/uPlot.iife.min.js node_modules/uplot/dist/uPlot.min.css node_modules/uplot/LICENSE $(VENDOR_UPLOT)/
 
 migrations-check: install-run
 	$(DEV_ENV) $(BIN)/python manage.py makemigrations --check --dry-run

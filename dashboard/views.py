@@ -6,6 +6,7 @@ import json
 
 from django.conf import settings
 from django.shortcuts import render
+from django.templatetags.static import static
 from django.views.decorators.http import require_safe
 
 from access import scopes
@@ -38,6 +39,9 @@ def _config() -> dict:
         "role_rank": dict(scopes.ROLE_RANK),
         "google_client_id": settings.GOOGLE_CLIENT_ID or None,
         "audit_actions": list(Action.values),
+        # The usage charts' library (uPlot, vendored by `make vendor`), loaded by the pages that draw one.
+        "chart_script": static("dashboard/vendor/uplot/uPlot.iife.min.js"),
+        "chart_style": static("dashboard/vendor/uplot/uPlot.min.css"),
     }
 
 

@@ -5,6 +5,7 @@ import { config } from "../api.js";
 import { confirmDialog, dateCell, dialog, field, formValues, h, notice, secretDialog, submitting } from "../ui.js";
 import { header, pagedTable } from "./common.js";
 import { eventColumns } from "./audit.js";
+import { usagePanel } from "./usage.js";
 
 // A first call the new key may make, ready to paste: a GET its scopes allow (the first readable
 // resource: /campaigns for a `read` key), or GET /team, which any key of the team may read.
@@ -209,5 +210,8 @@ export function keysPage(container, context) {
 
 export function keyAuditPage(container, context, keyId) {
   const table = pagedTable({ api: context.api, path: `/auth/api-keys/${keyId}/audit-log`, columns: eventColumns, empty: "This key has not been used yet." });
-  container.append(header("Key activity", h("a", { href: `${context.base}/settings/api-keys`, "data-link": true }, "← API keys")), table.element);
+  const usage = h("section", { id: "key-usage", "aria-labelledby": "key-usage-title" });
+  container.append(header("Key activity", h("a", { href: `${context.base}/settings/api-keys`, "data-link": true }, "← API keys")),
+    h("h2", { id: "key-usage-title" }, "Requests"), usage, h("h2", {}, "Events"), table.element);
+  usagePanel(usage, context, `/auth/api-keys/${keyId}/usage`, "this key");
 }

@@ -1,12 +1,16 @@
 import { clear, confirmDialog, count, field, formValues, h, loading, notice, plural, submitting } from "../ui.js";
 import { header } from "./common.js";
 import { RESOURCES } from "./resources.js";
+import { usagePanel } from "./usage.js";
 
 export async function overviewPage(container, context) {
   container.append(header(context.teamName), h("p", {}, "Your role in this team: ", h("strong", { id: "my-role" }, context.role)));
   const stats = h("section", { "aria-label": "Statistics" });
   container.append(stats);
   if (context.can("admin")) {
+    const usage = h("section", { id: "team-usage", "aria-labelledby": "team-usage-title" });
+    container.append(h("h2", { id: "team-usage-title" }, "Requests"), usage);
+    usagePanel(usage, context, "/usage", "this team");
     const rule = h("section", { id: "second-factor-rule", "aria-labelledby": "second-factor-rule-title" });
     const leaks = h("section", { id: "leaked-key-policy", "aria-labelledby": "leaked-key-policy-title" });
     const keys = h("section", { id: "key-policy", "aria-labelledby": "key-policy-title" });
