@@ -28,6 +28,9 @@ audit events on PostgreSQL.
    a transaction that is rolled back, so the data set survives for the next run (`--prune-commit`
    keeps the result; the next run then regenerates the events). The row-delete rate measured on
    the straddling month gives the old all-rows delete time by extrapolation.
+5. The usage rollup (usage.rollup): a first run counting 90 days of the 10M events, the steady
+   run of every minute, a run counting one minute of `--busy` requests (each from a different
+   key: one row each, the worst case), and the usage pages' reads (rolled back).
 
 Writes bench/results/scale.json and prints the tables. Needs wrk and a local PostgreSQL and
 Redis; the generated data takes about 6 GB.
@@ -102,27 +105,55 @@ def copy_lines(cursor, statement: str, lines) -> None:
             copy.write("".join(block))
 
 
+def copy_rows(cursor, model, columns: str, rows) -> None:
+    """COPY `rows` (tab-separated lines of `columns`) into `model`'s table, with every other
+    NOT NULL column of the model at its default, so that a field added later needs no change here."""
+    given = [name.strip() for name in columns.split(",")]
+    rest, values = [], []
+    for field in model._meta.concrete_fields:
+        if field.column in given or field.null or not field.has_default():
+            continue
+        value = field.get_default()
+        if isinstance(value, bool):
+            text = "t" if value else "f"
+        elif isinstance(value, list | dict):
+            text = json.dumps(value)
+        else:
+            text = str(value)
+        rest.append(field.column)
+        values.append(text)
+    suffix = "".join(f"\t{value}" for value in values)
+    lines = (line[:-1] + suffix + "\n" for line in rows)
+    copy_lines(cursor, f"COPY {model._meta.db_table} ({', '.join(given + rest)}) FROM STDIN", lines)
+
+
 def generate_accounts(raw, *, keys: int) -> None:
+    from accounts.models import User
+    from apikeys.models import APIKey
+    from teams.models import Membership, Team
+
     users, teams = shape(keys)
     with raw.cursor() as cursor:
-        copy_lines(
+        copy_rows(
             cursor,
-            "COPY teams_team (id, name, plan, created_at) FROM STDIN",
+            Team,
+            "id, name, plan, created_at",
             (f"{TEAM_ID.format(t)}\tscale-team-{t}\tfree\t{EPOCH}\n" for t in range(teams)),
         )
         # "!" is Django's unusable-password marker: nobody can log in as a generated user.
-        copy_lines(
+        copy_rows(
             cursor,
-            "COPY accounts_user (id, password, is_superuser, username, first_name, last_name, email, is_staff, "
-            "is_active, date_joined) FROM STDIN",
+            User,
+            "id, password, is_superuser, username, first_name, last_name, email, is_staff, is_active, date_joined",
             (
                 f"{USER_ID.format(u)}\t!\tf\tscale-user-{u}\t\t\tscale-user-{u}@example.invalid\tf\tt\t{EPOCH}\n"
                 for u in range(users)
             ),
         )
-        copy_lines(
+        copy_rows(
             cursor,
-            "COPY teams_membership (team_id, user_id, role, created_at) FROM STDIN",
+            Membership,
+            "team_id, user_id, role, created_at",
             (
                 f"{TEAM_ID.format(u // USERS_PER_TEAM)}\t{USER_ID.format(u)}\t"
                 f"{'owner' if u % USERS_PER_TEAM == 0 else 'member'}\t{EPOCH}\n"
@@ -130,10 +161,10 @@ def generate_accounts(raw, *, keys: int) -> None:
             ),
         )
         # Digests are unique placeholders, not HMACs: these keys exist to make the table big.
-        copy_lines(
+        copy_rows(
             cursor,
-            "COPY apikeys_apikey (id, team_id, user_id, name, permissions, prefix, digest, pepper_id, created_at) "
-            "FROM STDIN",
+            APIKey,
+            "id, team_id, user_id, name, permissions, prefix, digest, pepper_id, created_at",
             (
                 f"{KEY_ID.format(k)}\t{TEAM_ID.format(k // KEYS_PER_USER // USERS_PER_TEAM)}\t"
                 f'{USER_ID.format(k // KEYS_PER_USER)}\tscale-{k}\t["read"]\tgf_{k:08x}\t{k:064x}\t1\t{EPOCH}\n'
@@ -382,6 +413,106 @@ def prune(*, older_than_days: int, batch_size: int, commit: bool) -> dict:
     }
 
 
+def measure_usage(*, hot_key, team, keys: int, busy: list[int], repeat: int, log) -> dict:
+    """The usage rollup (usage.rollup) at 10M events, in a transaction that is rolled back:
+    a first run counting USAGE_RETENTION_DAYS of the log; a steady run (what the worker does
+    every minute); a run counting one minute of `busy` events each (every event a different key,
+    the worst case: one row per event); and the usage pages' reads of the result."""
+    from django.conf import settings
+    from django.db import connection, transaction
+
+    from usage import rollup, selectors
+    from usage.models import RollupState, Subject, UsageHour
+
+    result: dict = {}
+    with transaction.atomic():
+        RollupState.objects.update_or_create(pk=1, defaults={"counted_until": None})
+        UsageHour.objects.across_teams(reason="the benchmark starts from no usage").delete()
+        started, slices = time.perf_counter(), 0
+        while True:  # as `manage.py usage_rollup --catch-up`
+            done = rollup.roll_up()
+            slices += done
+            if done < rollup.MAX_SLICES_PER_RUN:
+                break
+        result["first_run"] = {
+            "slices": slices,
+            "events": rollup._events(
+                rollup.uuid7_floor(datetime.now(UTC) - timedelta(days=settings.USAGE_RETENTION_DAYS)),
+                rollup.uuid7_floor(datetime.now(UTC)),
+            ).count(),
+            "seconds": round(time.perf_counter() - started, 2),
+            "rows": UsageHour.objects.across_teams(reason="the benchmark counts usage rows").count(),
+        }
+        log(f"usage: first run {result['first_run']}")
+
+        def timed(**kwargs) -> float:
+            started = time.perf_counter()
+            rollup.roll_up(**kwargs)
+            return (time.perf_counter() - started) * 1000
+
+        runs = [timed() for _ in range(repeat)]
+        result["steady_run_ms"] = {"median": round(statistics.median(runs), 2), "max": round(max(runs), 2)}
+
+        lag = timedelta(seconds=settings.USAGE_LAG_SECONDS)
+        request = "api_request\tGET\t/api/v1/campaigns\t200"
+        big = {
+            "hot": f"{hot_key.team_id}\t{hot_key.user_id}\t{hot_key.pk}\t{hot_key.prefix}\t{hot_key.name}\t{request}",
+            "idle": "",
+            "login": f"{hot_key.team_id}\t{hot_key.user_id}\t\\N\t\t\tlogin.succeeded\tPOST\t/api/v1/auth/login\t200",
+        }
+        result["busy_minute"] = []
+        for count in busy:
+            # One minute of `count` requests right after what is counted, then the run that counts it.
+            start = RollupState.objects.get(pk=1).counted_until
+            lines = event_lines(
+                start=start,
+                end=start + timedelta(minutes=1),
+                idle_from=start,
+                count=count,
+                keys=keys,
+                big=big,
+                rng=random.Random(count),
+            )
+            with connection.cursor() as cursor:
+                copy_lines(cursor.cursor, f"COPY audit_auditevent ({EVENT_COLUMNS}) FROM STDIN", lines)
+                cursor.execute("ANALYZE audit_auditevent")
+            milliseconds = timed(now=start + timedelta(minutes=1) + lag)
+            figures = {
+                "events": count,
+                "run_ms": round(milliseconds, 1),
+                "us_per_event": round(milliseconds * 1000 / count, 1),
+            }
+            result["busy_minute"].append(figures)
+            log(f"usage: busy minute {figures}")
+
+        def page(subject: str, subject_id, granularity: str, periods: int) -> dict:
+            times = []
+            for _ in range(repeat):
+                started = time.perf_counter()
+                answer = selectors.usage_of(
+                    team=team,
+                    subject=subject,
+                    subject_id=subject_id,
+                    granularity=selectors.GRANULARITIES[granularity],
+                    periods=periods,
+                )
+                times.append((time.perf_counter() - started) * 1000)
+            return {
+                "requests": answer["totals"]["requests"],
+                "ms_median": round(statistics.median(times), 2),
+                "ms_p95": round(sorted(times)[max(0, int(len(times) * 0.95) - 1)], 2),
+            }
+
+        result["pages"] = {
+            "hot key, 24 hours": page(Subject.KEY, hot_key.pk, "hour", 24),
+            "hot key, 7 days by hour": page(Subject.KEY, hot_key.pk, "hour", 168),
+            "hot key, 90 days": page(Subject.KEY, hot_key.pk, "day", 90),
+            "team, 30 days": page(Subject.TEAM, team.pk, "day", 30),
+        }
+        transaction.set_rollback(True)
+    return result
+
+
 # --- main ----------------------------------------------------------------------------------------
 
 
@@ -403,13 +534,19 @@ def main() -> int:
     parser.add_argument(
         "--parts",
         type=lambda value: set(value.split(",")),
-        default={"pages", "throughput", "inprocess", "prune"},
-        help="what to measure, comma-separated: pages,throughput,inprocess,prune (default: all)",
+        default={"pages", "throughput", "inprocess", "prune", "usage"},
+        help="what to measure, comma-separated: pages,throughput,inprocess,prune,usage (default: all)",
+    )
+    parser.add_argument(
+        "--busy",
+        type=lambda value: [int(part) for part in value.split(",")],
+        default=[6_000, 60_000],
+        help="usage: one minute of this many requests, counted by one run (comma-separated sizes)",
     )
     args = parser.parse_args()
     if args.keys < 1 or args.events < 1 or args.months < 1:
         parser.error("--keys, --events and --months must be positive")
-    if unknown := args.parts - {"pages", "throughput", "inprocess", "prune"}:
+    if unknown := args.parts - {"pages", "throughput", "inprocess", "prune", "usage"}:
         parser.error(f"unknown --parts: {', '.join(sorted(unknown))}")
     args.parts = sorted(args.parts)
     scaled_url = args.database_url
@@ -548,6 +685,12 @@ def main() -> int:
         result["inprocess"] = measure_inprocess(
             small=(small_env, small), scaled=(scaled_env, scaled), batches=args.batches
         )
+    if "usage" in args.parts:
+        log("measuring the usage rollup ...")
+        result["usage"] = measure_usage(
+            hot_key=hot_key, team=team, keys=args.keys, busy=args.busy, repeat=args.repeat, log=log
+        )
+        connection.close()
     if "prune" in args.parts:
         log("measuring prune ...")
         result["prune"] = prune(older_than_days=args.prune_older_than, batch_size=5000, commit=args.prune_commit)
@@ -681,6 +824,20 @@ def report(result: dict) -> None:
                 f"{name:<26} {page['rows']:>5} {page['sql_ms_median']:>10.2f} {page['sql_ms_p95']:>8.2f} "
                 f"{page['planning_ms']:>8.2f} {page['execution_ms']:>8.2f} {page['orm_ms_median']:>8.2f}{verdict}"
             )
+    if "usage" in result:
+        usage = result["usage"]
+        first = usage["first_run"]
+        print(
+            f"\nusage rollup: first run {first['slices']} slices, {first['events']:,} events in {first['seconds']}s "
+            f"({first['rows']:,} rows); steady run {usage['steady_run_ms']['median']} ms median"
+        )
+        for busy in usage["busy_minute"]:
+            print(
+                f"usage rollup, a minute of {busy['events']:,} requests: {busy['run_ms']} ms "
+                f"({busy['us_per_event']} µs each)"
+            )
+        for name, figures in usage["pages"].items():
+            print(f"usage page, {name}: {figures['ms_median']} ms median, {figures['ms_p95']} ms p95")
     print("\n" + ", ".join(f"{name}: {value}" for name, value in result["dataset"].items()))
     if "prune" in result:
         pruning = result["prune"]

@@ -238,11 +238,12 @@ BACKGROUND_CLAIM_TIMEOUT = env.int("BACKGROUND_CLAIM_TIMEOUT", default=300)
 BACKGROUND_RETENTION_DAYS = env.int("BACKGROUND_RETENTION_DAYS", default=7)
 # How often the worker's housekeeping runs (retries of lost work, periodic jobs), in seconds.
 BACKGROUND_HOUSEKEEPING_SECONDS = env.int("BACKGROUND_HOUSEKEEPING_SECONDS", default=60)
-# Usage at a glance (usage/): the worker rolls the audit log's requests up per key, integration
-# and team every USAGE_ROLLUP_SECONDS; an hour is recomputed until USAGE_SETTLE_SECONDS after its
-# end (so late commits count); rows older than USAGE_RETENTION_DAYS are dropped.
+# Usage at a glance (usage/): the worker adds the audit log's new requests to the hourly usage of
+# each key, integration and team every USAGE_ROLLUP_SECONDS, up to USAGE_LAG_SECONDS ago (time for
+# a transaction to commit and for servers' clocks to differ); rows older than USAGE_RETENTION_DAYS
+# are dropped.
 USAGE_ROLLUP_SECONDS = env.int("USAGE_ROLLUP_SECONDS", default=60)
-USAGE_SETTLE_SECONDS = env.int("USAGE_SETTLE_SECONDS", default=300)
+USAGE_LAG_SECONDS = env.int("USAGE_LAG_SECONDS", default=60)
 USAGE_RETENTION_DAYS = env.int("USAGE_RETENTION_DAYS", default=90)
 
 AUTH_USER_MODEL = "accounts.User"

@@ -50,3 +50,6 @@ PRINCIPAL_CACHE = "off"
 # request's team, or a named across_teams): tests/tenancy_guard.py refuses any other, and fails
 # the test. First, so that it sees everything the request runs.
 MIDDLEWARE = ["tests.tenancy_guard.TenancyGuardMiddleware", *MIDDLEWARE]  # noqa: F405
+# Usage counts events up to USAGE_LAG_SECONDS ago; tests count what they just did
+# (tests/test_usage.py sets a lag where it tests one).
+USAGE_LAG_SECONDS = 0

@@ -196,3 +196,15 @@ class CampaignFactory(factory.django.DjangoModelFactory):
 
     team = factory.SubFactory(TeamFactory)
     name = factory.Sequence(lambda n: f"Campaign {n}")
+
+
+def count_usage():
+    """Count every event made so far into usage, as the worker does once USAGE_LAG_SECONDS have
+    passed (a moment later than now: an event of this very millisecond counts too)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from usage import rollup
+
+    return rollup.roll_up(now=timezone.now() + timedelta(milliseconds=5))

@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 
 from apikeys.services import revoke_key
 from audit.middleware import flush_key_refusals
-from audit.models import Action, AuditEvent
+from audit.models import Action
 from audit.services import record_event
 from infra import background, request_context, tally
 from integrations.tokens import sign
@@ -48,6 +48,12 @@ def at():
         travels.pop().stop()
 
 
+def counted_at(at, moment):
+    """Travel to `moment` and run the rollup there (the tests' lag is 0: what came before counts)."""
+    at(moment)
+    return rollup.roll_up()
+
+
 def key_client(raw, team, remote="203.0.113.7", agent="deploy-bot/1.0"):
     client = APIClient(REMOTE_ADDR=remote, HTTP_USER_AGENT=agent)
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}", HTTP_X_TEAM_ID=str(team.pk))
@@ -75,7 +81,7 @@ def test_a_keys_requests_are_counted_by_status_refusal_route_and_last_use(at, as
     assert client.get("/api/v1/offers").status_code == 403  # out of the key's scopes
     at(NOW + timedelta(minutes=5))
     key_client(raw, team, remote="2001:db8::9", agent="laptop/2").get(CAMPAIGNS)
-    assert rollup.roll_up() == 1
+    assert counted_at(at, NOW + timedelta(minutes=6)) == 1  # one slice: from the first event to now
 
     answer = usage(as_user(owner, team), f"/api/v1/auth/api-keys/{key.pk}/usage")
     assert answer["subject"] == {"type": "key", "id": str(key.pk)}
@@ -97,7 +103,7 @@ def test_a_keys_requests_are_counted_by_status_refusal_route_and_last_use(at, as
     current = answer["series"][-1]
     assert current["start"] == iso(HOUR) and current["requests"] == 6
     assert sum(point["requests"] for point in answer["series"]) == 6
-    assert answer["as_of"] == iso(NOW + timedelta(minutes=5))
+    assert answer["as_of"] == iso(NOW + timedelta(minutes=6))
 
 
 def test_the_team_counts_every_key_integration_and_deleted_key(at, as_user, owner, member, team):
@@ -116,7 +122,7 @@ def test_the_team_counts_every_key_integration_and_deleted_key(at, as_user, owne
     assert ghost.status_code == 200
     revoke_key(key=gone, actor=owner)
     gone.delete()  # its events keep their team; the key's own link is gone
-    rollup.roll_up()
+    counted_at(at, NOW + timedelta(minutes=1))
 
     api = as_user(owner, team)
     assert usage(api, "/api/v1/usage")["totals"]["requests"] == 5
@@ -141,7 +147,7 @@ def test_content_key_use_and_key_limit_refusals_counted_per_minute_are_counted(a
     at(NOW + timedelta(minutes=1))
     content.get(f"/api/content/v1/campaigns/?key={issued.content_key}")  # writes the last minute's count
     flush_key_refusals(key)
-    rollup.roll_up()
+    counted_at(at, NOW + timedelta(minutes=2))
 
     api = as_user(owner, team)
     of_key = usage(api, f"/api/v1/auth/api-keys/{key.pk}/usage")["totals"]
@@ -152,31 +158,64 @@ def test_content_key_use_and_key_limit_refusals_counted_per_minute_are_counted(a
     assert usage(api, "/api/v1/usage")["totals"]["requests"] == 9
 
 
-def test_running_the_rollup_again_changes_nothing_and_a_late_event_still_counts(at, settings, owner, team):
-    settings.USAGE_SETTLE_SECONDS = 300
+def test_each_event_is_counted_once_however_often_it_runs_and_only_after_the_lag(at, settings, owner, team):
+    settings.USAGE_LAG_SECONDS = 60
     key, raw = make_key(owner, team, ["read"])
-    at(HOUR + timedelta(minutes=59))
+    at(HOUR + timedelta(minutes=10))
     key_client(raw, team).get(CAMPAIGNS)
-    at(HOUR + timedelta(minutes=59, seconds=30))
-    rollup.roll_up()
-    rollup.roll_up()
     rows = UsageHour.objects.across_teams(reason="test")
+    counted_at(at, HOUR + timedelta(minutes=10, seconds=30))
+    assert not rows.exists()  # within the lag: its transaction may not have committed everywhere
+    assert RollupState.objects.get().counted_until == HOUR + timedelta(minutes=9, seconds=30)
+    for minutes in (12, 12, 13, 20):
+        counted_at(at, HOUR + timedelta(minutes=minutes))
     assert sorted(rows.values_list("subject", "requests")) == [("key", 1), ("team", 1)]
 
-    # An event of 10:59:59 whose transaction commits after 11:00 (and after the last run).
-    at(HOUR + timedelta(minutes=59, seconds=59))
-    late = record_event(action=Action.API_REQUEST, team_id=team.pk, api_key=key, status_code=200)
-    at(HOUR + timedelta(hours=1, minutes=2))  # within the settle time: the past hour is recomputed
-    assert rollup.roll_up() == 2
-    assert rows.get(subject="key", hour=HOUR).requests == 2
-    assert RollupState.objects.get().settled_until is None  # not yet final: the next run reads it again
-    at(HOUR + timedelta(hours=1, minutes=6))
-    rollup.roll_up()
-    assert RollupState.objects.get().settled_until == HOUR + timedelta(hours=1)
-    assert rows.get(subject="key", hour=HOUR).requests == 2
-    AuditEvent.objects.filter(pk=late.pk).delete()
-    rollup.roll_up()  # a settled hour is not read again
-    assert rows.get(subject="key", hour=HOUR).requests == 2
+    at(HOUR + timedelta(minutes=21))
+    record_event(action=Action.API_REQUEST, team_id=team.pk, api_key=key, status_code=200)
+    counted_at(at, HOUR + timedelta(minutes=21, seconds=10))
+    assert rows.get(subject="key").requests == 1
+    counted_at(at, HOUR + timedelta(minutes=23))
+    assert rows.get(subject="key").requests == 2
+
+    # An event whose row appears after the lag has passed its id (a transaction held open for
+    # minutes, a server's clock minutes slow) is not counted: the lag is the bound (the docs say so).
+    at(HOUR + timedelta(minutes=15))
+    record_event(action=Action.API_REQUEST, team_id=team.pk, api_key=key, status_code=200)
+    counted_at(at, HOUR + timedelta(minutes=30))
+    assert rows.get(subject="key").requests == 2
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite has one writer: no lock to skip")
+def test_a_second_worker_skips_the_run_while_the_first_holds_the_state(at, owner, team, transactional_db):
+    import threading
+
+    _key, raw = make_key(owner, team, ["read"])
+    at(NOW)
+    key_client(raw, team).get(CAMPAIGNS)
+    at(NOW + timedelta(minutes=1))
+    rollup.roll_up()  # makes the state row
+    held, release = threading.Event(), threading.Event()
+
+    def first_worker():
+        from django.db import connection as own
+        from django.db import transaction
+
+        with transaction.atomic():
+            RollupState.objects.select_for_update().get(pk=1)
+            held.set()
+            release.wait(10)
+        own.close()
+
+    worker = threading.Thread(target=first_worker)
+    worker.start()
+    assert held.wait(10)
+    try:
+        assert counted_at(at, NOW + timedelta(minutes=5)) == 0
+    finally:
+        release.set()
+        worker.join()
+    assert counted_at(at, NOW + timedelta(minutes=5)) == 1
 
 
 def test_a_first_run_starts_at_the_oldest_event_kept_and_rows_past_retention_go(at, settings, owner, team):
@@ -186,12 +225,10 @@ def test_a_first_run_starts_at_the_oldest_event_kept_and_rows_past_retention_go(
     key_client(raw, team).get(CAMPAIGNS)  # older than the retention: never rolled up
     at(HOUR - timedelta(hours=30))
     key_client(raw, team).get(CAMPAIGNS)
-    at(NOW)
-    assert rollup.roll_up() == 31  # from the oldest hour kept to the current one
+    assert counted_at(at, NOW) == 31  # hour-long slices from the oldest event kept to now
     rows = UsageHour.objects.across_teams(reason="test").filter(subject=Subject.KEY)
     assert list(rows.values_list("hour", "requests")) == [(HOUR - timedelta(hours=30), 1)]
-    at(NOW + timedelta(days=1, hours=7))
-    rollup.roll_up()
+    counted_at(at, NOW + timedelta(days=1, hours=7))
     assert not rows.exists()  # past USAGE_RETENTION_DAYS
 
 
@@ -200,7 +237,7 @@ def test_days_are_summed_from_hours_and_the_series_has_every_period(at, as_user,
     for moment in (NOW - timedelta(days=2), NOW - timedelta(days=2, hours=1), NOW):
         at(moment)
         key_client(raw, team).get(CAMPAIGNS)
-    rollup.roll_up()
+    counted_at(at, NOW + timedelta(minutes=1))
     answer = usage(as_user(owner, team), f"/api/v1/auth/api-keys/{key.pk}/usage", granularity="day", periods=7)
     assert answer["granularity"] == "day" and len(answer["series"]) == 7
     assert [point["requests"] for point in answer["series"]] == [0, 0, 0, 0, 2, 0, 1]
@@ -212,8 +249,7 @@ def test_the_last_use_is_known_even_when_it_is_older_than_the_window(at, as_user
     key, raw = make_key(owner, team, ["read"])
     at(NOW - timedelta(days=3))
     key_client(raw, team, remote="198.51.100.4").get(CAMPAIGNS)
-    at(NOW)
-    rollup.roll_up()
+    counted_at(at, NOW)
     answer = usage(as_user(owner, team), f"/api/v1/auth/api-keys/{key.pk}/usage")
     assert answer["totals"]["requests"] == 0
     assert answer["last_used"]["ip"] == "198.51.100.4"
@@ -282,11 +318,12 @@ def test_a_run_replaces_only_its_hours_and_reads_the_log_by_primary_key_range(at
     _key, raw = make_key(owner, team, ["read"])
     at(NOW)
     key_client(raw, team).get(CAMPAIGNS)
+    at(NOW + timedelta(minutes=1))
     with CaptureQueriesContext(connection) as queries:
         rollup.roll_up()
     reads = [q["sql"] for q in queries.captured_queries if "audit_auditevent" in q["sql"]]
     assert reads and all('"id" >=' in sql for sql in reads), reads
-    assert sum('"id" <' in sql for sql in reads) == 3, reads  # the hour's three reads; the other finds the start
+    assert sum('"id" <' in sql for sql in reads) == 3, reads  # the slice's three reads; the other finds the start
 
 
 @pytest.mark.parametrize(
@@ -306,6 +343,6 @@ def test_an_event_outside_any_request_with_a_team_but_no_subject_counts_for_the_
     at(NOW)
     with request_context.use(None):
         record_event(action=Action.API_REQUEST, team_id=team.pk, status_code=500)
-    rollup.roll_up()
+    counted_at(at, NOW + timedelta(minutes=1))
     row = UsageHour.objects.across_teams(reason="test").get()
     assert (row.subject, row.subject_id, row.requests, row.by_status) == ("team", team.pk, 1, {"5xx": 1})

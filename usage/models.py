@@ -18,8 +18,8 @@ class UsageHour(models.Model):
     """One subject's requests in one hour (UTC).
 
     `subject_id` is the key's or the integration's id, or the team's own for the team's row: a
-    plain id, not a foreign key, so a deleted key's history stays in its team's numbers. Rows are
-    replaced whole by the rollup (never incremented), so running it twice changes nothing.
+    plain id, not a foreign key, so a deleted key's history stays in its team's numbers. The
+    rollup adds each event once (usage.rollup).
     """
 
     team = models.ForeignKey("teams.Team", on_delete=models.CASCADE, related_name="+", db_index=False)
@@ -43,18 +43,18 @@ class UsageHour(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["team", "subject", "subject_id", "hour"], name="usage_hour_unique"),
         ]
-        indexes = [models.Index(fields=["hour"], name="usage_hour_idx")]  # the rollup's and retention's
+        # The rollup finds an hour's rows by subject; retention drops the old hours.
+        indexes = [models.Index(fields=["hour", "subject_id"], name="usage_hour_subject_idx")]
 
     def __str__(self) -> str:
         return f"{self.subject} {self.subject_id} {self.hour:%Y-%m-%d %H}:00 {self.requests}"
 
 
 class RollupState(models.Model):
-    """Where the rollup stands (one row): hours before `settled_until` are final; `rolled_up_at`
-    is when it last ran, which the answers give as `as_of`."""
+    """Where the rollup stands (one row): the events made before `counted_until` are counted
+    (the answers' `as_of`); null before its first run."""
 
-    settled_until = models.DateTimeField(null=True, blank=True)
-    rolled_up_at = models.DateTimeField(null=True, blank=True)
+    counted_until = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
-        return f"usage rolled up until {self.rolled_up_at}"
+        return f"usage counted until {self.counted_until}"

@@ -85,7 +85,7 @@ def usage_of(
             .values_list("last_at", "last_ip", "last_user_agent")
             .first()
         )
-    as_of = RollupState.objects.filter(pk=1).values_list("rolled_up_at", flat=True).first()  # 3. as of when
+    as_of = RollupState.objects.filter(pk=1).values_list("counted_until", flat=True).first()  # 3. as of when
     del totals["start"]
     return {
         "subject": {"type": subject, "id": subject_id},

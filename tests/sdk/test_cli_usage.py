@@ -6,7 +6,7 @@ import pytest
 from ghostflow_client import GhostFlow
 from ghostflow_client.cli import Exit
 
-from usage import rollup
+from tests.factories import count_usage
 
 from .test_cli import as_json, log_in, ok, refused
 
@@ -20,7 +20,7 @@ def test_gf_usage_shows_a_keys_requests_the_teams_and_the_same_numbers_as_json(w
     ok("campaigns", "list", env=with_key)
     ok("campaigns", "list", env=with_key)
     refused(Exit.FORBIDDEN, "offers", "list", env=with_key)
-    rollup.roll_up()
+    count_usage()
 
     of_key = as_json("usage", "--key", "Nightly")
     assert of_key["subject"]["type"] == "key" and of_key["totals"]["requests"] == 3
@@ -45,7 +45,7 @@ def test_the_sdk_reads_the_usage_of_a_key_an_integration_and_the_team(world, con
         integration = client.integrations.create("Blog", ["read"])
         with GhostFlow(base_url=world.url, api_key=key["raw_key"], team_id=world.team.pk) as with_key:
             list(with_key.campaigns.list())
-        rollup.roll_up()
+        count_usage()
         assert client.api_keys.usage(key["id"])["totals"]["2xx"] == 1
         assert client.integrations.usage(integration["id"], granularity="day")["totals"]["requests"] == 0
         team = client.teams.usage(periods=3)
