@@ -55,6 +55,7 @@ from . import mfa
 from .models import Passkey, User
 
 MAX_PASSKEYS = 10  # per person: enough for every device, few enough to list
+MAX_CREDENTIAL_ID_BYTES = 1023  # WebAuthn Level 3, §5.8.3: a longer id is to be refused
 CEREMONY_SALT = "ghostflow.passkey-ceremony"
 CEREMONY_KIND = "passkey_ceremony"
 
@@ -183,13 +184,20 @@ def register(*, user: User, name: str, ceremony: str, credential: dict) -> Passk
         )
     except (WebAuthnException, ValueError, TypeError, KeyError) as exc:
         raise _invalid(f"The passkey could not be verified: {exc}") from exc
+    if len(verified.credential_id) > MAX_CREDENTIAL_ID_BYTES:
+        raise _invalid(f"A passkey's credential id is at most {MAX_CREDENTIAL_ID_BYTES} bytes (WebAuthn §5.8.3).")
     if Passkey.objects.filter(credential_id=verified.credential_id).exists():
         raise Conflict("This passkey is already registered.", code="passkey_exists")
-    if Passkey.objects.filter(user=user).count() >= MAX_PASSKEYS:
-        raise Conflict(f"An account holds at most {MAX_PASSKEYS} passkeys; remove one first.", code="passkey_limit")
     transports = credential.get("response", {}).get("transports") if isinstance(credential, dict) else None
     try:
         with transaction.atomic():  # the same credential registered meanwhile: its unique index says so
+            # The person's row, locked until the transaction ends: two registrations at once
+            # count one after the other, so the cap holds (PostgreSQL; SQLite has one writer).
+            User.objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True).first()
+            if Passkey.objects.filter(user=user).count() >= MAX_PASSKEYS:
+                raise Conflict(
+                    f"An account holds at most {MAX_PASSKEYS} passkeys; remove one first.", code="passkey_limit"
+                )
             passkey = Passkey.objects.create(
                 user=user,
                 name=name,

@@ -3,6 +3,8 @@ the second factor of a password sign-in, and for step-up, each refusal tried the
 would (a replayed answer, a counter that goes back, another origin or relying party, no user
 verification, a ceremony made for another purpose or person)."""
 
+import os
+
 import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -97,6 +99,30 @@ def test_a_second_passkey_keeps_the_recovery_codes_and_the_options_exclude_the_f
     _, response = register(api, name="Phone")
     assert response.status_code == 201 and "recovery_codes" not in response.json()
     assert set(RecoveryCode.objects.filter(user=user).values_list("code_hash", flat=True)) == codes_before
+
+
+def test_a_credential_id_longer_than_webauthn_allows_is_refused(user):
+    _, response = register(api_for(user), SoftAuthenticator(credential_id=os.urandom(1024)))
+    assert response.status_code == 400 and code(response) == "passkey_invalid"
+    assert "1023 bytes" in response.json()["detail"] and not Passkey.objects.exists()
+    _, response = register(api_for(user), SoftAuthenticator(credential_id=os.urandom(1023)))
+    assert response.status_code == 201
+
+
+def test_an_account_holds_at_most_ten_passkeys_even_when_registrations_overlap(user):
+    for n in range(9):
+        register_passkey(user, name=f"Key {n}")
+    api = api_for(user)
+    options = api.post(B + "me/passkeys/options").json()  # the ninth is there: a tenth may start
+    register_passkey(user, name="Key 9")  # another registration finishes first
+    credential = SoftAuthenticator().create(options["options"])
+    response = api.post(
+        B + "me/passkeys", {"name": "x", "ceremony": options["ceremony"], "credential": credential}, format="json"
+    )
+    assert response.status_code == 409 and code(response) == "passkey_limit"
+    refused = api.post(B + "me/passkeys/options")
+    assert refused.status_code == 409 and code(refused) == "passkey_limit"
+    assert Passkey.objects.filter(user=user).count() == 10
 
 
 def test_the_same_authenticator_cannot_be_registered_twice(user):
