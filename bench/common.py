@@ -79,10 +79,15 @@ team = Team.objects.filter(name="Bench").first() or Team.objects.create(name="Be
 membership, _ = Membership.objects.get_or_create(team=team, user=user, defaults={"role": Role.OWNER})
 if Campaign.objects.filter(team=team).count() < CAMPAIGNS:
     Campaign.objects.bulk_create([Campaign(team=team, name=f"campaign {i}") for i in range(CAMPAIGNS)])
-APIKey.objects.filter(team=team, name="bench").delete()
+APIKey.objects.filter(team=team, name__in=["bench", "bench-limited"]).delete()
 raw = create_key(membership=membership, name="bench", permissions=["read"]).raw
+# A key with a rate limit and a monthly quota (never reached): what per-key limits cost a request.
+limited = create_key(
+    membership=membership, name="bench-limited", permissions=["read"],
+    rate_limits=[{"limit": 1_000_000_000, "seconds": 3600}], monthly_quota=2_000_000_000,
+).raw
 jwt = start_session(user=user).access_token
-print(json.dumps({"team": str(team.pk), "key": raw, "jwt": jwt, "user": str(user.pk)}))
+print(json.dumps({"team": str(team.pk), "key": raw, "limited_key": limited, "jwt": jwt, "user": str(user.pk)}))
 """
 
 

@@ -124,6 +124,10 @@ def main() -> int:
                 f"{our_url}/api/v1/campaigns",
                 {**team, "Authorization": f"Bearer {ours['key']}"},
             ),
+            "ours: gf_ key with limits": (
+                f"{our_url}/api/v1/campaigns",
+                {**team, "Authorization": f"Bearer {ours['limited_key']}"},
+            ),
             "ours: JWT + X-Team-Id": (
                 f"{our_url}/api/v1/campaigns",
                 {**team, "Authorization": f"Bearer {ours['jwt']}"},
@@ -166,6 +170,11 @@ def main() -> int:
     goals = [
         goal_row(f"gf_ key × the fastest peer ({fastest.removeprefix('peer: ')})", per_round(key, fastest), 1.0),
         goal_row("gf_ key × the peer floor", per_round(key, "peer: no authentication (floor)"), 0.85),
+        goal_row(
+            f"gf_ key with limits × the fastest peer ({fastest.removeprefix('peer: ')})",
+            per_round("ours: gf_ key with limits", fastest),
+            1.0,
+        ),
         goal_row("JWT × simplejwt", per_round(jwt, "peer: simplejwt"), 1.2),
     ]
     out = BENCH / "results"
