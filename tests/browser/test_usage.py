@@ -75,3 +75,22 @@ def test_a_member_sees_their_keys_usage_but_not_the_teams(new_context, sign_in, 
     assert page.locator("#team-usage").count() == 0
     page.goto(f"/app/{acme.pk}/settings/api-keys/{key.pk}")
     expect(page.locator("#key-usage .usage-total")).to_contain_text("1 request in the last 24 hours")
+
+
+def test_an_integrations_page_charts_its_admin_and_content_key_requests(page, sign_in, ada, acme, live_server):
+    from integrations.tokens import sign
+    from tests.factories import make_integration
+
+    issued = make_integration(ada, acme, ["read"], name="Blog")
+    request = urllib.request.Request(
+        live_server.url + "/api/v1/campaigns",
+        headers={"Authorization": f"Ghost {sign(issued.admin_key)}", "X-Team-Id": str(acme.pk)},
+    )
+    with urllib.request.urlopen(request) as response:
+        assert response.status == 200
+    count_usage()
+    sign_in(page, "ada")
+    page.goto(f"/app/{acme.pk}/settings/integrations/{issued.integration.pk}")
+    usage = page.locator("#integration-usage")
+    expect(usage.locator(".usage-total")).to_contain_text("1 request in the last 24 hours")
+    expect(usage.locator(".usage-chart canvas")).to_be_visible()

@@ -6,6 +6,7 @@ import { confirmDialog, copyButton, dateCell, dialog, field, formValues, h, noti
 import { header, pagedTable } from "./common.js";
 import { eventColumns } from "./audit.js";
 import { scopePicker } from "./keys.js";
+import { usagePanel } from "./usage.js";
 
 const origins = (text) => text.split(/[\s,]+/).map((value) => value.trim()).filter(Boolean);
 
@@ -97,5 +98,8 @@ export function integrationsPage(container, context) {
 
 export function integrationAuditPage(container, context, integrationId) {
   const table = pagedTable({ api: context.api, path: `/integrations/${integrationId}/audit-log`, columns: eventColumns, empty: "This integration has not been used yet." });
-  container.append(header("Integration activity", h("a", { href: `${context.base}/settings/integrations`, "data-link": true }, "← Integrations")), table.element);
+  const usage = h("section", { id: "integration-usage", "aria-labelledby": "integration-usage-title" });
+  container.append(header("Integration activity", h("a", { href: `${context.base}/settings/integrations`, "data-link": true }, "← Integrations")),
+    h("h2", { id: "integration-usage-title" }, "Requests"), usage, h("h2", {}, "Events"), table.element);
+  usagePanel(usage, context, `/integrations/${integrationId}/usage`, "this integration");
 }
